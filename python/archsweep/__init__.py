@@ -1,0 +1,38 @@
+"""archsweep: exact parameter counts of neural-network layers from closed-form
+formulas, vectorized over huge grids, without any framework installed.
+
+>>> import archsweep as asw
+>>> asw.count_params("lstm", n_features=32, n_units=64)
+24832
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._count import count_params
+from ._errors import (
+    ArchsweepError,
+    ArgumentTypeError,
+    InvalidArgumentError,
+    ParamOverflowError,
+    SweepTooLargeError,
+)
+from ._names import CONVENTIONS, LAYERS
+from ._sweep import sweep
+
+try:
+    __version__ = version("archsweep")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "CONVENTIONS",
+    "LAYERS",
+    "ArchsweepError",
+    "ArgumentTypeError",
+    "InvalidArgumentError",
+    "ParamOverflowError",
+    "SweepTooLargeError",
+    "__version__",
+    "count_params",
+    "sweep",
+]

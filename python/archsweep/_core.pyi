@@ -1,0 +1,23 @@
+"""The compiled kernels (private: use archsweep's public functions)."""
+
+import numpy as np
+import numpy.typing as npt
+
+CHUNK: int
+PARALLEL_MIN: int
+
+class KernelError(Exception):
+    """A kernel refusal: args are (kind, grid index or None, message)."""
+
+def count(layer_code: int, operands: list[npt.NDArray[np.int64]], out: npt.NDArray[np.int64]) -> None: ...
+def sweep_count(
+    layer_code: int, shape: list[int], operands: list[npt.NDArray[np.int64]], budget: int | None = None
+) -> int: ...
+def sweep_fill(
+    layer_code: int,
+    shape: list[int],
+    operands: list[npt.NDArray[np.int64]],
+    budget: int | None,
+    params: npt.NDArray[np.int64],
+    columns: list[tuple[int, int, npt.NDArray[np.uint8]]],
+) -> int: ...

@@ -1,0 +1,350 @@
+"""``sweep``: the table of counts over the cartesian product of the axes.
+
+Rows come layer kind by layer kind (in the order given); within a kind,
+the axes that apply to it form a cartesian product in signature order,
+the last varying fastest: n_features, n_units, kernel, bias,
+bidirectional, convention, reset_after, groups. Each kind is one call into
+the core over an open mesh (one array axis per sweep axis), which filters
+(groups that do not divide, the budget) and writes only the rows it keeps.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from . import _args
+from ._backend import KERNEL_ERRORS, core, raise_kernel_error
+from ._errors import ArgumentTypeError, InvalidArgumentError, SweepTooLargeError
+from ._names import CONV_RANK, CONVENTIONS, FIELDS, LAYERS, RECURRENT, convention_name, layer_name
+
+LAYER_DTYPE = pl.Enum(list(LAYERS))
+CONVENTION_DTYPE = pl.Enum(list(CONVENTIONS))
+COLUMNS = ("layer", *FIELDS, "params")
+_UNSIGNED = ((2**8 - 1, pl.UInt8), (2**16 - 1, pl.UInt16), (2**32 - 1, pl.UInt32), (2**64 - 1, pl.UInt64))
+_FLAGS = frozenset({"bias", "bidirectional", "reset_after"})
+# The mesh axis each field varies along.
+_AXIS = {"n_features": 0, "n_units": 1, "kernel_d": 2, "kernel_h": 2, "kernel_w": 2, "bias": 3,
+         "bidirectional": 4, "convention": 5, "reset_after": 5, "groups": 6}  # fmt: skip
+
+
+def narrowest(values: Any) -> pl.DataType:
+    """The narrowest unsigned integer type holding every (positive) value."""
+    top = max(values, default=1)
+    return next(dtype for limit, dtype in _UNSIGNED if top <= limit)
+
+
+def available_memory() -> int:
+    """Bytes of memory available to new allocations (MemAvailable on Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def _collection(value: Any) -> list[Any]:
+    """A sweep argument as a list of values: a str, tuple, number or None is one value."""
+    if value is None or isinstance(value, (str, tuple, bool, np.bool_)) or _args.is_scalar(value):
+        return [value]
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return [value.item()]
+    if hasattr(value, "to_list"):  # polars Series
+        return value.to_list()
+    if isinstance(value, np.ndarray):
+        return value.ravel().tolist()
+    try:
+        return list(value)
+    except TypeError:
+        raise ArgumentTypeError(f"expected a value or a collection of values, got {type(value).__name__}") from None
+
+
+def _size_axis(name: str, value: Any) -> np.ndarray:
+    axis = _args.sizes(name, value if not isinstance(value, (list, tuple)) else list(value)).reshape(-1)
+    if axis.size == 0:
+        raise InvalidArgumentError(f"{name} is empty; give at least one value")
+    return axis
+
+
+def _flag_axis(name: str, value: Any) -> list[bool]:
+    axis = [bool(x) for x in _args.flags(name, _collection(value)).reshape(-1)]
+    if not axis:
+        raise InvalidArgumentError(f"{name} is empty; give True, False or both")
+    return axis
+
+
+def _kernel_axis(value: Any) -> list[int | tuple[int, ...]] | None:
+    if value is None:
+        return None
+    kernels: list[int | tuple[int, ...]] = []
+    for k in _collection(value):
+        if isinstance(k, tuple):
+            if not 1 <= len(k) <= 3:
+                raise InvalidArgumentError(f"kernel {k!r} has {len(k)} entries; conv layers take 1, 2 or 3")
+            kernels.append(tuple(int(_args.sizes(f"kernel {k!r}", e)) for e in k))
+        elif isinstance(k, list):
+            raise ArgumentTypeError(f"kernel {k!r}: write one non-square kernel as a tuple, not a list")
+        else:
+            kernels.append(int(_args.sizes("kernel", k)))
+    if not kernels:
+        raise InvalidArgumentError("kernel is empty; give at least one value")
+    return kernels
+
+
+@dataclass
+class _Block:
+    """One layer kind's part of the sweep: its mesh and what each axis holds."""
+
+    layer: str
+    kernels: list[tuple[int, int, int]]  # (d, h, w), 1 where the layer has no such dimension
+    bias: list[bool]
+    bidirectional: list[bool]
+    variants: list[tuple[str, bool | None]]  # (convention, reset_after shown in the table)
+    groups: list[int]
+    n_features: np.ndarray
+    n_units: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.n_features), len(self.n_units), len(self.kernels), len(self.bias),
+                len(self.bidirectional), len(self.variants), len(self.groups))  # fmt: skip
+
+    def operands(self) -> list[np.ndarray]:
+        """The ten formula inputs as an open mesh over ``shape``."""
+
+        def along(axis: int, values: Any) -> np.ndarray:
+            shape = [1] * 7
+            shape[axis] = -1
+            return np.asarray(values, dtype=np.int64).reshape(shape)
+
+        kernels = np.asarray(self.kernels, dtype=np.int64)
+        return [
+            along(0, self.n_features), along(1, self.n_units),
+            along(2, kernels[:, 0]), along(2, kernels[:, 1]), along(2, kernels[:, 2]),
+            along(3, self.bias), along(4, self.bidirectional),
+            along(5, [CONVENTIONS.index(c) for c, _ in self.variants]),
+            along(5, [bool(r) for _, r in self.variants]),
+            along(6, self.groups),
+        ]  # fmt: skip
+
+    def is_null(self, field: str) -> bool:
+        """Whether ``field`` does not apply to this layer kind (null in the table)."""
+        rank = CONV_RANK.get(self.layer, 0)
+        if field.startswith("kernel_"):
+            return "dhw".index(field[-1]) < 3 - rank
+        if field == "groups":
+            return rank == 0
+        if field == "bidirectional":
+            return self.layer not in RECURRENT
+        if field == "reset_after":
+            return all(r is None for _, r in self.variants)
+        return False
+
+    def value(self, field: str) -> Any:
+        """The value of ``field`` on every row, when its axis has one value."""
+        if field.startswith("kernel_"):
+            return self.kernels[0]["dhw".index(field[-1])]
+        if field in ("convention", "reset_after"):
+            return self.variants[0][field == "reset_after"]
+        return {"n_features": self.n_features, "n_units": self.n_units, "bias": self.bias,
+                "bidirectional": self.bidirectional, "groups": self.groups}[field][0]  # fmt: skip
+
+
+def _blocks(layers, n_features, n_units, kernels, bias, bidirectional, conventions, reset_after, groups):
+    """The blocks of a sweep, refusing any axis value that applies to no row."""
+    conv_layers = [layer for layer in layers if layer in CONV_RANK]
+    if kernels is not None and not conv_layers:
+        raise InvalidArgumentError(f"kernel applies only to conv layers; the sweep has none ({', '.join(layers)})")
+    for k in kernels or ():
+        if isinstance(k, tuple) and all(CONV_RANK[c] != len(k) for c in conv_layers):
+            raise InvalidArgumentError(
+                f"kernel {k!r} has {len(k)} entries, which fits none of the sweep's conv layers "
+                f"({', '.join(conv_layers)})"
+            )
+    for g in groups:
+        if g == 1:
+            continue
+        if not conv_layers:
+            raise InvalidArgumentError(f"groups applies only to conv layers; the sweep has none ({', '.join(layers)})")
+        if not ((n_features % g == 0).any() and (n_units % g == 0).any()):
+            raise InvalidArgumentError(f"groups={g} divides no pair of n_features and n_units in the sweep")
+    if True in bidirectional and not RECURRENT.intersection(layers):
+        raise InvalidArgumentError("bidirectional=True applies only to rnn, lstm and gru; the sweep has none")
+    if reset_after != [None] and not ("gru" in layers and "keras" in conventions):
+        raise InvalidArgumentError(
+            "reset_after applies only to a Keras GRU (layer 'gru' with convention 'keras'); the sweep has none"
+        )
+    if reset_after != [None] and None in reset_after:
+        raise ArgumentTypeError("reset_after must be None, a bool, or a collection of bools")
+
+    blocks = []
+    for layer in layers:
+        rank = CONV_RANK.get(layer)
+        if rank is None:
+            layer_kernels = [(1, 1, 1)]
+        else:
+            if kernels is None:
+                raise InvalidArgumentError(f"kernel is required for {layer}: an int (square) or a tuple of {rank}")
+            layer_kernels = [
+                (1,) * (3 - rank) + (k if isinstance(k, tuple) else (k,) * rank)
+                for k in kernels
+                if not isinstance(k, tuple) or len(k) == rank
+            ]
+            if not layer_kernels:
+                raise InvalidArgumentError(f"no kernel in the sweep has the {rank} entries {layer} takes")
+        variants: list[tuple[str, bool | None]] = []
+        for c in conventions:
+            if layer == "gru" and c == "keras":
+                variants += [(c, True if r is None else r) for r in reset_after]
+            else:
+                variants.append((c, None))
+        blocks.append(
+            _Block(
+                layer, layer_kernels, bias,
+                bidirectional if layer in RECURRENT else [False],
+                variants,
+                groups if rank else [1],
+                n_features, n_units,
+            )
+        )  # fmt: skip
+    return blocks
+
+
+def _schema(blocks: list[_Block]) -> dict[str, pl.DataType]:
+    """Column types for the whole table: the narrowest that hold every value."""
+    kernels = [k for b in blocks if b.layer in CONV_RANK for k in b.kernels]
+    conv = [b for b in blocks if b.layer in CONV_RANK]
+    return {
+        "layer": LAYER_DTYPE,
+        "n_features": narrowest(blocks[0].n_features.tolist()),
+        "n_units": narrowest(blocks[0].n_units.tolist()),
+        "kernel_d": narrowest(k[0] for k in kernels),
+        "kernel_h": narrowest(k[1] for k in kernels),
+        "kernel_w": narrowest(k[2] for k in kernels),
+        "bias": pl.Boolean,
+        "bidirectional": pl.Boolean,
+        "convention": CONVENTION_DTYPE,
+        "reset_after": pl.Boolean,
+        "groups": narrowest(g for b in conv for g in b.groups),
+        "params": pl.Int64,
+    }
+
+
+def _itemsize(dtype: pl.DataType) -> int:
+    if dtype == pl.Boolean or isinstance(dtype, pl.Enum):
+        return 1
+    return {pl.UInt8: 1, pl.UInt16: 2, pl.UInt32: 4, pl.UInt64: 8, pl.Int64: 8}[dtype]
+
+
+def _build_block(block: _Block, rows: int, module, budget, schema) -> pl.DataFrame:
+    """Runs the core over one block and wraps its output columns as polars
+    Series without copying them."""
+    varying = [f for f in FIELDS if not block.is_null(f) and block.shape[_AXIS[f]] > 1]
+    if "reset_after" in varying and "convention" not in varying:
+        varying.append("convention")  # needed to tell Keras rows (shown) from the rest (null)
+    params = np.empty(rows, dtype=np.int64)
+    buffers = {f: np.empty(rows * _itemsize(schema[f]), dtype=np.uint8) for f in varying}
+    if rows:
+        shape, operands = block.shape, block.operands()
+        columns = [(FIELDS.index(f), _itemsize(schema[f]), buffers[f]) for f in varying]
+        try:
+            module.sweep_fill(LAYERS.index(block.layer), shape, operands, budget, params, columns)
+        except KERNEL_ERRORS as exc:
+            raise_kernel_error(exc, block.layer, shape, operands)
+
+    series = {"layer": pl.repeat(block.layer, rows, dtype=LAYER_DTYPE, eager=True)}
+    for field in FIELDS:
+        dtype = schema[field]
+        if block.is_null(field):
+            series[field] = pl.repeat(None, rows, dtype=dtype, eager=True)
+        elif field not in varying:
+            series[field] = pl.repeat(block.value(field), rows, dtype=dtype, eager=True)
+        elif field == "convention":
+            codes = pl.Series(buffers[field])
+            series[field] = pl.Series(list(CONVENTIONS), dtype=CONVENTION_DTYPE).gather(codes)
+        elif field in _FLAGS:
+            series[field] = pl.Series(buffers[field].view(np.bool_))
+        else:
+            series[field] = pl.Series(buffers[field].view(f"u{_itemsize(dtype)}"))
+    if "reset_after" in varying:
+        keras = series["convention"] == "keras"
+        series["reset_after"] = pl.select(pl.when(keras).then(series["reset_after"])).to_series()
+    series["params"] = pl.Series(params)
+    return pl.DataFrame({name: s.alias(name) for name, s in series.items()})
+
+
+def sweep(
+    layer: Any,
+    n_features: Any,
+    n_units: Any,
+    *,
+    kernel: Any = None,
+    bias: Any = True,
+    bidirectional: Any = False,
+    convention: Any = "keras",
+    reset_after: Any = None,
+    groups: Any = 1,
+    budget: Any = None,
+    max_bytes: Any = None,
+    backend: str = "auto",
+) -> pl.DataFrame:
+    """The parameter count of every configuration in the cartesian product of
+    the arguments, as a polars DataFrame (see the module docstring for the row
+    order and the README for the schema).
+
+    ``budget=B`` keeps only rows with ``params <= B`` (filtered inside the
+    core: rows that do not fit are never stored). ``max_bytes`` bounds the
+    table (default: half the available memory); a larger sweep is refused
+    before anything large is allocated.
+    """
+    module = core(backend)
+    layers = [layer_name(x, "layer") for x in _collection(layer)]
+    if not layers:
+        raise InvalidArgumentError(f"layer is empty; give one or more of {', '.join(LAYERS)}")
+    conventions = [convention_name(c) for c in _collection(convention)]
+    if not conventions:
+        raise InvalidArgumentError(f"convention is empty; give one or more of {', '.join(CONVENTIONS)}")
+    resets = _collection(reset_after)
+    reset_axis = [None] if resets == [None] else _flag_axis("reset_after", resets)
+    blocks = _blocks(
+        layers,
+        _size_axis("n_features", n_features),
+        _size_axis("n_units", n_units),
+        _kernel_axis(kernel),
+        _flag_axis("bias", bias),
+        _flag_axis("bidirectional", bidirectional),
+        conventions,
+        reset_axis,
+        [int(g) for g in _size_axis("groups", groups)],
+    )
+    budget = None if budget is None else _args.scalar_size("budget", budget, minimum=0)
+    limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
+    schema = _schema(blocks)
+
+    rows = []
+    for b in blocks:
+        filtered = budget is not None or any(g > 1 for g in b.groups)
+        if not filtered:
+            rows.append(math.prod(b.shape))
+            continue
+        try:
+            rows.append(module.sweep_count(LAYERS.index(b.layer), b.shape, b.operands(), budget))
+        except KERNEL_ERRORS as exc:
+            raise_kernel_error(exc, b.layer, b.shape, b.operands())
+    total = sum(rows)
+    size = total * sum(_itemsize(dtype) for dtype in schema.values())
+    if size > limit:
+        raise SweepTooLargeError(
+            f"the sweep would return {total:,} rows taking {size:,} bytes, over max_bytes={limit:,}; "
+            "narrow the axes, pass budget= to keep only the rows that fit, or raise max_bytes"
+        )
+    frames = [_build_block(b, n, module, budget, schema) for b, n in zip(blocks, rows)]
+    return pl.concat(frames, how="vertical", rechunk=False)

@@ -1,0 +1,16 @@
+//! archsweep: exact parameter counts of neural-network layers from
+//! closed-form formulas, evaluated over broadcast grids.
+//!
+//! The crate is plain Rust (`cargo test` needs no interpreter); the Python
+//! binding lives behind the `python` feature.
+
+pub mod error;
+pub mod formula;
+pub mod grid;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{Error, Result};
+pub use formula::{params, params_checked, Config, Convention, Layer};
+pub use grid::{evaluate, sweep_count, sweep_fill, Column, Field, Grid};
