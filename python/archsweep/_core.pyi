@@ -3,6 +3,8 @@
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["count", "sweep_count", "sweep_fill", "KernelError", "CHUNK", "PARALLEL_MIN"]
+
 CHUNK: int
 PARALLEL_MIN: int
 

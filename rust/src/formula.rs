@@ -128,25 +128,50 @@ impl Arith for Checked {
     }
 }
 
-/// The parameter count of `layer` at `c`:
+/// The formula with everything but the two sizes folded into three
+/// coefficients:
 ///
-/// `directions · gates · (∏kernel · (n_features / groups) · n_units + recurrent · n_units² + bias_vectors · n_units)`
+/// `count = n_units · (input · n_features/groups + recurrent · n_units + bias)`
 ///
-/// Dense is a 1×1 convolution; SimpleRNN/LSTM/GRU are 1, 4 and 3 gate sets of
-/// `[W (f×u) | U (u×u) | b]`. `groups` must divide `n_features` (the caller checks).
+/// which is `directions · gates · (∏kernel · (n_features/groups) · n_units
+/// + recurrent · n_units² + bias_vectors · n_units)`: Dense is a 1×1
+/// convolution; SimpleRNN/LSTM/GRU are 1, 4 and 3 gate sets of
+/// `[W (f×u) | U (u×u) | b]`. Every intermediate is at most the final count
+/// (all terms are positive and `n_units ≥ 1`), so checked arithmetic
+/// overflows exactly when the count does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Coeffs<N> {
+    pub input: N,
+    pub recurrent: N,
+    pub bias: N,
+}
+
+impl<N: Arith> Coeffs<N> {
+    /// The coefficients for `layer` at `c` (its sizes are ignored).
+    #[inline(always)]
+    pub fn of(layer: Layer, c: &Config) -> Self {
+        let directions = if c.bidirectional { 2 } else { 1 };
+        let scale = N::int(directions * layer.gates());
+        let kernel = N::int(c.kernel[0]).mul(N::int(c.kernel[1])).mul(N::int(c.kernel[2]));
+        Coeffs {
+            input: scale.mul(kernel),
+            recurrent: if layer.is_recurrent() { scale } else { N::int(0) },
+            bias: if c.bias { scale.mul(N::int(bias_vectors(layer, c.convention, c.reset_after))) } else { N::int(0) },
+        }
+    }
+
+    /// The count for `features_per_group = n_features / groups` and `n_units`.
+    #[inline(always)]
+    pub fn eval(&self, features_per_group: N, n_units: N) -> N {
+        n_units.mul(self.input.mul(features_per_group).add(self.recurrent.mul(n_units)).add(self.bias))
+    }
+}
+
+/// The parameter count of `layer` at `c` (see [`Coeffs`] for the formula).
+/// `groups` must divide `n_features` (the caller checks).
 #[inline(always)]
 pub fn params<N: Arith>(layer: Layer, c: &Config) -> N {
-    let u = N::int(c.n_units);
-    let kernel = N::int(c.kernel[0]).mul(N::int(c.kernel[1])).mul(N::int(c.kernel[2]));
-    let input = kernel.mul(N::int(c.n_features / c.groups)).mul(u);
-    let recurrent = if layer.is_recurrent() { u.mul(u) } else { N::int(0) };
-    let bias = if c.bias {
-        N::int(bias_vectors(layer, c.convention, c.reset_after)).mul(u)
-    } else {
-        N::int(0)
-    };
-    let directions = if c.bidirectional { 2 } else { 1 };
-    N::int(directions * layer.gates()).mul(input.add(recurrent).add(bias))
+    Coeffs::<N>::of(layer, c).eval(N::int(c.n_features / c.groups), N::int(c.n_units))
 }
 
 /// The exact count, or `None` if it does not fit in `i64`.

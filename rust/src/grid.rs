@@ -8,7 +8,7 @@ use ndarray::{ArrayViewD, IxDyn};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::formula::{fits_everywhere, params, params_checked, Config, Convention, Layer};
+use crate::formula::{fits_everywhere, params, params_checked, Coeffs, Config, Convention, Layer};
 
 /// The formula's inputs, in the order the binding passes them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,27 +167,24 @@ impl<'a> Grid<'a> {
         self.len == 0
     }
 
-    /// Calls `visit(flat_index, values)` for every point in `start..end`, in
-    /// C order. Stops at, and returns, the first error `visit` returns.
+    /// Calls `visit(flat_index_of_first_point, row)` for every run of points
+    /// along the innermost axis within `start..end`, in C order. Stops at, and
+    /// returns, the first error `visit` returns.
     #[inline(always)]
-    fn for_each<F>(&self, start: usize, end: usize, mut visit: F) -> Result<()>
+    fn for_each_row<F>(&self, start: usize, end: usize, mut visit: F) -> Result<()>
     where
-        F: FnMut(usize, &[i64; N_FIELDS]) -> Result<()>,
+        F: FnMut(usize, &Row) -> Result<()>,
     {
         if start >= end {
             return Ok(());
         }
         let ndim = self.shape.len();
-        let mut vals = [0i64; N_FIELDS];
         if ndim == 0 {
-            for k in 0..N_FIELDS {
-                // SAFETY: a 0-d grid has exactly the element at each base pointer.
-                vals[k] = unsafe { *self.ptrs[k] };
-            }
-            return visit(0, &vals);
+            let row = Row { ptrs: self.ptrs, offsets: [0; N_FIELDS], strides: [0; N_FIELDS], len: 1, _grid: PhantomData };
+            return visit(0, &row);
         }
         let last = ndim - 1;
-        let (inner_len, inner_stride) = (self.shape[last], self.strides[last]);
+        let inner_len = self.shape[last];
         // Unravel `start` into a multi-index and the operands' offsets there.
         let mut index = vec![0usize; ndim];
         let mut rest = start;
@@ -195,25 +192,20 @@ impl<'a> Grid<'a> {
             index[d] = rest % self.shape[d];
             rest /= self.shape[d];
         }
-        let mut offsets = [0isize; N_FIELDS];
+        let mut outer = [0isize; N_FIELDS];
         for d in 0..last {
             for k in 0..N_FIELDS {
-                offsets[k] += index[d] as isize * self.strides[d][k];
+                outer[k] += index[d] as isize * self.strides[d][k];
             }
         }
         let mut flat = start;
         let mut j0 = index[last];
         loop {
-            let row_end = inner_len.min(j0 + (end - flat));
-            for j in j0..row_end {
-                for k in 0..N_FIELDS {
-                    // SAFETY: the multi-index is inside the broadcast shape, so
-                    // the offset addresses an element of operand k's array.
-                    vals[k] = unsafe { *self.ptrs[k].offset(offsets[k] + j as isize * inner_stride[k]) };
-                }
-                visit(flat, &vals)?;
-                flat += 1;
-            }
+            let len = (inner_len - j0).min(end - flat);
+            let offsets = std::array::from_fn(|k| outer[k] + j0 as isize * self.strides[last][k]);
+            let row = Row { ptrs: self.ptrs, offsets, strides: self.strides[last], len, _grid: PhantomData };
+            visit(flat, &row)?;
+            flat += len;
             if flat >= end {
                 return Ok(());
             }
@@ -224,18 +216,140 @@ impl<'a> Grid<'a> {
                 d -= 1;
                 index[d] += 1;
                 for k in 0..N_FIELDS {
-                    offsets[k] += self.strides[d][k];
+                    outer[k] += self.strides[d][k];
                 }
                 if index[d] < self.shape[d] {
                     break;
                 }
                 for k in 0..N_FIELDS {
-                    offsets[k] -= self.shape[d] as isize * self.strides[d][k];
+                    outer[k] -= self.shape[d] as isize * self.strides[d][k];
                 }
                 index[d] = 0;
             }
         }
     }
+}
+
+/// A run of `len` consecutive grid points along the innermost axis.
+struct Row<'g> {
+    ptrs: [*const i64; N_FIELDS],
+    offsets: [isize; N_FIELDS],
+    strides: [isize; N_FIELDS],
+    len: usize,
+    _grid: PhantomData<&'g Grid<'g>>,
+}
+
+impl Row<'_> {
+    /// Field `k` at point `j` of the row.
+    #[inline(always)]
+    fn get(&self, k: usize, j: usize) -> i64 {
+        debug_assert!(j < self.len);
+        // SAFETY: j < len keeps the point inside the broadcast shape, so the
+        // offset addresses an element of operand k's array.
+        unsafe { *self.ptrs[k].offset(self.offsets[k] + j as isize * self.strides[k]) }
+    }
+
+    #[inline(always)]
+    fn values(&self, j: usize) -> [i64; N_FIELDS] {
+        std::array::from_fn(|k| self.get(k, j))
+    }
+
+    fn varies(&self, field: Field) -> bool {
+        self.strides[field as usize] != 0 && self.len > 1
+    }
+
+    /// Whether only the two sizes change along the row, so the formula's
+    /// coefficients can be computed once for the whole row.
+    fn only_sizes_vary(&self) -> bool {
+        Field::ALL[2..].iter().all(|&f| !self.varies(f))
+    }
+
+    /// Field `k` along the row as the cheapest way to read it.
+    fn lane(&self, field: Field) -> Lane {
+        let k = field as usize;
+        // SAFETY: offsets[k] addresses the row's first point (len >= 1).
+        let first = unsafe { self.ptrs[k].offset(self.offsets[k]) };
+        match self.strides[k] {
+            _ if !self.varies(field) => Lane::Const(self.get(k, 0)),
+            1 => Lane::Contig(first),
+            s => Lane::Strided(first, s),
+        }
+    }
+}
+
+/// How a row reads one field. Separate loops for each kind let the
+/// compiler vectorise the constant and contiguous cases.
+#[derive(Clone, Copy)]
+enum Lane {
+    Const(i64),
+    Contig(*const i64),
+    Strided(*const i64, isize),
+}
+
+impl Lane {
+    /// The same lane starting `n` points further along the row.
+    fn skip(self, n: usize) -> Lane {
+        // SAFETY: callers skip to a point inside the row (n < len).
+        unsafe {
+            match self {
+                Lane::Const(v) => Lane::Const(v),
+                Lane::Contig(p) => Lane::Contig(p.add(n)),
+                Lane::Strided(p, s) => Lane::Strided(p.offset(n as isize * s), s),
+            }
+        }
+    }
+}
+
+trait Read: Copy {
+    fn at(self, j: usize) -> i64;
+}
+
+#[derive(Clone, Copy)]
+struct ConstLane(i64);
+#[derive(Clone, Copy)]
+struct ContigLane(*const i64);
+#[derive(Clone, Copy)]
+struct StridedLane(*const i64, isize);
+
+// SAFETY (all three): `j` is below the row length the lane was made from.
+impl Read for ConstLane {
+    #[inline(always)]
+    fn at(self, _: usize) -> i64 {
+        self.0
+    }
+}
+impl Read for ContigLane {
+    #[inline(always)]
+    fn at(self, j: usize) -> i64 {
+        unsafe { *self.0.add(j) }
+    }
+}
+impl Read for StridedLane {
+    #[inline(always)]
+    fn at(self, j: usize) -> i64 {
+        unsafe { *self.0.offset(j as isize * self.1) }
+    }
+}
+
+/// Calls `$f::<A, B>($args.., a, b)` with the two lanes as concrete types.
+macro_rules! with_lanes {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {{
+        macro_rules! inner {
+            ($xa:expr) => {{
+                let $x = $xa;
+                match $b {
+                    Lane::Const(v) => { let $y = ConstLane(v); $body }
+                    Lane::Contig(p) => { let $y = ContigLane(p); $body }
+                    Lane::Strided(p, s) => { let $y = StridedLane(p, s); $body }
+                }
+            }};
+        }
+        match $a {
+            Lane::Const(v) => inner!(ConstLane(v)),
+            Lane::Contig(p) => inner!(ContigLane(p)),
+            Lane::Strided(p, s) => inner!(StridedLane(p, s)),
+        }
+    }};
 }
 
 /// Points per work unit: large enough to amortise scheduling, small enough
@@ -303,8 +417,17 @@ pub fn evaluate(layer: Layer, grid: &Grid, out: &mut [i64]) -> Result<()> {
 
 fn evaluate_with<const FAST: bool, const GROUPS: bool>(layer: Layer, grid: &Grid, out: &mut [i64]) -> Result<()> {
     let fill = |start: usize, chunk: &mut [i64]| {
-        grid.for_each(start, start + chunk.len(), |i, v| {
-            chunk[i - start] = count_at::<FAST, GROUPS>(layer, i, v)?;
+        grid.for_each_row(start, start + chunk.len(), |first, row| {
+            let out = &mut chunk[first - start..first - start + row.len];
+            if FAST && !GROUPS && row.only_sizes_vary() {
+                // Coefficients once per row, then a tight loop over the sizes.
+                let k = Coeffs::<i64>::of(layer, &config(&row.values(0)));
+                with_lanes!(row.lane(Field::NFeatures), row.lane(Field::NUnits), |f, u| sizes_row(&k, f, u, out));
+                return Ok(());
+            }
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = count_at::<FAST, GROUPS>(layer, first + j, &row.values(j))?;
+            }
             Ok(())
         })
     };
@@ -314,6 +437,15 @@ fn evaluate_with<const FAST: bool, const GROUPS: bool>(layer: Layer, grid: &Grid
         let results: Vec<Result<()>> =
             out.par_chunks_mut(CHUNK).enumerate().map(|(c, chunk)| fill(c * CHUNK, chunk)).collect();
         first_error(results).map(|_| ())
+    }
+}
+
+/// The counts along a row where only the sizes change (groups = 1, no
+/// overflow possible): two multiplies and two adds a point.
+#[inline(always)]
+fn sizes_row<F: Read, U: Read>(k: &Coeffs<i64>, f: F, u: U, out: &mut [i64]) {
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = k.eval(f.at(j), u.at(j));
     }
 }
 
@@ -335,6 +467,48 @@ fn keep<const FAST: bool, const GROUPS: bool>(
     }
 }
 
+/// Points a sweep examines at once: its counts and kept positions stay in L1.
+const BLOCK: usize = 256;
+
+/// Finds the points of `row` a sweep keeps, a block at a time, and hands each
+/// block's kept positions (within the row) and counts to `sink`.
+#[inline(always)]
+fn sweep_row<const FAST: bool, const GROUPS: bool>(
+    layer: Layer,
+    budget: Option<i64>,
+    first: usize,
+    row: &Row,
+    mut sink: impl FnMut(&[u32], &[i64]),
+) -> Result<()> {
+    let (mut counts, mut kept_at) = ([0i64; BLOCK], [0u32; BLOCK]);
+    let fast_row = FAST && !GROUPS && row.only_sizes_vary();
+    let coeffs = fast_row.then(|| Coeffs::<i64>::of(layer, &config(&row.values(0))));
+    for b0 in (0..row.len).step_by(BLOCK) {
+        let n = BLOCK.min(row.len - b0);
+        let mut kept = 0;
+        if let Some(k) = &coeffs {
+            let (f, u) = (row.lane(Field::NFeatures).skip(b0), row.lane(Field::NUnits).skip(b0));
+            with_lanes!(f, u, |f, u| sizes_row(k, f, u, &mut counts[..n]));
+            for j in 0..n {
+                // Branch-free compaction: always write, advance only if kept.
+                counts[kept] = counts[j];
+                kept_at[kept] = (b0 + j) as u32;
+                kept += budget.is_none_or(|b| counts[j] <= b) as usize;
+            }
+        } else {
+            for j in b0..b0 + n {
+                if let Some(p) = keep::<FAST, GROUPS>(layer, budget, first + j, &row.values(j))? {
+                    counts[kept] = p;
+                    kept_at[kept] = j as u32;
+                    kept += 1;
+                }
+            }
+        }
+        sink(&kept_at[..kept], &counts[..kept]);
+    }
+    Ok(())
+}
+
 /// How many points a sweep keeps, chunk by chunk.
 fn kept_per_chunk(layer: Layer, grid: &Grid, budget: Option<i64>) -> Result<Vec<usize>> {
     dispatch!(grid, layer, kept_per_chunk_with(layer, grid, budget))
@@ -352,9 +526,8 @@ fn kept_per_chunk_with<const FAST: bool, const GROUPS: bool>(
     }
     map_chunks(grid.len(), |start, end| {
         let mut n = 0usize;
-        grid.for_each(start, end, |i, v| {
-            n += keep::<FAST, GROUPS>(layer, budget, i, v)?.is_some() as usize;
-            Ok(())
+        grid.for_each_row(start, end, |first, row| {
+            sweep_row::<FAST, GROUPS>(layer, budget, first, row, |kept, _| n += kept.len())
         })?;
         Ok(n)
     })
@@ -367,7 +540,7 @@ pub fn sweep_count(layer: Layer, grid: &Grid, budget: Option<i64>) -> Result<usi
 }
 
 /// One output column of a sweep: the values of `field` at the kept points,
-/// stored little-endian-native in `width` bytes (1, 2, 4 or 8) per row.
+/// stored in native byte order in `width` bytes (1, 2, 4 or 8) per row.
 pub struct Column<'a> {
     pub field: Field,
     pub width: usize,
@@ -382,14 +555,41 @@ impl<'a> Column<'a> {
         Column { field: self.field, width: self.width, bytes: head }
     }
 
+    /// Writes the field's values at the row positions `kept`, from output row `at` on.
     #[inline(always)]
-    fn set(&mut self, row: usize, v: i64) {
-        let at = row * self.width;
+    fn write(&mut self, at: usize, row: &Row, kept: &[u32]) {
+        let k = self.field as usize;
+        if row.varies(self.field) {
+            self.put(at, kept, |j| row.get(k, j as usize));
+        } else {
+            let v = row.get(k, 0);
+            self.put(at, kept, |_| v);
+        }
+    }
+
+    #[inline(always)]
+    fn put(&mut self, at: usize, kept: &[u32], value: impl Fn(u32) -> i64) {
         match self.width {
-            1 => self.bytes[at] = v as u8,
-            2 => self.bytes[at..at + 2].copy_from_slice(&(v as u16).to_ne_bytes()),
-            4 => self.bytes[at..at + 4].copy_from_slice(&(v as u32).to_ne_bytes()),
-            _ => self.bytes[at..at + 8].copy_from_slice(&v.to_ne_bytes()),
+            1 => put::<1>(self.bytes, at, kept, value),
+            2 => put::<2>(self.bytes, at, kept, value),
+            4 => put::<4>(self.bytes, at, kept, value),
+            _ => put::<8>(self.bytes, at, kept, value),
+        }
+    }
+}
+
+/// Stores `value(j)` for each kept `j` as a `W`-byte unsigned integer.
+#[inline(always)]
+fn put<const W: usize>(bytes: &mut [u8], at: usize, kept: &[u32], value: impl Fn(u32) -> i64) {
+    let out = &mut bytes[at * W..(at + kept.len()) * W];
+    for (slot, &j) in out.chunks_exact_mut(W).zip(kept) {
+        let v = value(j);
+        // The values were range-checked for this width by the caller's dtype choice.
+        match W {
+            1 => slot.copy_from_slice(&(v as u8).to_ne_bytes()),
+            2 => slot.copy_from_slice(&(v as u16).to_ne_bytes()),
+            4 => slot.copy_from_slice(&(v as u32).to_ne_bytes()),
+            _ => slot.copy_from_slice(&v.to_ne_bytes()),
         }
     }
 }
@@ -435,16 +635,15 @@ fn sweep_fill_with<const FAST: bool, const GROUPS: bool>(
 ) -> Result<()> {
     let fill = |c: usize, (params, mut cols): (&mut [i64], Vec<Column>)| {
         let start = c * CHUNK;
-        let mut row = 0usize;
-        grid.for_each(start, (start + CHUNK).min(grid.len()), |i, v| {
-            if let Some(p) = keep::<FAST, GROUPS>(layer, budget, i, v)? {
-                params[row] = p;
+        let mut at = 0usize;
+        grid.for_each_row(start, (start + CHUNK).min(grid.len()), |first, row| {
+            sweep_row::<FAST, GROUPS>(layer, budget, first, row, |kept, counts| {
+                params[at..at + counts.len()].copy_from_slice(counts);
                 for col in cols.iter_mut() {
-                    col.set(row, v[col.field as usize]);
+                    col.write(at, row, kept);
                 }
-                row += 1;
-            }
-            Ok(())
+                at += counts.len();
+            })
         })
     };
     if grid.len() < PARALLEL_MIN {

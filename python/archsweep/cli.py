@@ -1,0 +1,192 @@
+"""The command line: ``archsweep count`` and ``archsweep sweep``.
+
+Values are written as comma-separated items: an integer (``64``, ``250k``,
+``5M``, ``1.5e6``), an inclusive range ``1..4096`` or a stepped one
+``8..512:8``. Kernels are ``3`` (square) or ``1x7`` / ``3x3x3`` (one entry per
+dimension). Flags take ``true``, ``false`` or ``both``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from ._count import count_params
+from ._errors import ArchsweepError
+from ._names import CONVENTIONS, LAYERS
+from ._sweep import sweep
+
+_SUFFIX = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+_WRITERS = {".csv": pl.DataFrame.write_csv, ".parquet": pl.DataFrame.write_parquet}
+
+
+def parse_number(text: str) -> int:
+    """``250k``, ``5M``, ``1.5e6``, ``4096`` → int (whole values only)."""
+    t = text.strip().lower().replace("_", "")
+    scale = _SUFFIX.get(t[-1:], 1)
+    if scale != 1:
+        t = t[:-1]
+    try:
+        value = float(t) * scale if re.search(r"[.e]", t) else int(t) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (examples: 64, 250k, 5M, 1.5e6)") from None
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(value)
+
+
+def parse_values(text: str) -> list[int] | range:
+    """``1..4096`` (inclusive), ``8..512:8``, ``3,5,7`` or a mix."""
+    values: list[int] = []
+    for item in text.split(","):
+        m = re.fullmatch(r"\s*([^.:]+)\.\.([^.:]+?)(?::([^.:]+))?\s*", item)
+        if m:
+            start, stop = parse_number(m[1]), parse_number(m[2])
+            step = parse_number(m[3]) if m[3] else 1
+            if step < 1:
+                raise argparse.ArgumentTypeError(f"{item!r}: the step must be at least 1")
+            r = range(start, stop + 1, step)
+            if len(text.split(",")) == 1:
+                return r  # keep a lone range lazy: it may be huge
+            values.extend(r)
+        else:
+            values.append(parse_number(item))
+    return values
+
+
+def parse_kernel(text: str) -> list[int | tuple[int, ...]]:
+    """``3,5`` (square kernels) or ``1x7,5x5`` (one entry per dimension)."""
+    kernels: list[int | tuple[int, ...]] = []
+    for item in text.split(","):
+        parts = [parse_number(p) for p in item.lower().split("x")]
+        kernels.append(parts[0] if len(parts) == 1 else tuple(parts))
+    return kernels
+
+
+def parse_flag(text: str) -> list[bool]:
+    choice = {"true": [True], "false": [False], "both": [False, True], "yes": [True], "no": [False]}
+    try:
+        return choice[text.strip().lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use true, false or both") from None
+
+
+def _single(name: str, values: Sequence[int] | range) -> int:
+    if len(values) != 1:
+        raise ArchsweepError(f"count takes one value for --{name}; use 'archsweep sweep' for many")
+    return values[0]
+
+
+def write_atomically(df: pl.DataFrame, path: Path) -> None:
+    """Writes ``df`` to ``path`` (CSV or Parquet by extension) through a
+    temporary file in the same folder, renamed into place only when complete:
+    an interrupted write leaves the previous file, if any, untouched."""
+    writer = _WRITERS[path.suffix.lower()]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        writer(df, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archsweep", description="Exact parameter counts of neural-network layers, without any framework."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, many: bool) -> None:
+        p.add_argument("--kernel", type=parse_kernel, help="conv kernel: 3 (square) or 1x7 / 3x3x3; comma-separated")
+        p.add_argument("--convention", type=lambda s: s.split(","), default=["keras"] if many else None,
+                       help=f"whose defaults: {', '.join(CONVENTIONS)} (sweep: comma-separated; default keras)")  # fmt: skip
+        p.add_argument("--groups", type=parse_values, default=[1], help="conv groups (default 1)")
+        p.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
+
+    count = sub.add_parser("count", help="the count of one layer", description="Print the count of one layer.")
+    count.add_argument("layer", help=f"one of {', '.join(LAYERS)}")
+    count.add_argument("--n-features", type=parse_values, required=True, help="input width / channels")
+    count.add_argument("--n-units", type=parse_values, required=True, help="units / filters")
+    count.add_argument("--no-bias", action="store_true", help="layer without bias")
+    count.add_argument("--bidirectional", action="store_true", help="wrap an rnn/lstm/gru in Bidirectional")
+    count.add_argument("--reset-after", type=parse_flag, help="Keras GRU only: true or false")
+    common(count, many=False)
+
+    sw = sub.add_parser(
+        "sweep",
+        help="a table of counts over a grid",
+        description="Print (or write with -o) the count of every configuration in a grid. "
+        "Defaults: rnn, lstm and gru of every width 1..4096 on 128 features (Keras conventions).",
+    )
+    sw.add_argument("--layer", type=lambda s: s.split(","), default=["rnn", "lstm", "gru"],
+                    help="comma-separated layer kinds (default rnn,lstm,gru)")  # fmt: skip
+    sw.add_argument("--n-features", type=parse_values, default=[128], help="e.g. 128 or 1..512 (default 128)")
+    sw.add_argument("--n-units", type=parse_values, default=range(1, 4097), help="e.g. 1..4096 (the default)")
+    sw.add_argument("--bias", type=parse_flag, default=[True], help="true, false or both (default true)")
+    sw.add_argument("--bidirectional", type=parse_flag, default=[False], help="true, false or both")
+    sw.add_argument("--reset-after", type=parse_flag, help="Keras GRU: true, false or both (default Keras')")
+    sw.add_argument("--budget", type=parse_number, help="keep only rows with params <= this (e.g. 5M)")
+    sw.add_argument("--max-bytes", type=parse_number, help="refuse tables larger than this (default half the RAM)")
+    sw.add_argument("-o", "--output", type=Path, help="write the table to a .csv or .parquet file")
+    common(sw, many=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "count":
+            n = count_params(
+                args.layer,
+                _single("n-features", args.n_features),
+                _single("n-units", args.n_units),
+                kernel=None if args.kernel is None else args.kernel[0],
+                bias=not args.no_bias,
+                bidirectional=args.bidirectional,
+                convention=(args.convention or ["keras"])[0],
+                reset_after=None if args.reset_after is None else args.reset_after[0],
+                groups=_single("groups", args.groups),
+                backend=args.backend,
+            )
+            print(n)
+            return 0
+        if args.output is not None and args.output.suffix.lower() not in _WRITERS:
+            parser.error(f"-o {args.output}: the extension must be .csv or .parquet")
+        df = sweep(
+            args.layer,
+            args.n_features,
+            args.n_units,
+            kernel=args.kernel,
+            bias=args.bias,
+            bidirectional=args.bidirectional,
+            convention=args.convention,
+            reset_after=args.reset_after,
+            groups=args.groups,
+            budget=args.budget,
+            max_bytes=args.max_bytes,
+            backend=args.backend,
+        )
+        if args.output is None:
+            with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
+                print(df)
+        else:
+            write_atomically(df, args.output)
+            print(f"wrote {df.height:,} rows to {args.output}", file=sys.stderr)
+        return 0
+    except ArchsweepError as exc:
+        print(f"archsweep: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""The command line, run as a user would (a subprocess), and in-process for
+the failure paths that must leave files alone."""
+
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+import archsweep as asw
+from archsweep import cli
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "archsweep", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_count():
+    r = run("count", "lstm", "--n-features", "32", "--n-units", "64")
+    assert r.returncode == 0 and r.stdout.strip() == "24832"
+    r = run("count", "gru", "--n-features", "32", "--n-units", "64", "--convention", "tf1", "--bidirectional")
+    assert r.stdout.strip() == "37248"
+    r = run("count", "conv2d", "--n-features", "3", "--n-units", "64", "--kernel", "1x7", "--no-bias")
+    assert r.stdout.strip() == str(7 * 3 * 64)
+
+
+def test_count_errors_name_the_argument():
+    r = run("count", "lsmt", "--n-features", "32", "--n-units", "64")
+    assert r.returncode == 2 and "'lstm'" in r.stderr and "layer" in r.stderr
+    r = run("count", "lstm", "--n-features", "0", "--n-units", "64")
+    assert r.returncode == 2 and "n_features" in r.stderr
+    r = run("count", "lstm", "--n-features", "1..4", "--n-units", "64")
+    assert r.returncode == 2 and "sweep" in r.stderr
+
+
+def test_default_sweep_prints_a_table():
+    r = run("sweep")
+    assert r.returncode == 0, r.stderr
+    assert "rnn" in r.stdout and "gru" in r.stdout and "params" in r.stdout and "shape: (12_288, 12)" in r.stdout
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_sweep_to_file(tmp_path, suffix):
+    out = tmp_path / f"table.{suffix}"
+    r = run("sweep", "--layer", "conv2d", "--n-features", "3,16,64", "--n-units", "8..512:8",
+            "--kernel", "1,3,1x7,5x5", "--bias", "both", "--budget", "100k", "-o", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    expected = asw.sweep("conv2d", [3, 16, 64], range(8, 513, 8), kernel=[1, 3, (1, 7), (5, 5)],
+                         bias=[False, True], budget=100_000)  # fmt: skip
+    back = pl.read_parquet(out) if suffix == "parquet" else pl.read_csv(out, schema=expected.schema)
+    assert back.equals(expected)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_numbers_and_ranges():
+    assert cli.parse_number("5M") == 5_000_000
+    assert cli.parse_number("250k") == 250_000
+    assert cli.parse_number("1.5e6") == 1_500_000
+    assert cli.parse_values("1..4") == range(1, 5)
+    assert cli.parse_values("8..32:8,100") == [8, 16, 24, 32, 100]
+    assert cli.parse_kernel("3,1x7,3x3x3") == [3, (1, 7), (3, 3, 3)]
+    with pytest.raises(Exception, match="not a whole number"):
+        cli.parse_number("1.5")
+
+
+def test_failed_sweep_leaves_existing_file_untouched(tmp_path, capsys):
+    out = tmp_path / "table.csv"
+    out.write_text("precious\n")
+    code = cli.main(["sweep", "--layer", "lstm", "--n-units", "1..1000", "--max-bytes", "100", "-o", str(out)])
+    assert code == 2 and "max_bytes" in capsys.readouterr().err
+    assert out.read_text() == "precious\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+def test_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    out = tmp_path / "table.parquet"
+    out.write_bytes(b"old")
+
+    def broken_writer(df, path):
+        with open(path, "wb") as f:
+            f.write(b"half a table")
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli._WRITERS, ".parquet", broken_writer)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["sweep", "--n-units", "1..10", "-o", str(out)])
+    assert out.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.parquet"]
+
+
+def test_bad_extension_is_refused_before_work(tmp_path):
+    r = run("sweep", "-o", str(tmp_path / "t.xlsx"))
+    assert r.returncode == 2 and ".csv or .parquet" in r.stderr
+    assert not list(tmp_path.iterdir())

@@ -1,0 +1,91 @@
+"""Known counts: the seed's worked example, the issue's examples, the rules
+where frameworks differ (each checked on both cores)."""
+
+import numpy as np
+import pytest
+
+import archsweep as asw
+
+
+@pytest.mark.parametrize(
+    ("layer", "single", "bidirectional"),
+    [("rnn", 6_208, 12_416), ("lstm", 24_832, 49_664), ("gru", 18_624, 37_248)],
+)
+def test_seed_worked_example_tf1(backend, layer, single, bidirectional):
+    kw = dict(n_features=32, n_units=64, convention="tf1", backend=backend)
+    assert asw.count_params(layer, **kw) == single
+    assert asw.count_params(layer, bidirectional=True, **kw) == bidirectional
+
+
+def test_issue_examples(backend):
+    assert asw.count_params("lstm", n_features=32, n_units=64, backend=backend) == 24832
+    assert asw.count_params("gru", n_features=32, n_units=64, convention="tf1", backend=backend) == 18624
+    assert asw.count_params("lstm", n_features=32, n_units=64, convention="torch", backend=backend) == 25088
+    assert asw.count_params("conv2d", n_features=3, n_units=64, kernel=(3, 3), backend=backend) == 1792
+
+
+def test_framework_rules(backend):
+    f, u = 17, 29
+    c = lambda layer, **kw: asw.count_params(layer, f, u, backend=backend, **kw)  # noqa: E731
+    assert c("rnn", convention="torch") == f * u + u * u + 2 * u
+    assert c("lstm", convention="torch") == 4 * (f * u + u * u) + 8 * u
+    assert c("gru", convention="torch") == 3 * (f * u + u * u) + 6 * u
+    assert c("gru") == 3 * (f * u + u * u) + 6 * u  # Keras 3 default reset_after=True
+    assert c("gru", reset_after=False) == 3 * (f * u + u * u + u)
+    assert c("gru", reset_after=True) == c("gru")
+    assert c("lstm") == c("lstm", convention="tf1") == 4 * ((f + u) * u + u)
+    assert c("rnn", bias=False) == c("rnn", bias=False, convention="torch") == (f + u) * u
+    for conv in asw.CONVENTIONS:
+        assert c("dense", convention=conv) == f * u + u
+        assert c("conv3d", kernel=(2, 3, 4), convention=conv) == 24 * f * u + u
+
+
+def test_grouped_convolution(backend):
+    assert asw.count_params("conv2d", 64, 128, kernel=3, groups=8, backend=backend) == 9 * 8 * 128 + 128
+    assert asw.count_params("conv1d", 6, 9, kernel=5, groups=3, bias=False, backend=backend) == 5 * 2 * 9
+
+
+def test_aliases_and_case(backend):
+    base = asw.count_params("rnn", 5, 7, backend=backend)
+    assert asw.count_params("SimpleRNN", 5, 7, backend=backend) == base
+    assert asw.count_params("simple_rnn", 5, 7, backend=backend) == base
+    assert asw.count_params("Linear", 5, 7, backend=backend) == asw.count_params("DENSE", 5, 7, backend=backend)
+
+
+def test_scalars_give_int_arrays_give_int64_of_broadcast_shape(backend):
+    one = asw.count_params("lstm", 128, 64, backend=backend)
+    assert type(one) is int
+    assert type(asw.count_params("lstm", np.int32(128), 64.0, backend=backend)) is int
+    many = asw.count_params("lstm", n_features=128, n_units=np.arange(1, 4097), backend=backend)
+    assert many.dtype == np.int64 and many.shape == (4096,)
+    assert many[63] == one
+    grid = asw.count_params("gru", np.array([[8], [16]]), [1, 2, 3], bidirectional=[False, True, False], backend=backend)
+    assert grid.shape == (2, 3)
+    assert grid[1, 1] == 2 * asw.count_params("gru", 16, 2, backend=backend)
+    zero_d = asw.count_params("dense", np.array(3), 4, backend=backend)
+    assert isinstance(zero_d, np.ndarray) and zero_d.shape == () and zero_d == 16
+
+
+def test_kernel_rules(backend):
+    # An int is square; a tuple is one kernel with per-dimension entries (each
+    # may be an array); a list is many kernels.
+    assert asw.count_params("conv2d", 3, 8, kernel=3, backend=backend) == 9 * 3 * 8 + 8
+    two = asw.count_params("conv2d", 3, 8, kernel=[1, 7], backend=backend)
+    assert two.tolist() == [3 * 8 + 8, 49 * 3 * 8 + 8]
+    per_dim = asw.count_params("conv2d", 3, 8, kernel=(1, [3, 7]), backend=backend)
+    assert per_dim.tolist() == [3 * 3 * 8 + 8, 7 * 3 * 8 + 8]
+    assert asw.count_params("conv1d", 3, 8, kernel=(5,), backend=backend) == asw.count_params(
+        "conv1d", 3, 8, kernel=5, backend=backend
+    )
+
+
+def test_largest_counts_are_exact_at_the_int64_edge(backend):
+    # Dense with f·u + u = 2**63 - 1 exactly: u = 2**31 - 1 ... choose u so the
+    # count lands just below the limit.
+    u = 3_037_000_499
+    f = (2**63 - 1) // u - 1
+    expected = f * u + u
+    assert expected <= 2**63 - 1
+    assert asw.count_params("dense", f, u, backend=backend) == expected
+    with pytest.raises(asw.ParamOverflowError):
+        asw.count_params("dense", f + 2, u, backend=backend)
