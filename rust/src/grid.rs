@@ -470,6 +470,20 @@ fn keep<const FAST: bool, const GROUPS: bool>(
 /// Points a sweep examines at once: its counts and kept positions stay in L1.
 const BLOCK: usize = 256;
 
+/// The coefficients for a row, when only its sizes vary and the fast path
+/// applies (no overflow possible, groups all 1).
+#[inline(always)]
+fn row_coeffs<const FAST: bool, const GROUPS: bool>(layer: Layer, row: &Row) -> Option<Coeffs<i64>> {
+    (FAST && !GROUPS && row.only_sizes_vary()).then(|| Coeffs::of(layer, &config(&row.values(0))))
+}
+
+/// The counts of `row` at points `b0..b0 + out.len()`, for a sizes-only row.
+#[inline(always)]
+fn row_counts(k: &Coeffs<i64>, row: &Row, b0: usize, out: &mut [i64]) {
+    let (f, u) = (row.lane(Field::NFeatures).skip(b0), row.lane(Field::NUnits).skip(b0));
+    with_lanes!(f, u, |f, u| sizes_row(k, f, u, out));
+}
+
 /// Finds the points of `row` a sweep keeps, a block at a time, and hands each
 /// block's kept positions (within the row) and counts to `sink`.
 #[inline(always)]
@@ -481,19 +495,20 @@ fn sweep_row<const FAST: bool, const GROUPS: bool>(
     mut sink: impl FnMut(&[u32], &[i64]),
 ) -> Result<()> {
     let (mut counts, mut kept_at) = ([0i64; BLOCK], [0u32; BLOCK]);
-    let fast_row = FAST && !GROUPS && row.only_sizes_vary();
-    let coeffs = fast_row.then(|| Coeffs::<i64>::of(layer, &config(&row.values(0))));
+    let coeffs = row_coeffs::<FAST, GROUPS>(layer, row);
     for b0 in (0..row.len).step_by(BLOCK) {
         let n = BLOCK.min(row.len - b0);
         let mut kept = 0;
         if let Some(k) = &coeffs {
-            let (f, u) = (row.lane(Field::NFeatures).skip(b0), row.lane(Field::NUnits).skip(b0));
-            with_lanes!(f, u, |f, u| sizes_row(k, f, u, &mut counts[..n]));
+            row_counts(k, row, b0, &mut counts[..n]);
+            let budget = budget.unwrap_or(i64::MAX);
             for j in 0..n {
-                // Branch-free compaction: always write, advance only if kept.
-                counts[kept] = counts[j];
-                kept_at[kept] = (b0 + j) as u32;
-                kept += budget.is_none_or(|b| counts[j] <= b) as usize;
+                // A branch: budgets usually keep few points, which predicts well.
+                if counts[j] <= budget {
+                    counts[kept] = counts[j];
+                    kept_at[kept] = (b0 + j) as u32;
+                    kept += 1;
+                }
             }
         } else {
             for j in b0..b0 + n {
@@ -526,7 +541,17 @@ fn kept_per_chunk_with<const FAST: bool, const GROUPS: bool>(
     }
     map_chunks(grid.len(), |start, end| {
         let mut n = 0usize;
+        let mut counts = [0i64; BLOCK];
         grid.for_each_row(start, end, |first, row| {
+            if let (Some(k), Some(b)) = (row_coeffs::<FAST, GROUPS>(layer, row), budget) {
+                // Counting stores nothing: a vectorisable compare-and-sum.
+                for b0 in (0..row.len).step_by(BLOCK) {
+                    let block = &mut counts[..BLOCK.min(row.len - b0)];
+                    row_counts(&k, row, b0, block);
+                    n += block.iter().map(|&p| (p <= b) as usize).sum::<usize>();
+                }
+                return Ok(());
+            }
             sweep_row::<FAST, GROUPS>(layer, budget, first, row, |kept, _| n += kept.len())
         })?;
         Ok(n)
@@ -555,36 +580,37 @@ impl<'a> Column<'a> {
         Column { field: self.field, width: self.width, bytes: head }
     }
 
-    /// Writes the field's values at the row positions `kept`, from output row `at` on.
+    /// Writes the field's values at row positions `at_points`, from output row `at` on.
     #[inline(always)]
-    fn write(&mut self, at: usize, row: &Row, kept: &[u32]) {
+    fn write(&mut self, at: usize, row: &Row, at_points: impl Iterator<Item = usize>) {
         let k = self.field as usize;
         if row.varies(self.field) {
-            self.put(at, kept, |j| row.get(k, j as usize));
+            self.put(at, at_points, |j| row.get(k, j));
         } else {
             let v = row.get(k, 0);
-            self.put(at, kept, |_| v);
+            self.put(at, at_points, |_| v);
         }
     }
 
     #[inline(always)]
-    fn put(&mut self, at: usize, kept: &[u32], value: impl Fn(u32) -> i64) {
+    fn put(&mut self, at: usize, at_points: impl Iterator<Item = usize>, value: impl Fn(usize) -> i64) {
         match self.width {
-            1 => put::<1>(self.bytes, at, kept, value),
-            2 => put::<2>(self.bytes, at, kept, value),
-            4 => put::<4>(self.bytes, at, kept, value),
-            _ => put::<8>(self.bytes, at, kept, value),
+            1 => put::<1>(self.bytes, at, at_points, value),
+            2 => put::<2>(self.bytes, at, at_points, value),
+            4 => put::<4>(self.bytes, at, at_points, value),
+            _ => put::<8>(self.bytes, at, at_points, value),
         }
     }
 }
 
-/// Stores `value(j)` for each kept `j` as a `W`-byte unsigned integer.
+/// Stores `value(j)` for each `j` of `at_points` as a `W`-byte unsigned
+/// integer, from output row `at` on.
 #[inline(always)]
-fn put<const W: usize>(bytes: &mut [u8], at: usize, kept: &[u32], value: impl Fn(u32) -> i64) {
-    let out = &mut bytes[at * W..(at + kept.len()) * W];
-    for (slot, &j) in out.chunks_exact_mut(W).zip(kept) {
+fn put<const W: usize>(bytes: &mut [u8], at: usize, at_points: impl Iterator<Item = usize>, value: impl Fn(usize) -> i64) {
+    let out = bytes[at * W..].chunks_exact_mut(W);
+    for (slot, j) in out.zip(at_points) {
         let v = value(j);
-        // The values were range-checked for this width by the caller's dtype choice.
+        // The caller chose a width that holds every value of the field.
         match W {
             1 => slot.copy_from_slice(&(v as u8).to_ne_bytes()),
             2 => slot.copy_from_slice(&(v as u16).to_ne_bytes()),
@@ -637,13 +663,24 @@ fn sweep_fill_with<const FAST: bool, const GROUPS: bool>(
         let start = c * CHUNK;
         let mut at = 0usize;
         grid.for_each_row(start, (start + CHUNK).min(grid.len()), |first, row| {
-            sweep_row::<FAST, GROUPS>(layer, budget, first, row, |kept, counts| {
-                params[at..at + counts.len()].copy_from_slice(counts);
-                for col in cols.iter_mut() {
-                    col.write(at, row, kept);
+            match row_coeffs::<FAST, GROUPS>(layer, row) {
+                Some(k) if budget.is_none() => {
+                    // Every point is kept: write straight into the outputs.
+                    row_counts(&k, row, 0, &mut params[at..at + row.len]);
+                    for col in cols.iter_mut() {
+                        col.write(at, row, 0..row.len);
+                    }
+                    at += row.len;
+                    Ok(())
                 }
-                at += counts.len();
-            })
+                _ => sweep_row::<FAST, GROUPS>(layer, budget, first, row, |kept, counts| {
+                    params[at..at + counts.len()].copy_from_slice(counts);
+                    for col in cols.iter_mut() {
+                        col.write(at, row, kept.iter().map(|&j| j as usize));
+                    }
+                    at += counts.len();
+                }),
+            }
         })
     };
     if grid.len() < PARALLEL_MIN {
