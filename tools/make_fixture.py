@@ -10,8 +10,8 @@ The case list is generated deterministically (fixed seed) by this script and
 does not depend on the framework installed.  Every parameter count written to
 the output comes from the framework itself:
 
-* Keras 3 (jax backend): the layer is called on a ``keras.Input`` of concrete
-  shape, then ``layer.count_params()`` is read.
+* Keras 3 (jax backend): the layer is built with ``layer.build(shape)`` for a
+  concrete input shape, then ``layer.count_params()`` is read.
 * PyTorch: ``sum(p.numel() for p in module.parameters())``.
 
 Output: one JSON object per line, keys in this order:
@@ -194,33 +194,42 @@ def keras_counter():
     if keras.backend.backend() != "jax":
         raise SystemExit("keras backend is %r, expected jax" % keras.backend.backend())
 
+    # Initializers do not change the parameter count; zeros avoid compiling a
+    # jax random kernel (and an orthogonal QR) for every new weight shape,
+    # which would otherwise dominate the run time.
+    init = {"kernel_initializer": "zeros", "bias_initializer": "zeros"}
+    rinit = dict(init, recurrent_initializer="zeros")
+
     def count(case):
         kind = case["layer"]
         f, u, bias = case["n_features"], case["n_units"], case["bias"]
         if kind == "dense":
-            layer = keras.layers.Dense(u, use_bias=bias)
-            inp = keras.Input(shape=(f,))
+            layer = keras.layers.Dense(u, use_bias=bias, **init)
+            shape = (None, f)
         elif kind in CONV_KINDS:
             cls = {"conv1d": keras.layers.Conv1D, "conv2d": keras.layers.Conv2D,
                    "conv3d": keras.layers.Conv3D}[kind]
             kernel = tuple(case["kernel"])
-            layer = cls(u, kernel, groups=case["groups"], use_bias=bias)
+            layer = cls(u, kernel, groups=case["groups"], use_bias=bias, **init)
             # spatial extent == kernel, so a 'valid' conv gives output size 1
-            inp = keras.Input(shape=kernel + (f,))
+            shape = (None,) + kernel + (f,)
         else:
             if kind == "rnn":
-                layer = keras.layers.SimpleRNN(u, use_bias=bias)
+                layer = keras.layers.SimpleRNN(u, use_bias=bias, **rinit)
             elif kind == "lstm":
-                layer = keras.layers.LSTM(u, use_bias=bias)
+                layer = keras.layers.LSTM(u, use_bias=bias, **rinit)
             else:
                 layer = keras.layers.GRU(u, use_bias=bias,
-                                         reset_after=case["reset_after"])
+                                         reset_after=case["reset_after"],
+                                         **rinit)
             if case["bidirectional"]:
                 layer = keras.layers.Bidirectional(layer)
-            inp = keras.Input(shape=(2, f))
-        layer(inp)
+            shape = (None, 2, f)
+        # build() with the concrete input shape creates the real weights;
+        # (calling on keras.Input does the same but traces through jax, slowly)
+        layer.build(shape)
         n = int(layer.count_params())
-        del layer, inp
+        del layer
         keras.backend.clear_session()
         return n
 
