@@ -3,7 +3,7 @@
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["count", "sweep_count", "sweep_fill", "KernelError", "CHUNK", "PARALLEL_MIN"]
+__all__ = ["count", "sweep_count", "sweep_fill", "fill", "KernelError", "CHUNK", "PARALLEL_MIN"]
 
 CHUNK: int
 PARALLEL_MIN: int
@@ -13,7 +13,12 @@ class KernelError(Exception):
 
 def count(layer_code: int, operands: list[npt.NDArray[np.int64]], out: npt.NDArray[np.int64]) -> None: ...
 def sweep_count(
-    layer_code: int, shape: list[int], operands: list[npt.NDArray[np.int64]], budget: int | None = None
+    layer_code: int,
+    shape: list[int],
+    operands: list[npt.NDArray[np.int64]],
+    budget: int | None = None,
+    start: int = 0,
+    end: int | None = None,
 ) -> int: ...
 def sweep_fill(
     layer_code: int,
@@ -22,4 +27,7 @@ def sweep_fill(
     budget: int | None,
     params: npt.NDArray[np.int64],
     columns: list[tuple[int, int, npt.NDArray[np.uint8]]],
+    start: int = 0,
+    end: int | None = None,
 ) -> int: ...
+def fill(out: npt.NDArray[np.int64], value: int, threads: int) -> None: ...

@@ -4,6 +4,7 @@ front end drives either one unchanged (``backend="python"``)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 
@@ -81,9 +82,11 @@ def count(layer_code: int, operands: Sequence[np.ndarray], out: np.ndarray) -> N
         flat[i] = _count_at(layer, i, v)
 
 
-def _kept(layer: str, shape: Sequence[int], operands: Sequence[np.ndarray], budget: int | None):
-    """(values, count) for every point a sweep keeps, in grid order."""
-    for i, v in enumerate(_points(shape, operands)):
+def _kept(
+    layer: str, shape: Sequence[int], operands: Sequence[np.ndarray], budget: int | None, start: int, end: int | None
+):
+    """(values, count) for every point of ``start..end`` a sweep keeps, in grid order."""
+    for i, v in itertools.islice(enumerate(_points(shape, operands)), start, end):
         try:
             p = _count_at(layer, i, v)
         except KernelError as exc:
@@ -94,8 +97,15 @@ def _kept(layer: str, shape: Sequence[int], operands: Sequence[np.ndarray], budg
             yield v, p
 
 
-def sweep_count(layer_code: int, shape: Sequence[int], operands: Sequence[np.ndarray], budget: int | None = None) -> int:
-    return sum(1 for _ in _kept(LAYERS[layer_code], shape, operands, budget))
+def sweep_count(
+    layer_code: int,
+    shape: Sequence[int],
+    operands: Sequence[np.ndarray],
+    budget: int | None = None,
+    start: int = 0,
+    end: int | None = None,
+) -> int:
+    return sum(1 for _ in _kept(LAYERS[layer_code], shape, operands, budget, start, end))
 
 
 def sweep_fill(
@@ -105,8 +115,10 @@ def sweep_fill(
     budget: int | None,
     params_out: np.ndarray,
     columns: Sequence[tuple[int, int, np.ndarray]],
+    start: int = 0,
+    end: int | None = None,
 ) -> int:
-    rows = list(_kept(LAYERS[layer_code], shape, operands, budget))
+    rows = list(_kept(LAYERS[layer_code], shape, operands, budget, start, end))
     if len(rows) != len(params_out):
         raise KernelError("shape", None, f"params holds {len(params_out)} rows, the sweep keeps {len(rows)}")
     params_out[:] = [p for _, p in rows]

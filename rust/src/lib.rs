@@ -7,10 +7,12 @@
 pub mod error;
 pub mod formula;
 pub mod grid;
+pub mod kernels;
 
 #[cfg(feature = "python")]
 mod python;
 
 pub use error::{Error, Result};
 pub use formula::{params, params_checked, Config, Convention, Layer};
-pub use grid::{evaluate, sweep_count, sweep_fill, Column, Field, Grid};
+pub use grid::{Field, Grid};
+pub use kernels::{chunk_counts, evaluate, sweep_count, sweep_fill, Column};

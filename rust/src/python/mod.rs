@@ -10,7 +10,12 @@ use pyo3::prelude::*;
 
 use crate::error::Error;
 use crate::formula::Layer;
-use crate::grid::{self, Column, Field, Grid, N_FIELDS};
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::grid::{self, Field, Grid, N_FIELDS};
+use crate::kernels::{self, Column};
 
 create_exception!(
     _core,
@@ -25,12 +30,20 @@ impl From<Error> for PyErr {
     }
 }
 
+/// Points per stretch of work between checks for Ctrl-C: about 10–50 ms.
+const SLAB: usize = grid::CHUNK * 128;
+
 /// Runs `work` without the GIL, then lets a pending Ctrl-C surface before
 /// the result does, and maps kernel errors to `KernelError`.
 fn detached<T: Send>(py: Python<'_>, work: impl FnOnce() -> crate::Result<T> + Send) -> PyResult<T> {
     let result = py.detach(work);
     py.check_signals()?;
     Ok(result?)
+}
+
+/// `range` cut into slabs, so a long kernel stops within one slab of Ctrl-C.
+fn slabs(range: Range<usize>) -> impl Iterator<Item = Range<usize>> {
+    (range.start..range.end).step_by(SLAB).map(move |s| s..(s + SLAB).min(range.end))
 }
 
 fn layer(code: u8) -> PyResult<Layer> {
@@ -42,6 +55,14 @@ fn borrow<'a, 'py>(operands: &'a [PyReadonlyArrayDyn<'py, i64>]) -> PyResult<[Ar
         return Err(PyValueError::new_err(format!("expected {N_FIELDS} operands, got {}", operands.len())));
     }
     Ok(std::array::from_fn(|k| operands[k].as_array()))
+}
+
+fn grid_range(grid: &Grid, start: usize, end: Option<usize>) -> PyResult<Range<usize>> {
+    let end = end.unwrap_or(grid.len());
+    if start > end || end > grid.len() {
+        return Err(PyValueError::new_err(format!("points {start}..{end} are not within the grid's {}", grid.len())));
+    }
+    Ok(start..end)
 }
 
 /// Writes the count at every point of the operands' broadcast into `out`
@@ -57,28 +78,43 @@ fn count(
     let shape = out.shape().to_vec();
     let views = borrow(&operands)?;
     let out = out.as_slice_mut().map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
-    detached(py, move || grid::evaluate(layer, &Grid::new(&shape, &views)?, out))
+    let grid = detached(py, || Grid::new(&shape, &views))?;
+    for slab in slabs(0..grid.len()) {
+        let piece = &mut out[slab.clone()];
+        detached(py, || kernels::evaluate(layer, &grid, slab, piece))?;
+    }
+    Ok(())
 }
 
-/// Number of rows a sweep over the operands' broadcast to `shape` keeps.
+/// Number of rows a sweep over the operands' broadcast to `shape` keeps
+/// among grid points `start..end` (default: all).
 #[pyfunction]
-#[pyo3(signature = (layer_code, shape, operands, budget=None))]
+#[pyo3(signature = (layer_code, shape, operands, budget=None, start=0, end=None))]
 fn sweep_count(
     py: Python<'_>,
     layer_code: u8,
     shape: Vec<usize>,
     operands: Vec<PyReadonlyArrayDyn<'_, i64>>,
     budget: Option<i64>,
+    start: usize,
+    end: Option<usize>,
 ) -> PyResult<usize> {
     let layer = layer(layer_code)?;
     let views = borrow(&operands)?;
-    detached(py, move || grid::sweep_count(layer, &Grid::new(&shape, &views)?, budget))
+    let grid = detached(py, || Grid::new(&shape, &views))?;
+    let mut rows = 0;
+    for slab in slabs(grid_range(&grid, start, end)?) {
+        rows += detached(py, || kernels::sweep_count(layer, &grid, budget, slab))?;
+    }
+    Ok(rows)
 }
 
-/// Writes the rows a sweep keeps into `params` and the byte buffers of
-/// `columns`, given as `(field code, bytes per value, uint8 view)`.
+/// Writes the rows a sweep keeps among grid points `start..end` into
+/// `params` and the byte buffers of `columns`, given as
+/// `(field code, bytes per value, uint8 view)`; returns the number of rows.
 #[pyfunction]
-#[pyo3(signature = (layer_code, shape, operands, budget, params, columns))]
+#[pyo3(signature = (layer_code, shape, operands, budget, params, columns, start=0, end=None))]
+#[allow(clippy::too_many_arguments)]
 fn sweep_fill(
     py: Python<'_>,
     layer_code: u8,
@@ -86,19 +122,46 @@ fn sweep_fill(
     operands: Vec<PyReadonlyArrayDyn<'_, i64>>,
     budget: Option<i64>,
     mut params: PyReadwriteArray1<'_, i64>,
-    columns: Vec<(usize, usize, PyReadwriteArray1<'_, u8>)>,
+    mut columns: Vec<(usize, usize, PyReadwriteArray1<'_, u8>)>,
+    start: usize,
+    end: Option<usize>,
 ) -> PyResult<usize> {
     let layer = layer(layer_code)?;
     let views = borrow(&operands)?;
-    let params = params.as_slice_mut().map_err(|_| PyValueError::new_err("params must be contiguous"))?;
-    let mut columns = columns;
+    let mut params = params.as_slice_mut().map_err(|_| PyValueError::new_err("params must be contiguous"))?;
     let mut outs = Vec::with_capacity(columns.len());
     for (code, width, bytes) in columns.iter_mut() {
         let field = Field::from_code(*code).ok_or_else(|| PyValueError::new_err(format!("unknown field {code}")))?;
         let bytes = bytes.as_slice_mut().map_err(|_| PyValueError::new_err("columns must be contiguous"))?;
         outs.push(Column { field, width: *width, bytes });
     }
-    detached(py, move || grid::sweep_fill(layer, &Grid::new(&shape, &views)?, budget, params, outs))
+    let grid = detached(py, || Grid::new(&shape, &views))?;
+    let mut rows = 0;
+    for slab in slabs(grid_range(&grid, start, end)?) {
+        let counts = detached(py, || kernels::chunk_counts(layer, &grid, budget, slab.clone()))?;
+        let n: usize = counts.iter().sum();
+        if n > params.len() {
+            return Err(PyValueError::new_err(format!("the outputs hold {rows} rows, the sweep keeps more")));
+        }
+        let (head, tail) = std::mem::take(&mut params).split_at_mut(n);
+        params = tail;
+        let cols: Vec<Column> = outs.iter_mut().map(|c| c.split_off_rows(n)).collect();
+        rows += detached(py, || kernels::sweep_fill(layer, &grid, budget, slab, &counts, head, cols))?;
+    }
+    if !params.is_empty() {
+        return Err(PyValueError::new_err(format!("the outputs hold more rows than the {rows} the sweep keeps")));
+    }
+    Ok(rows)
+}
+
+/// Writes `value` into every element of `out` on `threads` threads: the
+/// benchmark's measure of how fast this machine can produce an output.
+#[pyfunction]
+fn fill(py: Python<'_>, mut out: PyReadwriteArrayDyn<'_, i64>, value: i64, threads: usize) -> PyResult<()> {
+    let out = out.as_slice_mut().map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
+    let per_thread = out.len().div_ceil(threads.max(1)).max(1);
+    py.detach(|| out.par_chunks_mut(per_thread).for_each(|c| c.fill(value)));
+    Ok(())
 }
 
 #[pymodule]
@@ -106,6 +169,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(count, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_count, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_fill, m)?)?;
+    m.add_function(wrap_pyfunction!(fill, m)?)?;
     m.add("KernelError", m.py().get_type::<KernelError>())?;
     m.add("CHUNK", grid::CHUNK)?;
     m.add("PARALLEL_MIN", grid::PARALLEL_MIN)?;

@@ -1,0 +1,584 @@
+//! The kernels: counts over a grid, and sweeps that filter and fill tables.
+//!
+//! Every kernel works on a range of the grid's flat C-order points, in
+//! chunks spread over rayon's pool, and row by row within a chunk. A row
+//! where only the two sizes vary (the usual case: other axes are constant
+//! along the innermost axis) gets the formula's coefficients once and a tight
+//! loop over the sizes; when the sizes are also sorted, counts grow along the
+//! row and a budget keeps a prefix, found by binary search, so points that
+//! do not fit are never even computed.
+
+use std::ops::Range;
+
+use crate::error::{Error, Result};
+use crate::formula::{fits_everywhere, params, params_checked, Checked, Coeffs, Layer};
+use crate::grid::{chunk_ranges, config, run_chunks, with_lanes, Field, Grid, Read, Row, N_FIELDS};
+
+/// The count at one point, or why there is none. `FAST` skips overflow checks
+/// (the caller proved them unnecessary); `GROUPS` checks divisibility.
+#[inline(always)]
+fn count_at<const FAST: bool, const GROUPS: bool>(layer: Layer, index: usize, v: &[i64; N_FIELDS]) -> Result<i64> {
+    let c = config(v);
+    if GROUPS && (c.n_features % c.groups != 0 || c.n_units % c.groups != 0) {
+        return Err(Error::GroupsDoNotDivide { index });
+    }
+    if FAST {
+        Ok(params::<i64>(layer, &c))
+    } else {
+        params_checked(layer, &c).ok_or(Error::Overflow { index })
+    }
+}
+
+/// Picks the monomorphised variant of a kernel for the grid: the fast path
+/// when the count at the grid's per-axis maxima fits in i64, divisibility
+/// checks only when some `groups` exceeds 1.
+macro_rules! dispatch {
+    ($grid:expr, $layer:expr, $f:ident ( $($arg:expr),* )) => {{
+        let fast = fits_everywhere($layer, &$grid.max);
+        match (fast, $grid.any_groups) {
+            (true, false) => $f::<true, false>($($arg),*),
+            (true, true) => $f::<true, true>($($arg),*),
+            (false, false) => $f::<false, false>($($arg),*),
+            (false, true) => $f::<false, true>($($arg),*),
+        }
+    }};
+}
+
+/// The counts along a row where only the sizes change (groups 1, no
+/// overflow possible): two multiplies and two adds a point.
+#[inline(always)]
+fn sizes_row<F: Read, U: Read>(k: &Coeffs<i64>, f: F, u: U, out: &mut [i64]) {
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = k.eval(f.at(j), u.at(j));
+    }
+}
+
+/// The counts of a sizes-only `row` at points `from..from + out.len()`.
+#[inline(always)]
+fn row_counts(k: &Coeffs<i64>, row: &Row, from: usize, out: &mut [i64]) {
+    let (f, u) = (row.lane(Field::NFeatures).skip(from), row.lane(Field::NUnits).skip(from));
+    with_lanes!(f, u, |f, u| sizes_row(k, f, u, out));
+}
+
+/// Whether the formula's coefficients are constant along the row and its
+/// groups are 1, so the count depends on the two sizes alone.
+#[inline(always)]
+fn sizes_only<const GROUPS: bool>(row: &Row) -> bool {
+    row.only_sizes_vary() && (!GROUPS || row.get(Field::Groups as usize, 0) == 1)
+}
+
+/// Writes the count at every point of `range` into `out` (which holds
+/// exactly those points). Fails on the first point, in grid order, whose
+/// count overflows or whose groups do not divide.
+pub fn evaluate(layer: Layer, grid: &Grid, range: Range<usize>, out: &mut [i64]) -> Result<()> {
+    if out.len() != range.len() || range.end > grid.len() {
+        return Err(Error::Shape(format!("output holds {} values for points {range:?} of {}", out.len(), grid.len())));
+    }
+    dispatch!(grid, layer, evaluate_with(layer, grid, range, out))
+}
+
+fn evaluate_with<const FAST: bool, const GROUPS: bool>(
+    layer: Layer,
+    grid: &Grid,
+    range: Range<usize>,
+    out: &mut [i64],
+) -> Result<()> {
+    let pieces: Vec<&mut [i64]> = out.chunks_mut(crate::grid::CHUNK).collect();
+    run_chunks(range, pieces, |chunk, out| {
+        grid.for_each_row(chunk.start, chunk.end, |first, row| {
+            let out = &mut out[first - chunk.start..first - chunk.start + row.len];
+            if FAST && sizes_only::<GROUPS>(row) {
+                row_counts(&Coeffs::of(layer, &config(&row.values(0))), row, 0, out);
+                return Ok(());
+            }
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = count_at::<FAST, GROUPS>(layer, first + j, &row.values(j))?;
+            }
+            Ok(())
+        })
+    })
+    .map(|_| ())
+}
+
+/// Whether a sweep keeps the point: its groups divide, and with a budget its
+/// count fits (an overflowing count does not). Without a budget an
+/// overflowing count is an error.
+#[inline(always)]
+fn keep<const FAST: bool, const GROUPS: bool>(
+    layer: Layer,
+    budget: Option<i64>,
+    index: usize,
+    v: &[i64; N_FIELDS],
+) -> Result<Option<i64>> {
+    match count_at::<FAST, GROUPS>(layer, index, v) {
+        Ok(p) if budget.is_none_or(|b| p <= b) => Ok(Some(p)),
+        Ok(_) | Err(Error::GroupsDoNotDivide { .. }) => Ok(None),
+        Err(Error::Overflow { .. }) if budget.is_some() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a sweep does with one row.
+enum Plan {
+    /// The first `n` points are kept, the rest are not: compute them directly.
+    /// (All points without a budget; a prefix under one when counts grow
+    /// along the row.) `n > 0` implies these coefficients did not overflow.
+    Prefix(usize, Coeffs<i64>),
+    /// Test every point; coefficients when they are shared and safe.
+    Filter(Option<Coeffs<i64>>),
+}
+
+#[inline(always)]
+fn plan<const FAST: bool, const GROUPS: bool>(layer: Layer, grid: &Grid, row: &Row, budget: Option<i64>) -> Plan {
+    if !sizes_only::<GROUPS>(row) {
+        return Plan::Filter(None);
+    }
+    let c = config(&row.values(0));
+    match budget {
+        None if FAST => Plan::Prefix(row.len, Coeffs::of(layer, &c)),
+        Some(b) if grid.sizes_sorted => {
+            // Counts never decrease along the row: binary search for the last
+            // point that fits, with checked arithmetic (overflow = too big).
+            let k = Coeffs::<Checked>::of(layer, &c);
+            let (f, u) = (Field::NFeatures as usize, Field::NUnits as usize);
+            let fits = |j: usize| {
+                let p = k.eval(Checked(Some(row.get(f, j))), Checked(Some(row.get(u, j))));
+                p.0.is_some_and(|p| p <= b)
+            };
+            let (mut lo, mut hi) = (0, row.len);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if fits(mid) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            // Every kept count is at most `b`, and so is every intermediate.
+            Plan::Prefix(lo, if lo > 0 { Coeffs::of(layer, &c) } else { Coeffs { input: 0, recurrent: 0, bias: 0 } })
+        }
+        _ => Plan::Filter(FAST.then(|| Coeffs::of(layer, &c))),
+    }
+}
+
+/// Points a filtering row examines at once: its counts and kept positions stay in L1.
+const BLOCK: usize = 256;
+
+/// Tests every point of a filtered row, a block at a time, and hands each
+/// block's kept positions (within the row) and counts to `sink`.
+#[inline(always)]
+fn filter_row<const FAST: bool, const GROUPS: bool>(
+    layer: Layer,
+    budget: Option<i64>,
+    coeffs: Option<&Coeffs<i64>>,
+    first: usize,
+    row: &Row,
+    mut sink: impl FnMut(&[u32], &[i64]),
+) -> Result<()> {
+    let (mut counts, mut kept_at) = ([0i64; BLOCK], [0u32; BLOCK]);
+    for b0 in (0..row.len).step_by(BLOCK) {
+        let n = BLOCK.min(row.len - b0);
+        let mut kept = 0;
+        if let Some(k) = coeffs {
+            row_counts(k, row, b0, &mut counts[..n]);
+            let budget = budget.unwrap_or(i64::MAX);
+            for j in 0..n {
+                // A branch: budgets usually keep few points, which predicts well.
+                if counts[j] <= budget {
+                    counts[kept] = counts[j];
+                    kept_at[kept] = (b0 + j) as u32;
+                    kept += 1;
+                }
+            }
+        } else {
+            for j in b0..b0 + n {
+                if let Some(p) = keep::<FAST, GROUPS>(layer, budget, first + j, &row.values(j))? {
+                    counts[kept] = p;
+                    kept_at[kept] = j as u32;
+                    kept += 1;
+                }
+            }
+        }
+        sink(&kept_at[..kept], &counts[..kept]);
+    }
+    Ok(())
+}
+
+/// How many points of each chunk of `range` a sweep keeps: points whose
+/// groups divide and, with a budget, whose count is at most `budget`.
+pub fn chunk_counts(layer: Layer, grid: &Grid, budget: Option<i64>, range: Range<usize>) -> Result<Vec<usize>> {
+    dispatch!(grid, layer, chunk_counts_with(layer, grid, budget, range))
+}
+
+fn chunk_counts_with<const FAST: bool, const GROUPS: bool>(
+    layer: Layer,
+    grid: &Grid,
+    budget: Option<i64>,
+    range: Range<usize>,
+) -> Result<Vec<usize>> {
+    let pieces = chunk_ranges(range.clone());
+    if budget.is_none() && !GROUPS {
+        // Nothing is filtered. Overflow surfaces when the rows are written.
+        return Ok(pieces.iter().map(|r| r.len()).collect());
+    }
+    let states = vec![(); pieces.len()];
+    run_chunks(range, states, |chunk, ()| {
+        let (mut n, mut counts) = (0usize, [0i64; BLOCK]);
+        grid.for_each_row(chunk.start, chunk.end, |first, row| {
+            match plan::<FAST, GROUPS>(layer, grid, row, budget) {
+                Plan::Prefix(kept, _) => n += kept,
+                Plan::Filter(Some(k)) if budget.is_some() => {
+                    // Counting stores nothing: a vectorisable compare-and-sum.
+                    let b = budget.unwrap_or(i64::MAX);
+                    for b0 in (0..row.len).step_by(BLOCK) {
+                        let block = &mut counts[..BLOCK.min(row.len - b0)];
+                        row_counts(&k, row, b0, block);
+                        n += block.iter().map(|&p| (p <= b) as usize).sum::<usize>();
+                    }
+                }
+                Plan::Filter(k) => {
+                    filter_row::<FAST, GROUPS>(layer, budget, k.as_ref(), first, row, |kept, _| n += kept.len())?
+                }
+            }
+            Ok(())
+        })?;
+        Ok(n)
+    })
+}
+
+/// Number of points of `range` a sweep keeps (see [`chunk_counts`]).
+pub fn sweep_count(layer: Layer, grid: &Grid, budget: Option<i64>, range: Range<usize>) -> Result<usize> {
+    Ok(chunk_counts(layer, grid, budget, range)?.iter().sum())
+}
+
+/// One output column of a sweep: the values of `field` at the kept points,
+/// stored in native byte order in `width` bytes (1, 2, 4 or 8) per row.
+pub struct Column<'a> {
+    pub field: Field,
+    pub width: usize,
+    pub bytes: &'a mut [u8],
+}
+
+impl<'a> Column<'a> {
+    /// Cuts the first `rows` rows off this column.
+    pub fn split_off_rows(&mut self, rows: usize) -> Column<'a> {
+        let bytes = std::mem::take(&mut self.bytes);
+        let (head, tail) = bytes.split_at_mut(rows * self.width);
+        self.bytes = tail;
+        Column { field: self.field, width: self.width, bytes: head }
+    }
+
+    /// Writes the field's values at row positions `points`, from output row `at` on.
+    #[inline(always)]
+    fn write(&mut self, at: usize, row: &Row, points: impl Iterator<Item = usize>) {
+        let k = self.field as usize;
+        if row.varies(self.field) {
+            self.put(at, points, |j| row.get(k, j));
+        } else {
+            let v = row.get(k, 0);
+            self.put(at, points, |_| v);
+        }
+    }
+
+    #[inline(always)]
+    fn put(&mut self, at: usize, points: impl Iterator<Item = usize>, value: impl Fn(usize) -> i64) {
+        match self.width {
+            1 => put::<1>(self.bytes, at, points, value),
+            2 => put::<2>(self.bytes, at, points, value),
+            4 => put::<4>(self.bytes, at, points, value),
+            _ => put::<8>(self.bytes, at, points, value),
+        }
+    }
+}
+
+/// Stores `value(j)` for each `j` of `points` as a `W`-byte unsigned
+/// integer, from output row `at` on.
+#[inline(always)]
+fn put<const W: usize>(bytes: &mut [u8], at: usize, points: impl Iterator<Item = usize>, value: impl Fn(usize) -> i64) {
+    for (slot, j) in bytes[at * W..].chunks_exact_mut(W).zip(points) {
+        let v = value(j);
+        // The caller chose a width that holds every value of the field.
+        match W {
+            1 => slot.copy_from_slice(&(v as u8).to_ne_bytes()),
+            2 => slot.copy_from_slice(&(v as u16).to_ne_bytes()),
+            4 => slot.copy_from_slice(&(v as u32).to_ne_bytes()),
+            _ => slot.copy_from_slice(&v.to_ne_bytes()),
+        }
+    }
+}
+
+/// Writes the rows a sweep keeps in `range`: the count into `params` and each
+/// column's field value into its column, in grid order. `counts` are
+/// `chunk_counts` for the same range; the outputs hold exactly their sum.
+pub fn sweep_fill(
+    layer: Layer,
+    grid: &Grid,
+    budget: Option<i64>,
+    range: Range<usize>,
+    counts: &[usize],
+    params: &mut [i64],
+    columns: Vec<Column>,
+) -> Result<usize> {
+    let rows: usize = counts.iter().sum();
+    if counts.len() != chunk_ranges(range.clone()).len() || params.len() != rows {
+        return Err(Error::Shape(format!("params holds {} rows, the sweep keeps {rows}", params.len())));
+    }
+    for c in &columns {
+        if ![1, 2, 4, 8].contains(&c.width) || c.bytes.len() != rows * c.width {
+            return Err(Error::Shape(format!("column {} does not hold {rows} rows of {} bytes", c.field.name(), c.width)));
+        }
+    }
+    // Give every chunk its own slice of each output, sized by its count.
+    let mut pieces = Vec::with_capacity(counts.len());
+    let (mut params_rest, mut cols_rest) = (params, columns);
+    for &n in counts {
+        let (head, tail) = std::mem::take(&mut params_rest).split_at_mut(n);
+        params_rest = tail;
+        let cols: Vec<Column> = cols_rest.iter_mut().map(|c| c.split_off_rows(n)).collect();
+        pieces.push((head, cols));
+    }
+    dispatch!(grid, layer, sweep_fill_with(layer, grid, budget, range, pieces))?;
+    Ok(rows)
+}
+
+fn sweep_fill_with<const FAST: bool, const GROUPS: bool>(
+    layer: Layer,
+    grid: &Grid,
+    budget: Option<i64>,
+    range: Range<usize>,
+    pieces: Vec<(&mut [i64], Vec<Column>)>,
+) -> Result<()> {
+    run_chunks(range, pieces, |chunk, (params, mut cols)| {
+        let mut at = 0usize;
+        grid.for_each_row(chunk.start, chunk.end, |first, row| {
+            match plan::<FAST, GROUPS>(layer, grid, row, budget) {
+                Plan::Prefix(n, k) => {
+                    // Kept points are the first n: write straight into the outputs.
+                    row_counts(&k, row, 0, &mut params[at..at + n]);
+                    for col in cols.iter_mut() {
+                        col.write(at, row, 0..n);
+                    }
+                    at += n;
+                }
+                Plan::Filter(k) => filter_row::<FAST, GROUPS>(layer, budget, k.as_ref(), first, row, |kept, counts| {
+                    params[at..at + counts.len()].copy_from_slice(counts);
+                    for col in cols.iter_mut() {
+                        col.write(at, row, kept.iter().map(|&j| j as usize));
+                    }
+                    at += counts.len();
+                })?,
+            }
+            Ok(())
+        })
+    })
+    .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formula::{Config, Convention};
+    use ndarray::ArrayViewD;
+    use ndarray::{arr0, Array, ArrayD};
+
+    fn scalar(v: i64) -> ArrayD<i64> {
+        arr0(v).into_dyn()
+    }
+
+    /// Operands for a sweep-like open mesh: n_features along axis 0, n_units along axis 1.
+    fn mesh(f: &[i64], u: &[i64], groups: i64) -> [ArrayD<i64>; N_FIELDS] {
+        let fa = Array::from_shape_vec((f.len(), 1), f.to_vec()).unwrap().into_dyn();
+        let ua = Array::from_shape_vec((1, u.len()), u.to_vec()).unwrap().into_dyn();
+        [fa, ua, scalar(1), scalar(1), scalar(3), scalar(1), scalar(0), scalar(0), scalar(1), scalar(groups)]
+    }
+
+    fn views(ops: &[ArrayD<i64>; N_FIELDS]) -> [ArrayViewD<'_, i64>; N_FIELDS] {
+        std::array::from_fn(|k| ops[k].view())
+    }
+
+    fn reference(layer: Layer, f: i64, u: i64, groups: i64) -> Option<i64> {
+        let c = Config {
+            n_features: f,
+            n_units: u,
+            kernel: [1, 1, 3],
+            bias: true,
+            bidirectional: false,
+            convention: Convention::Keras,
+            reset_after: true,
+            groups,
+        };
+        params_checked(layer, &c)
+    }
+
+    #[test]
+    fn evaluate_matches_formula_across_chunks_and_threads() {
+        // 700 × 400 = 280_000 points: several chunks, the parallel path, and
+        // chunk boundaries that fall mid-row.
+        let f: Vec<i64> = (1..=700).collect();
+        let u: Vec<i64> = (1..=400).collect();
+        let ops = mesh(&f, &u, 1);
+        let grid = Grid::new(&[700, 400], &views(&ops)).unwrap();
+        let mut out = vec![0i64; grid.len()];
+        evaluate(Layer::Lstm, &grid, 0..grid.len(), &mut out).unwrap();
+        for (i, &p) in out.iter().enumerate() {
+            assert_eq!(Some(p), reference(Layer::Lstm, f[i / 400], u[i % 400], 1), "at {i}");
+        }
+    }
+
+    #[test]
+    fn evaluate_reports_first_overflow_in_grid_order() {
+        let f = vec![1, 2, 3];
+        let u = vec![5, 3_037_000_499, 7, 3_037_000_499];
+        let ops = mesh(&f, &u, 1);
+        let grid = Grid::new(&[3, 4], &views(&ops)).unwrap();
+        let mut out = vec![0i64; 12];
+        assert_eq!(evaluate(Layer::Lstm, &grid, 0..grid.len(), &mut out), Err(Error::Overflow { index: 1 }));
+        assert_eq!(evaluate(Layer::Dense, &grid, 0..grid.len(), &mut out), Ok(()));
+    }
+
+    #[test]
+    fn evaluate_rejects_groups_that_do_not_divide() {
+        let ops = mesh(&[4, 6], &[8, 12], 4);
+        let grid = Grid::new(&[2, 2], &views(&ops)).unwrap();
+        let mut out = vec![0i64; 4];
+        assert_eq!(evaluate(Layer::Conv1d, &grid, 0..grid.len(), &mut out), Err(Error::GroupsDoNotDivide { index: 2 }));
+    }
+
+    #[test]
+    fn sweep_filters_by_budget_and_groups_in_grid_order() {
+        let f: Vec<i64> = (1..=600).collect();
+        let u: Vec<i64> = (1..=300).collect();
+        for (groups, budget) in [(1, None), (1, Some(50_000)), (2, None), (3, Some(10_000))] {
+            let ops = mesh(&f, &u, groups);
+            let grid = Grid::new(&[600, 300], &views(&ops)).unwrap();
+            let mut expected = Vec::new();
+            for &fi in &f {
+                for &ui in &u {
+                    if fi % groups != 0 || ui % groups != 0 {
+                        continue;
+                    }
+                    let p = reference(Layer::Conv1d, fi, ui, groups).unwrap();
+                    if budget.is_none_or(|b| p <= b) {
+                        expected.push((fi, ui, p));
+                    }
+                }
+            }
+            let rows = sweep_count(Layer::Conv1d, &grid, budget, 0..grid.len()).unwrap();
+            assert_eq!(rows, expected.len());
+            let mut params = vec![0i64; rows];
+            let (mut fb, mut ub) = (vec![0u8; rows * 2], vec![0u8; rows * 8]);
+            let columns = vec![
+                Column { field: Field::NFeatures, width: 2, bytes: &mut fb },
+                Column { field: Field::NUnits, width: 8, bytes: &mut ub },
+            ];
+            assert_eq!(sweep_fill(Layer::Conv1d, &grid, budget, 0..grid.len(), &chunk_counts(Layer::Conv1d, &grid, budget, 0..grid.len()).unwrap(), &mut params, columns).unwrap(), rows);
+            for (r, &(fi, ui, p)) in expected.iter().enumerate() {
+                assert_eq!(params[r], p);
+                assert_eq!(u16::from_ne_bytes([fb[2 * r], fb[2 * r + 1]]) as i64, fi);
+                assert_eq!(i64::from_ne_bytes(ub[8 * r..8 * r + 8].try_into().unwrap()), ui);
+            }
+        }
+    }
+
+    #[test]
+    fn sweep_overflow_is_an_error_without_budget_and_unfit_with_one() {
+        let ops = mesh(&[1], &[10, 3_037_000_499], 1);
+        let grid = Grid::new(&[1, 2], &views(&ops)).unwrap();
+        assert_eq!(sweep_count(Layer::Lstm, &grid, Some(i64::MAX), 0..grid.len()), Ok(1));
+        let mut params = vec![0i64; 2];
+        let counts = chunk_counts(Layer::Lstm, &grid, None, 0..2).unwrap();
+        let err = sweep_fill(Layer::Lstm, &grid, None, 0..2, &counts, &mut params, Vec::new());
+        assert_eq!(err, Err(Error::Overflow { index: 1 }));
+    }
+
+    #[test]
+    fn operands_outside_their_domain_are_refused() {
+        let mut ops = mesh(&[1, 2], &[3], 1);
+        ops[0] = Array::from_shape_vec((2, 1), vec![1, 0]).unwrap().into_dyn();
+        assert!(matches!(Grid::new(&[2, 1], &views(&ops)), Err(Error::Operand { field: Field::NFeatures, .. })));
+        let mut ops = mesh(&[1], &[3], 1);
+        ops[7] = scalar(3);
+        assert!(matches!(Grid::new(&[1, 1], &views(&ops)), Err(Error::Operand { field: Field::Convention, .. })));
+    }
+
+    #[test]
+    fn broadcast_views_with_negative_strides_are_read_correctly() {
+        let u = Array::from_shape_vec(5, vec![1i64, 2, 3, 4, 5]).unwrap();
+        let reversed = u.slice(ndarray::s![..;-1]).into_dyn();
+        let mut ops = mesh(&[2], &[1], 1);
+        ops[0] = scalar(2);
+        let mut v = views(&ops);
+        v[1] = reversed;
+        let grid = Grid::new(&[5], &v).unwrap();
+        let mut out = vec![0i64; 5];
+        evaluate(Layer::Dense, &grid, 0..grid.len(), &mut out).unwrap();
+        // Dense, f = 2, kernel_w = 3 (the mesh's kernel): 3·2·u + u.
+        assert_eq!(out, [5i64, 4, 3, 2, 1].map(|u| 3 * 2 * u + u));
+    }
+
+    /// The expected sweep rows (f, u, count) by brute force.
+    fn brute(f: &[i64], u: &[i64], groups: i64, budget: Option<i64>) -> Vec<(i64, i64, i64)> {
+        let mut rows = Vec::new();
+        for &fi in f {
+            for &ui in u {
+                if fi % groups != 0 || ui % groups != 0 {
+                    continue;
+                }
+                let p = reference(Layer::Conv1d, fi, ui, groups).unwrap();
+                if budget.is_none_or(|b| p <= b) {
+                    rows.push((fi, ui, p));
+                }
+            }
+        }
+        rows
+    }
+
+    fn fill_range(grid: &Grid, budget: Option<i64>, range: Range<usize>) -> Vec<(i64, i64, i64)> {
+        let counts = chunk_counts(Layer::Conv1d, grid, budget, range.clone()).unwrap();
+        let rows: usize = counts.iter().sum();
+        let mut params = vec![0i64; rows];
+        let (mut fb, mut ub) = (vec![0u8; rows * 4], vec![0u8; rows * 4]);
+        let columns = vec![
+            Column { field: Field::NFeatures, width: 4, bytes: &mut fb },
+            Column { field: Field::NUnits, width: 4, bytes: &mut ub },
+        ];
+        sweep_fill(Layer::Conv1d, grid, budget, range, &counts, &mut params, columns).unwrap();
+        let word = |b: &[u8], r: usize| u32::from_ne_bytes(b[4 * r..4 * r + 4].try_into().unwrap()) as i64;
+        (0..rows).map(|r| (word(&fb, r), word(&ub, r), params[r])).collect()
+    }
+
+    #[test]
+    fn unsorted_rows_are_filtered_point_by_point() {
+        // n_units descending: counts fall along each row, so no prefix rule applies.
+        let f: Vec<i64> = (1..=300).collect();
+        let u: Vec<i64> = (1..=500).rev().collect();
+        let ops = mesh(&f, &u, 1);
+        let grid = Grid::new(&[300, 500], &views(&ops)).unwrap();
+        assert!(!grid.sizes_sorted);
+        for budget in [None, Some(20_000), Some(0)] {
+            assert_eq!(fill_range(&grid, budget, 0..grid.len()), brute(&f, &u, 1, budget));
+        }
+    }
+
+    #[test]
+    fn ranges_compose_into_the_whole_sweep() {
+        let f: Vec<i64> = (1..=400).collect();
+        let u: Vec<i64> = (1..=700).collect();
+        let ops = mesh(&f, &u, 1);
+        let grid = Grid::new(&[400, 700], &views(&ops)).unwrap();
+        assert!(grid.sizes_sorted);
+        for budget in [None, Some(100_000)] {
+            let cuts = [0, 1, 699, 70_001, 200_000, grid.len()];
+            let mut pieces = Vec::new();
+            for w in cuts.windows(2) {
+                pieces.extend(fill_range(&grid, budget, w[0]..w[1]));
+            }
+            assert_eq!(pieces, brute(&f, &u, 1, budget));
+            let total: usize = cuts.windows(2).map(|w| sweep_count(Layer::Conv1d, &grid, budget, w[0]..w[1]).unwrap()).sum();
+            assert_eq!(total, pieces.len());
+        }
+        let mut out = vec![0i64; 1234];
+        evaluate(Layer::Conv1d, &grid, 5000..6234, &mut out).unwrap();
+        assert_eq!(out[0], reference(Layer::Conv1d, f[5000 / 700], u[5000 % 700], 1).unwrap());
+    }
+}
