@@ -194,3 +194,19 @@ def test_sweep_over_max_bytes_is_refused_before_allocating(backend):
     # With a budget, only the rows that fit count against the limit.
     df = asw.sweep("dense", range(1, 100), range(1, 100), budget=20, max_bytes=1000, backend=backend)
     assert 0 < df.height * 20 <= 1000
+
+
+def test_bad_out(backend):
+    f = np.arange(1, 4)
+    with refuses(asw.InvalidArgumentError, "out", "int64"):
+        asw.count_params("lstm", f, 4, out=np.empty(3, dtype=np.int32), backend=backend)
+    with refuses(asw.InvalidArgumentError, "out", "shape"):
+        asw.count_params("lstm", f, 4, out=np.empty(4, dtype=np.int64), backend=backend)
+    with refuses(asw.InvalidArgumentError, "out", "C-contiguous"):
+        asw.count_params("lstm", f, 4, out=np.empty(6, dtype=np.int64)[::2], backend=backend)
+    frozen = np.empty(3, dtype=np.int64)
+    frozen.flags.writeable = False
+    with refuses(asw.InvalidArgumentError, "out", "read-only"):
+        asw.count_params("lstm", f, 4, out=frozen, backend=backend)
+    with refuses(asw.ArgumentTypeError, "out"):
+        asw.count_params("lstm", f, 4, out=[0, 0, 0], backend=backend)

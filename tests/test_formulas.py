@@ -89,3 +89,23 @@ def test_largest_counts_are_exact_at_the_int64_edge(backend):
     assert asw.count_params("dense", f, u, backend=backend) == expected
     with pytest.raises(asw.ParamOverflowError):
         asw.count_params("dense", f + 2, u, backend=backend)
+
+
+def test_out_receives_the_counts(backend):
+    f, u = np.arange(1, 4).reshape(-1, 1), np.arange(1, 6)
+    out = np.full((3, 5), -1, dtype=np.int64)
+    got = asw.count_params("gru", f, u, out=out, backend=backend)
+    assert got is out
+    assert out.tolist() == asw.count_params("gru", f, u, backend=backend).tolist()
+    # A scalar call with out= fills a 0-d array.
+    zero_d = np.zeros((), dtype=np.int64)
+    assert asw.count_params("dense", 3, 4, out=zero_d, backend=backend) is zero_d and zero_d == 16
+
+
+def test_scalar_fast_path_agrees_with_array_path(backend):
+    # Plain ints take a fast path; 0-d arrays the general one: same answers.
+    for layer, kw in [("lstm", {}), ("gru", {"reset_after": False}), ("conv3d", {"kernel": (1, 2, 3), "groups": 2}),
+                      ("rnn", {"bidirectional": True, "bias": False}), ("SimpleRNN", {"convention": "torch"})]:  # fmt: skip
+        fast = asw.count_params(layer, 6, 10, backend=backend, **kw)
+        general = asw.count_params(layer, np.array(6), 10, backend=backend, **kw)
+        assert type(fast) is int and fast == int(general)

@@ -23,6 +23,10 @@ else:
 KERNEL_ERRORS: tuple[type[Exception], ...] = (_pycore.KernelError,) + ((_core.KernelError,) if _core else ())
 
 
+# The modules by exact backend name, for a lookup that costs nothing.
+MODULES: dict[str, ModuleType] = {"python": _pycore} | ({"auto": _core, "rust": _core} if _core else {})
+
+
 def core(backend: object) -> ModuleType:
     """The module that computes: the Rust extension for "auto"/"rust", the
     pure-Python core for "python". Both expose count/sweep_count/sweep_fill."""

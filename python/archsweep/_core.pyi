@@ -3,7 +3,7 @@
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["count", "sweep_count", "sweep_fill", "fill", "KernelError", "CHUNK", "PARALLEL_MIN"]
+__all__ = ["count", "count_one", "sweep_count", "sweep_fill", "fill", "KernelError", "CHUNK", "PARALLEL_MIN"]
 
 CHUNK: int
 PARALLEL_MIN: int
@@ -11,6 +11,19 @@ PARALLEL_MIN: int
 class KernelError(Exception):
     """A kernel refusal: args are (kind, grid index or None, message)."""
 
+def count_one(
+    layer_code: int,
+    n_features: int,
+    n_units: int,
+    kernel_d: int,
+    kernel_h: int,
+    kernel_w: int,
+    bias: bool,
+    bidirectional: bool,
+    convention: int,
+    reset_after: bool,
+    groups: int,
+) -> int: ...
 def count(layer_code: int, operands: list[npt.NDArray[np.int64]], out: npt.NDArray[np.int64]) -> None: ...
 def sweep_count(
     layer_code: int,

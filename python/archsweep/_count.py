@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from . import _args
-from ._backend import KERNEL_ERRORS, core, raise_kernel_error
-from ._errors import InvalidArgumentError
-from ._names import CONV_RANK, CONVENTIONS, LAYERS, RECURRENT, convention_name, layer_name
+from ._backend import KERNEL_ERRORS, MODULES, core, raise_kernel_error
+from ._errors import ArgumentTypeError, InvalidArgumentError
+from ._names import ALIASES, CONV_RANK, CONVENTIONS, LAYERS, RECURRENT, convention_name, layer_name
 
 _ONE = np.ones((), dtype=np.int64)
 
@@ -55,6 +55,57 @@ def check_options(layer: str, convention: str, *, bidirectional: bool, reset_aft
         raise InvalidArgumentError(f"groups applies only to conv layers, not {layer}")
 
 
+_LAYER_CODE = {name: LAYERS.index(name) for name in LAYERS} | {a: LAYERS.index(n) for a, n in ALIASES.items()}
+_CONVENTION_CODE = {name: i for i, name in enumerate(CONVENTIONS)}
+_INT64_MAX = 2**63 - 1
+_RANK = [CONV_RANK.get(name, 0) for name in LAYERS]
+_IS_RECURRENT = [name in RECURRENT for name in LAYERS]
+_GRU = LAYERS.index("gru")
+
+
+def _scalar_values(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups):
+    """(layer code, field values) when every argument is a plain, valid scalar
+    (the common interactive call), else None: the general path then takes
+    over, with its full checks and messages. Written for speed (checks
+    inline, no helper calls): a scalar call should cost little more than the
+    formula in plain Python."""
+    code = _LAYER_CODE.get(layer) if type(layer) is str else None
+    if code is None and type(layer) is str:
+        code = _LAYER_CODE.get(layer.lower())
+    conv = _CONVENTION_CODE.get(convention) if type(convention) is str else None
+    if (
+        code is None
+        or conv is None
+        or type(bias) is not bool
+        or type(bidirectional) is not bool
+        or type(n_features) is not int
+        or type(n_units) is not int
+        or type(groups) is not int
+        or not (0 < n_features <= _INT64_MAX and 0 < n_units <= _INT64_MAX and 0 < groups <= _INT64_MAX)
+    ):
+        return None
+    rank = _RANK[code]
+    if rank:
+        k = (kernel,) * rank if type(kernel) is int else kernel
+        if type(k) is not tuple or len(k) != rank:
+            return None
+        for v in k:
+            if type(v) is not int or not 0 < v <= _INT64_MAX:
+                return None
+        kd, kh, kw = (1,) * (3 - rank) + k
+    elif kernel is None and groups == 1:
+        kd = kh = kw = 1
+    else:
+        return None
+    if bidirectional and not _IS_RECURRENT[code]:
+        return None
+    if reset_after is None:
+        reset_after = True
+    elif type(reset_after) is not bool or code != _GRU or conv != 0:
+        return None
+    return code, (n_features, n_units, kd, kh, kw, bias, bidirectional, conv, reset_after, groups)
+
+
 def count_params(
     layer: str,
     n_features: Any,
@@ -67,22 +118,33 @@ def count_params(
     reset_after: Any = None,
     groups: Any = 1,
     backend: str = "auto",
+    out: np.ndarray | None = None,
 ) -> int | np.ndarray:
     """The exact parameter count of a ``layer`` with ``n_features`` inputs and ``n_units`` units.
 
     Every numeric argument (and ``bias``, ``bidirectional``, ``reset_after``)
     may be a scalar or array-like; arrays broadcast as numpy does. All scalars
     give a Python ``int``; any array gives a numpy int64 array of the
-    broadcast shape.
+    broadcast shape. ``out``, a C-contiguous int64 array of that shape,
+    receives the counts instead of a new array (and is returned).
 
     >>> count_params("lstm", n_features=32, n_units=64)
     24832
     >>> count_params("gru", 32, 64, convention="tf1")
     18624
     """
+    module = MODULES.get(backend) if type(backend) is str else None
+    module = module or core(backend)
+    if out is None:
+        scalar = _scalar_values(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups)
+        if scalar is not None:
+            code, values = scalar
+            try:
+                return module.count_one(code, *values)
+            except KERNEL_ERRORS as exc:
+                raise_kernel_error(exc, LAYERS[code], (), [np.asarray(v, dtype=np.int64) for v in values])
     layer = layer_name(layer)
     convention = convention_name(convention)
-    module = core(backend)
     given = {
         "n_features": n_features, "n_units": n_units, "bias": bias, "bidirectional": bidirectional,
         "reset_after": reset_after, "groups": groups,
@@ -112,11 +174,30 @@ def count_params(
     except ValueError:
         shapes = ", ".join(f"{name} {np.shape(v)}" for name, v in given.items() if not _args.is_scalar(v) and v is not None)
         raise InvalidArgumentError(f"arguments do not broadcast together: {shapes}") from None
-    out = np.empty(shape, dtype=np.int64)
+    if out is None:
+        result = np.empty(shape, dtype=np.int64)
+    else:
+        _check_out(out, shape)
+        result = out
     try:
-        module.count(LAYERS.index(layer), operands, out)
+        module.count(LAYERS.index(layer), operands, result)
     except KERNEL_ERRORS as exc:
         raise_kernel_error(exc, layer, shape, operands)
-    if all(_args.is_scalar(v) or v is None for v in given.values()):
-        return int(out[()])
-    return out
+    if out is None and all(_args.is_scalar(v) or v is None for v in given.values()):
+        return int(result[()])
+    return result
+
+
+def _check_out(out: Any, shape: tuple[int, ...]) -> None:
+    if not isinstance(out, np.ndarray):
+        raise ArgumentTypeError(f"out must be a numpy int64 array of shape {shape}, got {type(out).__name__}")
+    problems = [
+        f"dtype {out.dtype} (needs int64)" if out.dtype != np.int64 else "",
+        f"shape {out.shape} (needs {shape})" if out.shape != shape else "",
+        "not C-contiguous" if not out.flags.c_contiguous else "",
+        "read-only" if not out.flags.writeable else "",
+    ]
+    problems = [p for p in problems if p]
+    if problems:
+        raise InvalidArgumentError(f"out must be a writeable C-contiguous int64 array of shape {shape}; it is "
+                                   + ", ".join(problems))  # fmt: skip

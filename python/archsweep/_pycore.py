@@ -13,6 +13,7 @@ import numpy as np
 from ._names import CONVENTIONS, LAYERS, RECURRENT
 
 INT64_MAX = 2**63 - 1
+GATES = {"lstm": 4, "gru": 3}
 
 
 class KernelError(Exception):
@@ -47,7 +48,7 @@ def params(
     convolution; SimpleRNN, LSTM and GRU are 1, 4 and 3 gate sets of
     ``[W (f×u) | U (u×u) | b]``.
     """
-    gates = {"lstm": 4, "gru": 3}.get(layer, 1)
+    gates = GATES.get(layer, 1)
     input_weights = math.prod(kernel) * (n_features // groups) * n_units
     recurrent_weights = n_units * n_units if layer in RECURRENT else 0
     biases = bias_vectors(layer, convention, reset_after) * n_units if bias else 0
@@ -72,6 +73,12 @@ def _count_at(layer: str, index: int, v: tuple[int, ...]) -> int:
     if count > INT64_MAX:
         raise KernelError("overflow", index, f"parameter count overflows int64 at grid point {index}")
     return count
+
+
+def count_one(layer_code: int, *values: int) -> int:
+    """The count of one configuration, its fields given in ``FIELDS`` order
+    (flags as bools or 0/1)."""
+    return _count_at(LAYERS[layer_code], 0, tuple(int(v) for v in values))
 
 
 def count(layer_code: int, operands: Sequence[np.ndarray], out: np.ndarray) -> None:

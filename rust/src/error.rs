@@ -15,6 +15,11 @@ pub enum Error {
     Operand { field: Field, reason: String },
     /// Operand or output shapes do not fit the grid.
     Shape(String),
+    /// A model-space search would need more than `limit` bytes for its
+    /// tables of completion costs.
+    Memory { needed: u64, limit: u64 },
+    /// A number of models does not fit in `u128`.
+    CountOverflow,
 }
 
 impl Error {
@@ -25,6 +30,8 @@ impl Error {
             Error::GroupsDoNotDivide { .. } => "groups",
             Error::Operand { .. } => "operand",
             Error::Shape(_) => "shape",
+            Error::Memory { .. } => "memory",
+            Error::CountOverflow => "count_overflow",
         }
     }
 
@@ -48,6 +55,10 @@ impl fmt::Display for Error {
             }
             Error::Operand { field, reason } => write!(f, "{}: {reason}", field.name()),
             Error::Shape(msg) => f.write_str(msg),
+            Error::Memory { needed, limit } => {
+                write!(f, "the search needs at least {needed} bytes for its cost tables, over the limit of {limit}")
+            }
+            Error::CountOverflow => f.write_str("the number of models exceeds 2**128"),
         }
     }
 }

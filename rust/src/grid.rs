@@ -64,7 +64,7 @@ impl Field {
 
     /// The values this field may hold: sizes are positive, flags 0/1,
     /// conventions one of the three codes.
-    fn domain(self) -> (i64, i64) {
+    pub(crate) fn domain(self) -> (i64, i64) {
         match self {
             Field::Bias | Field::Bidirectional | Field::ResetAfter => (0, 1),
             Field::Convention => (0, Convention::ALL.len() as i64 - 1),
@@ -127,7 +127,7 @@ impl<'a> Grid<'a> {
                 min = min.min(v);
                 max = max.max(v);
             }
-            if op.len() > 0 && (min < lo || max > hi) {
+            if !op.is_empty() && (min < lo || max > hi) {
                 let bad = if min < lo { min } else { max };
                 return Err(Error::Operand { field, reason: format!("{bad} is outside [{lo}, {hi}]") });
             }

@@ -29,6 +29,18 @@ fn count_at<const FAST: bool, const GROUPS: bool>(layer: Layer, index: usize, v:
     }
 }
 
+/// The count of one configuration, every field checked: what a scalar call
+/// needs, without building a grid. Errors name grid point 0.
+pub fn count_one(layer: Layer, values: &[i64; N_FIELDS]) -> Result<i64> {
+    for (field, &v) in Field::ALL.iter().zip(values) {
+        let (lo, hi) = field.domain();
+        if v < lo || v > hi {
+            return Err(Error::Operand { field: *field, reason: format!("{v} is outside [{lo}, {hi}]") });
+        }
+    }
+    count_at::<false, true>(layer, 0, values)
+}
+
 /// Picks the monomorphised variant of a kernel for the grid: the fast path
 /// when the count at the grid's per-axis maxima fits in i64, divisibility
 /// checks only when some `groups` exceeds 1.

@@ -15,4 +15,4 @@ mod python;
 pub use error::{Error, Result};
 pub use formula::{params, params_checked, Config, Convention, Layer};
 pub use grid::{Field, Grid};
-pub use kernels::{chunk_counts, evaluate, sweep_count, sweep_fill, Column};
+pub use kernels::{chunk_counts, count_one, evaluate, sweep_count, sweep_fill, Column};

@@ -86,6 +86,30 @@ fn count(
     Ok(())
 }
 
+/// The count of one configuration, its fields given as integers in
+/// `Field` order: the fast path for scalar calls.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn count_one(
+    layer_code: u8,
+    n_features: i64,
+    n_units: i64,
+    kernel_d: i64,
+    kernel_h: i64,
+    kernel_w: i64,
+    bias: bool,
+    bidirectional: bool,
+    convention: i64,
+    reset_after: bool,
+    groups: i64,
+) -> PyResult<i64> {
+    let values = [
+        n_features, n_units, kernel_d, kernel_h, kernel_w, bias as i64, bidirectional as i64,
+        convention, reset_after as i64, groups,
+    ];
+    Ok(kernels::count_one(layer(layer_code)?, &values)?)
+}
+
 /// Number of rows a sweep over the operands' broadcast to `shape` keeps
 /// among grid points `start..end` (default: all).
 #[pyfunction]
@@ -167,6 +191,7 @@ fn fill(py: Python<'_>, mut out: PyReadwriteArrayDyn<'_, i64>, value: i64, threa
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(count, m)?)?;
+    m.add_function(wrap_pyfunction!(count_one, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_count, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_fill, m)?)?;
     m.add_function(wrap_pyfunction!(fill, m)?)?;
