@@ -1,14 +1,16 @@
 """The command line, run as a user would (a subprocess), and in-process for
 the failure paths that must leave files alone."""
 
+import signal
 import subprocess
 import sys
+import time
 
 import polars as pl
 import pytest
 
 import archsweep as asw
-from archsweep import cli
+from archsweep import _sink, cli
 
 
 def run(*args):
@@ -66,26 +68,48 @@ def test_numbers_and_ranges():
 def test_failed_sweep_leaves_existing_file_untouched(tmp_path, capsys):
     out = tmp_path / "table.csv"
     out.write_text("precious\n")
-    code = cli.main(["sweep", "--layer", "lstm", "--n-units", "1..1000", "--max-bytes", "100", "-o", str(out)])
-    assert code == 2 and "max_bytes" in capsys.readouterr().err
+    # The second n_units overflows int64 (no budget): an error mid-stream.
+    code = cli.main(["sweep", "--layer", "lstm", "--n-units", "1..10,3037000499", "-o", str(out)])
+    assert code == 2 and "int64" in capsys.readouterr().err
     assert out.read_text() == "precious\n"
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
 
 
-def test_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
+def test_interrupted_stream_leaves_no_partial_file(tmp_path, monkeypatch):
     out = tmp_path / "table.parquet"
     out.write_bytes(b"old")
+    real = _sink._build_block
+    calls = []
 
-    def broken_writer(df, path):
-        with open(path, "wb") as f:
-            f.write(b"half a table")
-        raise KeyboardInterrupt
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
 
-    monkeypatch.setitem(cli._WRITERS, ".parquet", broken_writer)
-    with pytest.raises(KeyboardInterrupt):
-        cli.main(["sweep", "--n-units", "1..10", "-o", str(out)])
+    monkeypatch.setattr(_sink, "PIECE", 1000)
+    monkeypatch.setattr(_sink, "_build_block", interrupted)
+    assert cli.main(["sweep", "--n-units", "1..4000", "-o", str(out), "--no-progress"]) == 130
     assert out.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["table.parquet"]
+
+
+def test_ctrl_c_stops_a_long_sweep_quickly(tmp_path):
+    """A real SIGINT to a sweep of 4e9 grid points (minutes of work)."""
+    out = tmp_path / "big.parquet"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archsweep", "sweep", "--layer", "lstm", "--n-features", "1..4000",
+         "--n-units", "1..1000000", "-o", str(out), "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    time.sleep(3.0)
+    assert proc.poll() is None, proc.communicate()
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 2.0
+    assert proc.returncode == 130
+    assert not list(tmp_path.iterdir())
 
 
 def test_bad_extension_is_refused_before_work(tmp_path):

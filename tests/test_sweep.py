@@ -115,3 +115,48 @@ def test_table_writes_to_csv_and_parquet(tmp_path, suffix, backend):
     getattr(df, f"write_{suffix}")(path)
     back = pl.read_parquet(path) if suffix == "parquet" else pl.read_csv(path, schema=df.schema)
     assert back.equals(df)
+
+
+SPACES = [
+    dict(layer=["dense", "conv2d", "gru"], n_features=[3, 4, 6], n_units=range(1, 40), kernel=[3, (1, 7)],
+         convention=["keras", "torch"], reset_after=[True, False], groups=[1, 2]),
+    dict(layer="lstm", n_features=range(1, 30), n_units=list(range(50, 0, -1)), bidirectional=[False, True]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("space", SPACES)
+@pytest.mark.parametrize("budget", [None, 5_000, 0])
+def test_count_fitting_counts_the_sweep_rows(space, budget, backend):
+    rows = asw.sweep(**space, budget=budget, backend=backend).height
+    assert asw.count_fitting(**space, budget=budget, backend=backend) == rows
+
+
+def test_count_fitting_on_a_grid_larger_than_memory():
+    # 1e12 grid points: counted, never stored. Sorted sizes make each row a
+    # prefix under the budget, found by binary search.
+    n = asw.count_fitting("dense", range(1, 10**6 + 1), range(1, 10**6 + 1), budget=10**6)
+    expected = sum(min(10**6, 10**6 // (f + 1)) for f in range(1, 10**6 + 1))  # f·u + u <= B
+    assert n == expected
+
+
+@pytest.mark.parametrize("space", SPACES)
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_sweep_to_file_writes_the_sweep_in_pieces(tmp_path, monkeypatch, space, suffix, backend):
+    from archsweep import _sink
+
+    monkeypatch.setattr(_sink, "PIECE", 777)  # many pieces, boundaries mid-row
+    for budget in (None, 5_000, 0):
+        path = tmp_path / f"t.{suffix}"
+        n = asw.sweep_to_file(path, **space, budget=budget, backend=backend, progress=False)
+        expected = asw.sweep(**space, budget=budget, backend=backend)
+        back = pl.read_parquet(path) if suffix == "parquet" else pl.read_csv(path, schema=expected.schema)
+        assert n == expected.height and back.equals(expected)
+    assert [p.name for p in tmp_path.iterdir()] == [f"t.{suffix}"]
+
+
+def test_sweep_to_file_refuses_bad_paths(tmp_path):
+    with pytest.raises(asw.InvalidArgumentError, match="extension"):
+        asw.sweep_to_file(tmp_path / "t.json", "lstm", 3, 4)
+    with pytest.raises(asw.InvalidArgumentError, match="folder"):
+        asw.sweep_to_file(tmp_path / "missing" / "t.csv", "lstm", 3, 4)
+    assert not list(tmp_path.iterdir())

@@ -17,7 +17,8 @@ from ._errors import (
     SweepTooLargeError,
 )
 from ._names import CONVENTIONS, LAYERS
-from ._sweep import sweep
+from ._sink import sweep_to_file
+from ._sweep import count_fitting, sweep
 
 try:
     __version__ = version("archsweep")
@@ -33,6 +34,8 @@ __all__ = [
     "ParamOverflowError",
     "SweepTooLargeError",
     "__version__",
+    "count_fitting",
     "count_params",
     "sweep",
+    "sweep_to_file",
 ]

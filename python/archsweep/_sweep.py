@@ -244,9 +244,10 @@ def _itemsize(dtype: pl.DataType) -> int:
     return {pl.UInt8: 1, pl.UInt16: 2, pl.UInt32: 4, pl.UInt64: 8, pl.Int64: 8}[dtype]
 
 
-def _build_block(block: _Block, rows: int, module, budget, schema) -> pl.DataFrame:
-    """Runs the core over one block and wraps its output columns as polars
-    Series without copying them."""
+def _build_block(block: _Block, rows: int, plan: _Plan, points: range | None = None) -> pl.DataFrame:
+    """Runs the core over one block (or the grid points ``points`` of it) and
+    wraps its output columns as polars Series without copying them."""
+    schema = plan.schema
     varying = [f for f in FIELDS if not block.is_null(f) and block.shape[_AXIS[f]] > 1]
     if "reset_after" in varying and "convention" not in varying:
         varying.append("convention")  # needed to tell Keras rows (shown) from the rest (null)
@@ -255,8 +256,9 @@ def _build_block(block: _Block, rows: int, module, budget, schema) -> pl.DataFra
     if rows:
         shape, operands = block.shape, block.operands()
         columns = [(FIELDS.index(f), _itemsize(schema[f]), buffers[f]) for f in varying]
+        span = (0, None) if points is None else (points.start, points.stop)
         try:
-            module.sweep_fill(LAYERS.index(block.layer), shape, operands, budget, params, columns)
+            plan.module.sweep_fill(LAYERS.index(block.layer), shape, operands, plan.budget, params, columns, *span)
         except KERNEL_ERRORS as exc:
             raise_kernel_error(exc, block.layer, shape, operands)
 
@@ -281,6 +283,61 @@ def _build_block(block: _Block, rows: int, module, budget, schema) -> pl.DataFra
     return pl.DataFrame({name: s.alias(name) for name, s in series.items()})
 
 
+@dataclass
+class _Plan:
+    """A validated sweep: its blocks, the core that runs them, the budget and
+    the table's schema."""
+
+    module: Any
+    blocks: list[_Block]
+    budget: int | None
+    schema: dict[str, pl.DataType]
+
+    def rows(self, block: _Block, points: range | None = None) -> int:
+        """Rows the block keeps among ``points`` (default: all its points),
+        counted without storing any."""
+        size = math.prod(block.shape)
+        points = range(size) if points is None else points
+        if self.budget is None and all(g == 1 for g in block.groups):
+            return len(points)
+        shape, operands = block.shape, block.operands()
+        try:
+            return self.module.sweep_count(
+                LAYERS.index(block.layer), shape, operands, self.budget, points.start, points.stop
+            )
+        except KERNEL_ERRORS as exc:
+            raise_kernel_error(exc, block.layer, shape, operands)
+
+    @property
+    def row_bytes(self) -> int:
+        return sum(_itemsize(dtype) for dtype in self.schema.values())
+
+
+def _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups, budget, backend):
+    module = core(backend)
+    layers = [layer_name(x, "layer") for x in _collection(layer)]
+    if not layers:
+        raise InvalidArgumentError(f"layer is empty; give one or more of {', '.join(LAYERS)}")
+    conventions = [convention_name(c) for c in _collection(convention)]
+    if not conventions:
+        raise InvalidArgumentError(f"convention is empty; give one or more of {', '.join(CONVENTIONS)}")
+    resets = _collection(reset_after)
+    reset_axis = [None] if resets == [None] else _flag_axis("reset_after", resets)
+    blocks = _blocks(
+        layers,
+        _size_axis("n_features", n_features),
+        _size_axis("n_units", n_units),
+        _kernel_axis(kernel),
+        _flag_axis("bias", bias),
+        _flag_axis("bidirectional", bidirectional),
+        conventions,
+        reset_axis,
+        [int(g) for g in _size_axis("groups", groups)],
+    )
+    budget = None if budget is None else _args.scalar_size("budget", budget, minimum=0)
+    return _Plan(module, blocks, budget, _schema(blocks))
+
+
 def sweep(
     layer: Any,
     n_features: Any,
@@ -303,48 +360,42 @@ def sweep(
     ``budget=B`` keeps only rows with ``params <= B`` (filtered inside the
     core: rows that do not fit are never stored). ``max_bytes`` bounds the
     table (default: half the available memory); a larger sweep is refused
-    before anything large is allocated.
+    before anything large is allocated. For tables larger than memory, see
+    ``sweep_to_file``.
     """
-    module = core(backend)
-    layers = [layer_name(x, "layer") for x in _collection(layer)]
-    if not layers:
-        raise InvalidArgumentError(f"layer is empty; give one or more of {', '.join(LAYERS)}")
-    conventions = [convention_name(c) for c in _collection(convention)]
-    if not conventions:
-        raise InvalidArgumentError(f"convention is empty; give one or more of {', '.join(CONVENTIONS)}")
-    resets = _collection(reset_after)
-    reset_axis = [None] if resets == [None] else _flag_axis("reset_after", resets)
-    blocks = _blocks(
-        layers,
-        _size_axis("n_features", n_features),
-        _size_axis("n_units", n_units),
-        _kernel_axis(kernel),
-        _flag_axis("bias", bias),
-        _flag_axis("bidirectional", bidirectional),
-        conventions,
-        reset_axis,
-        [int(g) for g in _size_axis("groups", groups)],
-    )
-    budget = None if budget is None else _args.scalar_size("budget", budget, minimum=0)
+    plan = _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups,
+                 budget, backend)  # fmt: skip
     limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
-    schema = _schema(blocks)
-
-    rows = []
-    for b in blocks:
-        filtered = budget is not None or any(g > 1 for g in b.groups)
-        if not filtered:
-            rows.append(math.prod(b.shape))
-            continue
-        try:
-            rows.append(module.sweep_count(LAYERS.index(b.layer), b.shape, b.operands(), budget))
-        except KERNEL_ERRORS as exc:
-            raise_kernel_error(exc, b.layer, b.shape, b.operands())
+    rows = [plan.rows(b) for b in plan.blocks]
     total = sum(rows)
-    size = total * sum(_itemsize(dtype) for dtype in schema.values())
+    size = total * plan.row_bytes
     if size > limit:
         raise SweepTooLargeError(
             f"the sweep would return {total:,} rows taking {size:,} bytes, over max_bytes={limit:,}; "
-            "narrow the axes, pass budget= to keep only the rows that fit, or raise max_bytes"
+            "narrow the axes, pass budget= to keep only the rows that fit, write it with sweep_to_file, "
+            "or raise max_bytes"
         )
-    frames = [_build_block(b, n, module, budget, schema) for b, n in zip(blocks, rows)]
+    frames = [_build_block(b, n, plan) for b, n in zip(plan.blocks, rows)]
     return pl.concat(frames, how="vertical", rechunk=False)
+
+
+def count_fitting(
+    layer: Any,
+    n_features: Any,
+    n_units: Any,
+    *,
+    kernel: Any = None,
+    bias: Any = True,
+    bidirectional: Any = False,
+    convention: Any = "keras",
+    reset_after: Any = None,
+    groups: Any = 1,
+    budget: Any = None,
+    backend: str = "auto",
+) -> int:
+    """How many rows ``sweep`` would return with the same arguments (with a
+    budget: how many configurations fit), counted without storing any row.
+    Grids far larger than memory are fine."""
+    plan = _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups,
+                 budget, backend)  # fmt: skip
+    return sum(plan.rows(b) for b in plan.blocks)

@@ -21,6 +21,7 @@ import polars as pl
 from ._count import count_params
 from ._errors import ArchsweepError
 from ._names import CONVENTIONS, LAYERS
+from . import _sink
 from ._sweep import sweep
 
 _SUFFIX = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
@@ -86,17 +87,8 @@ def _single(name: str, values: Sequence[int] | range) -> int:
 
 def write_atomically(df: pl.DataFrame, path: Path) -> None:
     """Writes ``df`` to ``path`` (CSV or Parquet by extension) through a
-    temporary file in the same folder, renamed into place only when complete:
-    an interrupted write leaves the previous file, if any, untouched."""
-    writer = _WRITERS[path.suffix.lower()]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        writer(df, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    temporary file renamed into place when complete."""
+    _sink.write_atomically(path, lambda tmp: _WRITERS[path.suffix.lower()](df, tmp))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,7 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--reset-after", type=parse_flag, help="Keras GRU: true, false or both (default Keras')")
     sw.add_argument("--budget", type=parse_number, help="keep only rows with params <= this (e.g. 5M)")
     sw.add_argument("--max-bytes", type=parse_number, help="refuse tables larger than this (default half the RAM)")
-    sw.add_argument("-o", "--output", type=Path, help="write the table to a .csv or .parquet file")
+    sw.add_argument("-o", "--output", type=Path, help="write the table to a .csv or .parquet file (streamed: "
+                    "any size fits in memory)")
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar on stderr while writing -o")
     common(sw, many=True)
     return parser
 
@@ -162,10 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.output is not None and args.output.suffix.lower() not in _WRITERS:
             parser.error(f"-o {args.output}: the extension must be .csv or .parquet")
-        df = sweep(
-            args.layer,
-            args.n_features,
-            args.n_units,
+        options = dict(
             kernel=args.kernel,
             bias=args.bias,
             bidirectional=args.bidirectional,
@@ -173,19 +164,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             reset_after=args.reset_after,
             groups=args.groups,
             budget=args.budget,
-            max_bytes=args.max_bytes,
             backend=args.backend,
         )
-        if args.output is None:
-            with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
-                print(df)
-        else:
-            write_atomically(df, args.output)
-            print(f"wrote {df.height:,} rows to {args.output}", file=sys.stderr)
+        if args.output is not None:
+            progress = False if args.no_progress else None
+            rows = _sink.sweep_to_file(args.output, args.layer, args.n_features, args.n_units, progress=progress,
+                                       **options)  # fmt: skip
+            print(f"wrote {rows:,} rows to {args.output}", file=sys.stderr)
+            return 0
+        df = sweep(args.layer, args.n_features, args.n_units, max_bytes=args.max_bytes, **options)
+        with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
+            print(df)
         return 0
     except ArchsweepError as exc:
         print(f"archsweep: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("archsweep: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

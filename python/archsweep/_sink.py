@@ -1,0 +1,145 @@
+"""Writing sweeps larger than memory: the table is produced a piece of the
+grid at a time and streamed to Parquet or CSV by polars, so memory stays
+bounded by a few pieces whatever the sweep's size.
+
+The file appears whole or not at all: polars writes a temporary file beside
+the target, renamed into place only when complete. The writer runs on a
+worker thread while the calling thread waits, so Ctrl-C reaches Python at
+once; the pieces check for it between kernel calls and stop the writer.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from polars.io.plugins import register_io_source
+
+from ._errors import InvalidArgumentError
+from ._sweep import _build_block, _plan
+
+# Grid points per piece: ~8M points is at most ~170 MB of table, and a
+# kernel call of a few tens of milliseconds between checks for Ctrl-C.
+PIECE = 1 << 23
+WRITERS = {".parquet": "sink_parquet", ".csv": "sink_csv"}
+
+
+class _Stopped(Exception):
+    """Raised inside the piece generator to stop the writer."""
+
+
+def write_atomically(path: str | os.PathLike[str], write: Any) -> None:
+    """Calls ``write(temporary_path)``, then renames the temporary file onto
+    ``path``. On any failure or interruption the temporary file is removed and
+    ``path``, if it existed, is untouched."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path with a supported extension in an existing folder."""
+    path = Path(path)
+    if path.suffix.lower() not in WRITERS:
+        raise InvalidArgumentError(f"path {str(path)!r}: the extension must be .parquet or .csv")
+    if not path.parent.is_dir():
+        raise InvalidArgumentError(f"path {str(path)!r}: the folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def sweep_to_file(
+    path: str | os.PathLike[str],
+    layer: Any,
+    n_features: Any,
+    n_units: Any,
+    *,
+    kernel: Any = None,
+    bias: Any = True,
+    bidirectional: Any = False,
+    convention: Any = "keras",
+    reset_after: Any = None,
+    groups: Any = 1,
+    budget: Any = None,
+    progress: bool | None = None,
+    backend: str = "auto",
+) -> int:
+    """Writes the table ``sweep`` would return to ``path`` (``.parquet`` or
+    ``.csv``), in bounded memory, and returns the number of rows written.
+
+    ``progress`` shows a bar on stderr for runs over a second: ``None`` (the
+    default) shows it when stderr is a terminal, ``False`` never.
+    """
+    from tqdm import tqdm
+
+    path = check_output_path(path)
+    plan = _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups,
+                 budget, backend)  # fmt: skip
+    sizes = [math.prod(b.shape) for b in plan.blocks]
+    stop = threading.Event()
+    written = 0
+    bar = tqdm(total=sum(sizes), unit="pt", unit_scale=True, delay=1.0, file=sys.stderr, leave=False,
+               disable=None if progress is None else not progress, desc="sweep")  # fmt: skip
+
+    def pieces(with_columns, predicate, n_rows, batch_size):
+        nonlocal written
+        yield _build_block(plan.blocks[0], 0, plan)  # an empty piece: the schema, even for no rows
+        for block, size in zip(plan.blocks, sizes):
+            for start in range(0, size, PIECE):
+                if stop.is_set():
+                    raise _Stopped
+                points = range(start, min(start + PIECE, size))
+                frame = _build_block(block, plan.rows(block, points), plan, points)
+                written += frame.height
+                bar.update(len(points))
+                yield frame
+
+    source = register_io_source(io_source=pieces, schema=pl.Schema(plan.schema))
+    sink = getattr(source, WRITERS[path.suffix.lower()])
+    failure: list[BaseException] = []
+
+    def write(tmp: str) -> None:
+        def run() -> None:
+            try:
+                sink(tmp)
+            except BaseException as exc:  # re-raised on the calling thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=run, name="archsweep-sink", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.05)  # short waits: Ctrl-C lands between them
+        except BaseException:
+            stop.set()
+            worker.join()
+            raise
+        if failure:
+            raise _original(failure[0])
+
+    try:
+        write_atomically(path, write)
+    finally:
+        bar.close()
+    return written
+
+
+def _original(exc: BaseException) -> BaseException:
+    """The archsweep error behind a polars error raised from a piece, if any."""
+    seen = exc
+    while seen is not None:
+        if type(seen).__module__.startswith("archsweep"):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
