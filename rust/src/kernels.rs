@@ -12,7 +12,8 @@ use std::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::formula::{fits_everywhere, params, params_checked, Checked, Coeffs, Layer};
-use crate::grid::{chunk_ranges, config, run_chunks, with_lanes, Field, Grid, Read, Row, N_FIELDS};
+use crate::grid::{chunk_ranges, config, run_chunks, with_lanes, Field, Grid, Lane, Row, N_FIELDS};
+use crate::simd::{count_at_most as count_values_at_most, sizes_row};
 
 /// The count at one point, or why there is none. `FAST` skips overflow checks
 /// (the caller proved them unnecessary); `GROUPS` checks divisibility.
@@ -54,15 +55,6 @@ macro_rules! dispatch {
             (false, true) => $f::<false, true>($($arg),*),
         }
     }};
-}
-
-/// The counts along a row where only the sizes change (groups 1, no
-/// overflow possible): two multiplies and two adds a point.
-#[inline(always)]
-fn sizes_row<F: Read, U: Read>(k: &Coeffs<i64>, f: F, u: U, out: &mut [i64]) {
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = k.eval(f.at(j), u.at(j));
-    }
 }
 
 /// The counts of a sizes-only `row` at points `from..from + out.len()`.
@@ -133,12 +125,33 @@ fn keep<const FAST: bool, const GROUPS: bool>(
 /// What a sweep does with one row.
 enum Plan {
     /// The first `n` points are kept, the rest are not: compute them directly.
-    /// (All points without a budget; a prefix under one when counts grow
+    /// (All points without a budget; a prefix under one when both sizes grow
     /// along the row.) `n > 0` implies these coefficients did not overflow.
     Prefix(usize, Coeffs<i64>),
+    /// One size varies along the row, and counts grow with it: a point is
+    /// kept when that size is at most `limit`, a compare with no arithmetic.
+    Threshold(Field, i64, Coeffs<i64>),
     /// Test every point; coefficients when they are shared and safe.
     Filter(Option<Coeffs<i64>>),
 }
+
+/// How many of `0..n` satisfy `holds`, for a `holds` true on a prefix.
+fn prefix(n: u64, holds: impl Fn(u64) -> bool) -> u64 {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if holds(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Rows shorter than this are filtered point by point: a threshold search
+/// (63 checked counts) would cost more than it saves.
+const THRESHOLD_MIN_ROW: usize = 64;
 
 #[inline(always)]
 fn plan<const FAST: bool, const GROUPS: bool>(layer: Layer, grid: &Grid, row: &Row, budget: Option<i64>) -> Plan {
@@ -146,43 +159,57 @@ fn plan<const FAST: bool, const GROUPS: bool>(layer: Layer, grid: &Grid, row: &R
         return Plan::Filter(None);
     }
     let c = config(&row.values(0));
-    match budget {
-        None if FAST => Plan::Prefix(row.len, Coeffs::of(layer, &c)),
-        Some(b) if grid.sizes_sorted => {
-            // Counts never decrease along the row: binary search for the last
-            // point that fits, with checked arithmetic (overflow = too big).
-            let k = Coeffs::<Checked>::of(layer, &c);
-            let (f, u) = (Field::NFeatures as usize, Field::NUnits as usize);
-            let fits = |j: usize| {
-                let p = k.eval(Checked(Some(row.get(f, j))), Checked(Some(row.get(u, j))));
-                p.0.is_some_and(|p| p <= b)
-            };
-            let (mut lo, mut hi) = (0, row.len);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                if fits(mid) {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
-            }
-            // Every kept count is at most `b`, and so is every intermediate.
-            Plan::Prefix(lo, if lo > 0 { Coeffs::of(layer, &c) } else { Coeffs { input: 0, recurrent: 0, bias: 0 } })
+    let Some(b) = budget else {
+        return if FAST { Plan::Prefix(row.len, Coeffs::of(layer, &c)) } else { Plan::Filter(None) };
+    };
+    // Every formula grows with both sizes. Checked arithmetic: an overflowing
+    // count does not fit. Kept counts are at most `b`, and so is every
+    // intermediate, so coefficients of a row that keeps anything are safe.
+    let k = Coeffs::<Checked>::of(layer, &c);
+    let fits = |f: i64, u: i64| k.eval(Checked(Some(f)), Checked(Some(u))).0.is_some_and(|p| p <= b);
+    let (fk, uk) = (Field::NFeatures as usize, Field::NUnits as usize);
+    let safe = |keeps: bool| if keeps { Coeffs::of(layer, &c) } else { Coeffs { input: 0, recurrent: 0, bias: 0 } };
+    if grid.sizes_sorted {
+        let n = prefix(row.len as u64, |j| fits(row.get(fk, j as usize), row.get(uk, j as usize))) as usize;
+        return Plan::Prefix(n, safe(n > 0));
+    }
+    match (row.varies(Field::NFeatures), row.varies(Field::NUnits)) {
+        (true, true) => Plan::Filter(FAST.then(|| Coeffs::of(layer, &c))),
+        _ if row.len < THRESHOLD_MIN_ROW => Plan::Filter(FAST.then(|| Coeffs::of(layer, &c))),
+        (true, false) => {
+            let u = row.get(uk, 0);
+            let limit = prefix(i64::MAX as u64, |v| fits(v as i64 + 1, u)) as i64;
+            Plan::Threshold(Field::NFeatures, limit, safe(limit > 0))
         }
-        _ => Plan::Filter(FAST.then(|| Coeffs::of(layer, &c))),
+        (false, _) => {
+            let f = row.get(fk, 0);
+            let limit = prefix(i64::MAX as u64, |v| fits(f, v as i64 + 1)) as i64;
+            Plan::Threshold(Field::NUnits, limit, safe(limit > 0))
+        }
+    }
+}
+
+/// How many points of the row have `field` at most `limit`.
+#[inline(always)]
+fn count_at_most(row: &Row, field: Field, limit: i64) -> usize {
+    match row.lane(field) {
+        Lane::Const(v) => (v <= limit) as usize * row.len,
+        // SAFETY: a contiguous lane holds `row.len` values from its pointer.
+        Lane::Contig(p) => count_values_at_most(unsafe { std::slice::from_raw_parts(p, row.len) }, limit),
+        Lane::Strided(..) => (0..row.len).filter(|&j| row.get(field as usize, j) <= limit).count(),
     }
 }
 
 /// Points a filtering row examines at once: its counts and kept positions stay in L1.
 const BLOCK: usize = 256;
 
-/// Tests every point of a filtered row, a block at a time, and hands each
-/// block's kept positions (within the row) and counts to `sink`.
+/// Tests every point of a filtered or thresholded row, a block at a time,
+/// and hands each block's kept positions (within the row) and counts to `sink`.
 #[inline(always)]
 fn filter_row<const FAST: bool, const GROUPS: bool>(
     layer: Layer,
     budget: Option<i64>,
-    coeffs: Option<&Coeffs<i64>>,
+    plan: &Plan,
     first: usize,
     row: &Row,
     mut sink: impl FnMut(&[u32], &[i64]),
@@ -191,23 +218,46 @@ fn filter_row<const FAST: bool, const GROUPS: bool>(
     for b0 in (0..row.len).step_by(BLOCK) {
         let n = BLOCK.min(row.len - b0);
         let mut kept = 0;
-        if let Some(k) = coeffs {
-            row_counts(k, row, b0, &mut counts[..n]);
-            let budget = budget.unwrap_or(i64::MAX);
-            for j in 0..n {
-                // A branch: budgets usually keep few points, which predicts well.
-                if counts[j] <= budget {
-                    counts[kept] = counts[j];
-                    kept_at[kept] = (b0 + j) as u32;
-                    kept += 1;
+        match plan {
+            Plan::Threshold(field, limit, k) => {
+                // Select by the varying size, then count only what is kept.
+                let mut select = |j: usize, v: i64| {
+                    kept_at[kept] = j as u32;
+                    kept += (v <= *limit) as usize; // branch-free: always write, advance if kept
+                };
+                match row.lane(*field).skip(b0) {
+                    // SAFETY: a contiguous lane holds the row's values from its pointer.
+                    Lane::Contig(p) => unsafe { std::slice::from_raw_parts(p, n) }
+                        .iter()
+                        .enumerate()
+                        .for_each(|(j, &v)| select(b0 + j, v)),
+                    _ => (b0..b0 + n).for_each(|j| select(j, row.get(*field as usize, j))),
+                }
+                let (fk, uk) = (Field::NFeatures as usize, Field::NUnits as usize);
+                for t in 0..kept {
+                    let j = kept_at[t] as usize;
+                    counts[t] = k.eval(row.get(fk, j), row.get(uk, j));
                 }
             }
-        } else {
-            for j in b0..b0 + n {
-                if let Some(p) = keep::<FAST, GROUPS>(layer, budget, first + j, &row.values(j))? {
-                    counts[kept] = p;
-                    kept_at[kept] = j as u32;
-                    kept += 1;
+            Plan::Filter(Some(k)) => {
+                row_counts(k, row, b0, &mut counts[..n]);
+                let budget = budget.unwrap_or(i64::MAX);
+                for j in 0..n {
+                    // A branch: budgets usually keep few points, which predicts well.
+                    if counts[j] <= budget {
+                        counts[kept] = counts[j];
+                        kept_at[kept] = (b0 + j) as u32;
+                        kept += 1;
+                    }
+                }
+            }
+            _ => {
+                for j in b0..b0 + n {
+                    if let Some(p) = keep::<FAST, GROUPS>(layer, budget, first + j, &row.values(j))? {
+                        counts[kept] = p;
+                        kept_at[kept] = j as u32;
+                        kept += 1;
+                    }
                 }
             }
         }
@@ -239,6 +289,7 @@ fn chunk_counts_with<const FAST: bool, const GROUPS: bool>(
         grid.for_each_row(chunk.start, chunk.end, |first, row| {
             match plan::<FAST, GROUPS>(layer, grid, row, budget) {
                 Plan::Prefix(kept, _) => n += kept,
+                Plan::Threshold(field, limit, _) => n += count_at_most(row, field, limit),
                 Plan::Filter(Some(k)) if budget.is_some() => {
                     // Counting stores nothing: a vectorisable compare-and-sum.
                     let b = budget.unwrap_or(i64::MAX);
@@ -248,9 +299,7 @@ fn chunk_counts_with<const FAST: bool, const GROUPS: bool>(
                         n += block.iter().map(|&p| (p <= b) as usize).sum::<usize>();
                     }
                 }
-                Plan::Filter(k) => {
-                    filter_row::<FAST, GROUPS>(layer, budget, k.as_ref(), first, row, |kept, _| n += kept.len())?
-                }
+                other => filter_row::<FAST, GROUPS>(layer, budget, &other, first, row, |kept, _| n += kept.len())?,
             }
             Ok(())
         })?;
@@ -372,7 +421,7 @@ fn sweep_fill_with<const FAST: bool, const GROUPS: bool>(
                     }
                     at += n;
                 }
-                Plan::Filter(k) => filter_row::<FAST, GROUPS>(layer, budget, k.as_ref(), first, row, |kept, counts| {
+                other => filter_row::<FAST, GROUPS>(layer, budget, &other, first, row, |kept, counts| {
                     params[at..at + counts.len()].copy_from_slice(counts);
                     for col in cols.iter_mut() {
                         col.write(at, row, kept.iter().map(|&j| j as usize));
@@ -569,6 +618,33 @@ mod tests {
         assert!(!grid.sizes_sorted);
         for budget in [None, Some(20_000), Some(0)] {
             assert_eq!(fill_range(&grid, budget, 0..grid.len()), brute(&f, &u, 1, budget));
+        }
+    }
+
+    #[test]
+    fn thresholds_on_either_size_and_short_rows() {
+        // n_features along the inner axis, descending; n_units outer; and a
+        // width below THRESHOLD_MIN_ROW.
+        for (nf, nu) in [(300usize, 40usize), (20, 40)] {
+            let f: Vec<i64> = (1..=nf as i64).rev().collect();
+            let u: Vec<i64> = (1..=nu as i64).collect();
+            let mut ops = mesh(&[1], &[1], 1);
+            ops[0] = Array::from_shape_vec((1, nf), f.clone()).unwrap().into_dyn();
+            ops[1] = Array::from_shape_vec((nu, 1), u.clone()).unwrap().into_dyn();
+            let grid = Grid::new(&[nu, nf], &views(&ops)).unwrap();
+            for budget in [None, Some(3_000), Some(0), Some(i64::MAX)] {
+                let mut expected = Vec::new();
+                for &ui in &u {
+                    for &fi in &f {
+                        let p = reference(Layer::Conv1d, fi, ui, 1).unwrap();
+                        if budget.is_none_or(|b| p <= b) {
+                            expected.push((fi, ui, p));
+                        }
+                    }
+                }
+                assert_eq!(fill_range(&grid, budget, 0..grid.len()), expected);
+                assert_eq!(sweep_count(Layer::Conv1d, &grid, budget, 0..grid.len()).unwrap(), expected.len());
+            }
         }
     }
 

@@ -8,6 +8,7 @@ pub mod error;
 pub mod formula;
 pub mod grid;
 pub mod kernels;
+mod simd;
 
 #[cfg(feature = "python")]
 mod python;
