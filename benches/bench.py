@@ -1,17 +1,21 @@
-"""archsweep's benchmark: configs/s of each way to get the same counts, as
-ratios against baselines measured in the same run.
+"""archsweep's benchmark suite: configs/s of each way to get the same counts,
+as ratios against baselines measured in the same run, and peak memory.
 
-    python benches/bench.py            # prints the table, rewrites benches/README.md
-    python benches/bench.py --quick    # smaller grids, no README
+    python benches/bench.py             # everything; prints tables, rewrites benches/README.md
+    python benches/bench.py --quick     # small grids, a smoke run; writes nothing
 
-Each case is timed as the median of several runs after one warm-up run (the
-first touch of fresh memory is part of every run: outputs are new arrays).
+Rates are configurations (grid points, or table rows) per second: the median
+of several runs after a warm-up run. Outputs are allocated afresh in every run,
+as a user's call does, except where a case says "into a touched buffer".
+Cases that need a thread count or a clean peak-memory reading run in a child
+process (rayon reads RAYON_NUM_THREADS once, at start).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -24,12 +28,17 @@ import numpy as np
 import polars as pl
 
 import archsweep as asw
+from archsweep import _core
 
 HERE = Path(__file__).parent
-N_UNITS = 10_000  # the grid is n_features (rows) × n_units (columns)
+WIDTH = 10_000  # grids are n_features (rows) × n_units (WIDTH columns)
 
 
-def timed(fn, repeats: int) -> float:
+# --------------------------------------------------------------------------
+# Timing and child processes
+
+
+def timed(fn, repeats: int = 5) -> float:
     """Median seconds of ``repeats`` runs after one warm-up run."""
     fn()
     times = []
@@ -41,70 +50,408 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def child(expr: str, threads: int | None = None, setup: str = "") -> dict:
+    """Runs ``expr`` (after ``setup``) in a fresh interpreter: seconds of the
+    median run and the peak memory growth over the setup's."""
+    code = f"""
+import json, os, statistics, threading, time, numpy as np, polars as pl, archsweep as asw, sys
+sys.path.insert(0, {str(HERE)!r})
+from bench import *
+{setup}
+asw.sweep("lstm", range(1, 100), range(1, 100), budget=10**6)  # start the thread pools before measuring
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+peak, done = [0], threading.Event()
+def sample():  # the kernels release the GIL, so this thread keeps sampling
+    while not done.is_set():
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.002)
+base = rss()
+sampler = threading.Thread(target=sample, daemon=True)
+sampler.start()
+times = []
+for _ in range(REPEATS):
+    t = time.perf_counter(); result = {expr}; times.append(time.perf_counter() - t); del result
+done.set(); sampler.join()
+print(json.dumps({{"seconds": statistics.median(times), "peak_growth": max(peak[0], rss()) - base}}))
+"""
+    env = dict(os.environ)
+    if threads:
+        env["RAYON_NUM_THREADS"] = str(threads)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    if out.returncode:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+REPEATS = 3
+
+
+# --------------------------------------------------------------------------
+# Grids and the baselines a user would write instead
+
+
 def grid(n: int) -> tuple[np.ndarray, np.ndarray]:
     """An n-point broadcast grid: n_features down, n_units across."""
-    return np.arange(1, n // N_UNITS + 1).reshape(-1, 1), np.arange(1, N_UNITS + 1)
+    return np.arange(1, n // WIDTH + 1).reshape(-1, 1), np.arange(1, WIDTH + 1)
 
 
-def numpy_lstm(f: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """What a user writes without archsweep: the Keras LSTM count, broadcast."""
+def numpy_straight(f, u):
+    """The Keras LSTM count written the obvious way: 4·((f+u)·u + u)."""
     return 4 * ((f + u) * u + u)
 
 
-def polars_lstm_table(f: np.ndarray, u: np.ndarray) -> pl.DataFrame:
-    """The same table a sweep returns for one layer kind, by a polars lazy cross join."""
-    fs = pl.LazyFrame({"n_features": f.ravel().astype(np.uint16)})
-    us = pl.LazyFrame({"n_units": u.astype(np.uint16)})
-    table = fs.join(us, how="cross").with_columns(
-        params=4 * ((pl.col("n_features").cast(pl.Int64) + pl.col("n_units")) * pl.col("n_units") + pl.col("n_units"))
-    )
-    return table.collect()
-
-
-def write_limit(n: int) -> np.ndarray:
-    """The machine's limit for producing a new int64 array: allocate and write it."""
-    out = np.empty(n, dtype=np.int64)
-    out.fill(1)
+def numpy_blocked(f, u, block_rows: int = 16):
+    """The best numpy rewrite found: 4u·(f + u + 1) in two in-place passes per
+    cache-sized block of rows."""
+    out = np.empty((f.shape[0], u.shape[0]), dtype=np.int64)
+    four_u, u1 = 4 * u, u + 1
+    for r in range(0, f.shape[0], block_rows):
+        block = out[r : r + block_rows]
+        np.add(f[r : r + block_rows], u1, out=block)
+        np.multiply(block, four_u, out=block)
     return out
 
 
-def cases(n: int, python_points: int):
+def numpy_blocked_count(f, u, budget: int, block_rows: int = 16) -> int:
+    """How many fit, numpy's best: the same two passes into one reused
+    cache-sized buffer, then a compare-and-count."""
+    buf = np.empty((block_rows, u.shape[0]), dtype=np.int64)
+    four_u, u1, n = 4 * u, u + 1, 0
+    for r in range(0, f.shape[0], block_rows):
+        rows = f[r : r + block_rows]
+        block = buf[: rows.shape[0]]
+        np.add(rows, u1, out=block)
+        np.multiply(block, four_u, out=block)
+        n += int(np.count_nonzero(block <= budget))
+    return n
+
+
+def _polars_grid(f, u) -> pl.LazyFrame:
+    fs = pl.LazyFrame({"n_features": f.ravel().astype(np.uint16)})
+    us = pl.LazyFrame({"n_units": u.astype(np.uint16)})
+    return fs.join(us, how="cross")
+
+
+_LSTM = 4 * ((pl.col("n_features").cast(pl.Int64) + pl.col("n_units")) * pl.col("n_units") + pl.col("n_units"))
+
+
+def polars_params(f, u) -> pl.Series:
+    """polars lazy computing the params column only."""
+    return _polars_grid(f, u).select(params=_LSTM).collect().to_series()
+
+
+def polars_table(f, u) -> pl.DataFrame:
+    """polars lazy cross join building the same table a sweep returns."""
+    return _polars_grid(f, u).with_columns(params=_LSTM).collect()
+
+
+def polars_filter(f, u, budget: int) -> pl.DataFrame:
+    return _polars_grid(f, u).with_columns(params=_LSTM).filter(pl.col("params") <= budget).collect()
+
+
+def write_new(n: int, threads: int) -> np.ndarray:
+    """The limit: allocate a new int64 array (through numpy) and write it."""
+    out = np.empty(n, dtype=np.int64)
+    _core.fill(out, 1, threads)
+    return out
+
+
+def sweep_lstm(n: int, **kw) -> pl.DataFrame:
+    return asw.sweep("lstm", range(1, n // WIDTH + 1), range(1, WIDTH + 1), **kw)
+
+
+def one_percent_budget() -> int:
+    """A budget that keeps about 1% of each row of an LSTM grid: counts grow
+    ~4u², so u up to ~1% of the width fits."""
+    return asw.count_params("lstm", 1, WIDTH // 100)
+
+
+# --------------------------------------------------------------------------
+# Sections
+
+
+class Report:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def section(self, title: str, text: str = "") -> None:
+        self.lines += ["", f"## {title}", ""] + ([text, ""] if text else [])
+        print(f"\n== {title}", file=sys.stderr)
+
+    def table(self, header: list[str], rows: list[list[str]]) -> None:
+        self.lines.append("| " + " | ".join(header) + " |")
+        self.lines.append("|" + "|".join(" --- " if i == 0 else " ---: " for i in range(len(header))) + "|")
+        for r in rows:
+            self.lines.append("| " + " | ".join(r) + " |")
+            print("  " + " | ".join(r), file=sys.stderr)
+        self.lines.append("")
+
+    def note(self, text: str) -> None:
+        self.lines += [text, ""]
+        print("  " + text, file=sys.stderr)
+
+
+def rate(points: float, seconds: float) -> str:
+    return f"{points / seconds:.3g}"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def section_count(report: Report, sizes: list[int]) -> dict:
+    report.section(
+        "1. count_params over a broadcast grid (LSTM)",
+        "archsweep on both cores; numpy on one, as numpy is. Ratio: archsweep's rate over the method's.",
+    )
+    found = {}
+    for n in sizes:
+        f, u = grid(n)
+        py_points = min(n, 10**6)
+        small_f, _ = grid(py_points)
+        cases = [
+            ("archsweep count_params (2 threads)", n, lambda: asw.count_params("lstm", f, u)),
+            ("limit: new int64 array, 1 thread", n, lambda: write_new(n, 1)),
+            ("limit: new int64 array, 2 threads", n, lambda: write_new(n, 2)),
+            ("numpy straight broadcast", n, lambda: numpy_straight(f, u)),
+            ("numpy best rewrite (2 passes, blocked, out=)", n, lambda: numpy_blocked(f, u)),
+            ("polars lazy, params column only", n, lambda: polars_params(f, u)),
+            (f"pure-Python core ({py_points:.0e} points)", py_points,
+             lambda: asw.count_params("lstm", small_f, u, backend="python")),
+        ]  # fmt: skip
+        rates = {}
+        for name, points, fn in cases:
+            rates[name] = points / timed(fn, 1 if "Python" in name else 5)
+        ours = rates["archsweep count_params (2 threads)"]
+        report.note(f"**N = {n:.0e}**")
+        report.table(
+            ["method", "configs/s", "archsweep ÷ method"], [[k, f"{v:.3g}", f"{ours / v:.2f}"] for k, v in rates.items()]
+        )
+        found[n] = rates
+    return found
+
+
+def section_sweep(report: Report, sizes: list[int]) -> None:
+    report.section(
+        "2. sweep returning the whole DataFrame (LSTM, n_features × n_units)",
+        "The table holds n_features and n_units (UInt16) and params (Int64); the other columns are constant or "
+        "null, which polars stores as scalars (no per-row bytes). The write limit is for the table's bytes with "
+        "2 threads. Peak memory growth is measured in a fresh process.",
+    )
+    rows = []
+    for n in sizes:
+        f, u = grid(n)
+        table = sweep_lstm(n)
+        nbytes = table.estimated_size()
+        del table
+        t_sweep = timed(lambda: sweep_lstm(n), 3)
+        t_polars = timed(lambda: polars_table(f, u), 3)
+        t_limit = timed(lambda: write_new(nbytes // 8, 2), 3)
+        mem = child(f"sweep_lstm({n})")
+        rows.append([
+            f"{n:.0e}", rate(n, t_sweep), rate(n, t_polars), f"{t_polars / t_sweep:.2f}",
+            f"{t_limit / t_sweep:.2f}", f"{nbytes / 2**20:.0f} MiB",
+            f"{mem['peak_growth'] / 2**20:.0f} MiB ({mem['peak_growth'] / nbytes:.2f}x table)",
+        ])  # fmt: skip
+    report.table(
+        ["N", "sweep rows/s", "polars cross join rows/s", "sweep ÷ polars", "sweep ÷ write limit (table bytes)",
+         "table", "peak memory growth"],
+        rows,
+    )  # fmt: skip
+
+
+def section_budget(report: Report, sizes: list[int]) -> None:
+    budget = one_percent_budget()
+    report.section(
+        "3. Sweeps under a budget that keeps ~1% of rows",
+        f"LSTM, budget {budget:,}. 'sorted' grids have n_units ascending, so each row's counts grow and a budget "
+        "keeps a prefix, found by binary search; 'shuffled' n_units forces a test of every point. count_fitting "
+        "stores nothing; its single-thread rate is measured in a child process with RAYON_NUM_THREADS=1.",
+    )
+    rows = []
+    for n in sizes:
+        f, u = grid(n)
+        rng = np.random.default_rng(0)
+        shuffled = rng.permutation(u)
+        nf = n // WIDTH
+        kept = asw.count_fitting("lstm", range(1, nf + 1), range(1, WIDTH + 1), budget=budget)
+        t_sweep = timed(lambda: sweep_lstm(n, budget=budget), 3)
+        t_sweep_shuffled = timed(lambda: asw.sweep("lstm", range(1, nf + 1), shuffled, budget=budget), 3)
+        t_numpy = timed(lambda: numpy_blocked_count(f, u, budget), 3)
+        t_polars = timed(lambda: polars_filter(f, u, budget), 3)
+        one = child(f"asw.count_fitting('lstm', range(1, {nf} + 1), range(1, WIDTH + 1), budget={budget})", threads=1)
+        one_shuffled = child(
+            f"asw.count_fitting('lstm', range(1, {nf} + 1), U, budget={budget})", threads=1,
+            setup=f"U = np.random.default_rng(0).permutation(np.arange(1, WIDTH + 1))",
+        )  # fmt: skip
+        rows.append([
+            f"{n:.0e}", f"{kept / n:.2%}", rate(n, t_sweep), rate(n, t_sweep_shuffled), rate(n, t_numpy),
+            rate(n, t_polars), f"{t_numpy / t_sweep_shuffled:.2f}", f"{t_polars / t_sweep_shuffled:.2f}",
+            rate(n, one["seconds"]), rate(n, one_shuffled["seconds"]),
+        ])  # fmt: skip
+    report.table(
+        ["N", "kept", "sweep sorted", "sweep shuffled", "numpy blocked count", "polars lazy filter",
+         "shuffled sweep ÷ numpy", "shuffled sweep ÷ polars", "count_fitting 1 thread, sorted",
+         "count_fitting 1 thread, shuffled"],
+        rows,
+    )  # fmt: skip
+
+
+def section_out(report: Report, n: int) -> None:
+    report.section("4. count_params into a caller's buffer (out=)", "Against writing a constant into the same touched buffer.")
     f, u = grid(n)
-    small_f, _ = grid(python_points)
-    rows = f.size
-    return [
-        # (name, points, callable)
-        ("write limit: new int64 array (numpy fill)", n, lambda: write_limit(n)),
-        ("archsweep count_params (rust)", n, lambda: asw.count_params("lstm", f, u)),
-        ("numpy broadcast 4*((f+u)*u+u)", n, lambda: numpy_lstm(f, u)),
-        (f"archsweep count_params (pure-Python core, {python_points:.0e} points)", python_points,
-         lambda: asw.count_params("lstm", small_f, u, backend="python")),
-        ("archsweep sweep, full table (rust)", n, lambda: asw.sweep("lstm", range(1, rows + 1), range(1, N_UNITS + 1))),
-        ("polars lazy cross join, same table", n, lambda: polars_lstm_table(f, u)),
-        ("archsweep sweep, budget keeps ~1%", n,
-         lambda: asw.sweep("lstm", range(1, rows + 1), range(1, N_UNITS + 1), budget=_one_percent_budget(rows))),
-    ]  # fmt: skip
+    out = np.empty((f.shape[0], WIDTH), dtype=np.int64)
+    out.fill(0)
+    flat = out.reshape(-1)
+    rows = []
+    for threads in (1, 2):
+        t_limit = child(f"_core.fill(FLAT, 1, {threads})", threads=threads,
+                        setup=f"from archsweep import _core\nFLAT = np.zeros({n}, dtype=np.int64)")["seconds"]  # fmt: skip
+        t_ours = child(f"asw.count_params('lstm', F, U, out=OUT)", threads=threads,
+                       setup=f"F, U = grid({n})\nOUT = np.zeros((F.shape[0], WIDTH), dtype=np.int64)")["seconds"]  # fmt: skip
+        rows.append([str(threads), rate(n, t_ours), rate(n, t_limit), f"{t_limit / t_ours:.2f}"])
+    report.table(["threads", "count_params(out=) configs/s", "write into touched buffer", "ratio to limit"], rows)
 
 
-def _one_percent_budget(rows: int) -> int:
-    # LSTM counts grow ~4u²: u ≤ 0.1·N_UNITS keeps about 1% of each row's points... roughly.
-    return asw.count_params("lstm", 1, N_UNITS // 100)
+def section_small(report: Report) -> None:
+    report.section(
+        "5. Small inputs",
+        "A scalar call against a plain Python function computing the same formula; then the grid size where "
+        "two threads start to beat one (the kernel stays on one thread below `PARALLEL_MIN` = "
+        f"{_core.PARALLEL_MIN:,} points).",
+    )
+
+    def plain_lstm(f, u):
+        return 4 * ((f + u) * u + u)
+
+    import timeit
+
+    n = 200_000
+    t_plain = min(timeit.repeat(lambda: plain_lstm(32, 64), number=n, repeat=5)) / n
+    t_ours = min(timeit.repeat(lambda: asw.count_params("lstm", 32, 64), number=n, repeat=5)) / n
+    t_conv = min(timeit.repeat(lambda: asw.count_params("conv2d", 3, 64, kernel=(3, 3)), number=n, repeat=5)) / n
+    report.table(
+        ["call", "µs", "÷ plain Python"],
+        [
+            ["plain Python function, LSTM formula", f"{t_plain * 1e6:.2f}", "1.00"],
+            ["asw.count_params('lstm', 32, 64)", f"{t_ours * 1e6:.2f}", f"{t_ours / t_plain:.1f}"],
+            ["asw.count_params('conv2d', 3, 64, kernel=(3, 3))", f"{t_conv * 1e6:.2f}", f"{t_conv / t_plain:.1f}"],
+        ],
+    )
+    rows = []
+    for n in (2**12, 2**14, 2**16, 2**17, 2**18, 2**20):
+        u = f"np.arange(1, {n} + 1)"
+        one = child(f"asw.count_params('lstm', 128, U)", threads=1, setup=f"U = {u}")["seconds"]
+        two = child(f"asw.count_params('lstm', 128, U)", threads=2, setup=f"U = {u}")["seconds"]
+        rows.append([f"{n:,}", f"{one * 1e6:.0f}", f"{two * 1e6:.0f}", f"{one / two:.2f}"])
+    report.table(["points", "1 thread µs", "2 threads µs", "speed-up"], rows)
+
+
+def section_layers(report: Report, n: int) -> None:
+    report.section(
+        "6. Every layer kind",
+        f"count_params and sweep at N = {n:.0e} (2 threads) against the new-array write limit (2 threads) and "
+        "numpy's straight broadcast of the same formula.",
+    )
+    f, u = grid(n)
+    t_limit = timed(lambda: write_new(n, 2), 3)
+    numpy_formulas = {
+        "dense": lambda: f * u + u,
+        "rnn": lambda: (f + u) * u + u,
+        "gru": lambda: 3 * ((f + u) * u) + 6 * u,
+        "lstm": lambda: numpy_straight(f, u),
+        "conv2d (1×7)": lambda: 7 * f * u + u,
+        "conv3d (3×1×2)": lambda: 6 * f * u + u,
+    }
+    kernels = {"conv2d (1×7)": ("conv2d", (1, 7)), "conv3d (3×1×2)": ("conv3d", (3, 1, 2))}
+    rows = []
+    nf = n // WIDTH
+    for name, numpy_fn in numpy_formulas.items():
+        layer, kernel = kernels.get(name, (name, None))
+        t_count = timed(lambda: asw.count_params(layer, f, u, kernel=kernel), 3)
+        t_sweep = timed(lambda: asw.sweep(layer, range(1, nf + 1), range(1, WIDTH + 1), kernel=kernel), 3)
+        t_numpy = timed(numpy_fn, 3)
+        rows.append([name, rate(n, t_count), f"{t_limit / t_count:.2f}", f"{t_numpy / t_count:.2f}", rate(n, t_sweep)])
+    mixed = dict(layer=["dense", "conv2d", "rnn", "lstm", "gru"], n_features=range(1, nf // 5 + 1),
+                 n_units=range(1, WIDTH + 1), kernel=[(1, 7)], convention=["keras", "torch"])  # fmt: skip
+    total = asw.count_fitting(**mixed)
+    t_mixed = timed(lambda: asw.sweep(**mixed), 3)
+    rows.append(["mixed sweep (5 kinds × 2 conventions)", "", "", "", rate(total, t_mixed)])
+    report.table(["layer", "count_params configs/s", "÷ write limit", "÷ numpy straight", "sweep rows/s"], rows)
+
+
+def section_huge(report: Report, full: bool) -> None:
+    n = 10**9 if full else 10**7
+    budget = one_percent_budget()
+    report.section(
+        "7. Sweeps larger than memory",
+        f"{n:.0e} grid points (LSTM, {n // WIDTH:,} n_features × {WIDTH:,} n_units). Each run in a fresh process; "
+        "peak memory is the process's growth over its start.",
+    )
+    nf = n // WIDTH
+    rows = []
+    kept = asw.count_fitting("lstm", range(1, nf + 1), range(1, WIDTH + 1), budget=budget)
+    r = child(f"asw.sweep('lstm', range(1, {nf} + 1), range(1, WIDTH + 1), budget={budget})")
+    rows.append([f"sweep with budget {budget:,} (keeps {kept:,} rows, {kept / n:.1%})", f"{r['seconds']:.2f}",
+                 rate(n, r["seconds"]), f"{r['peak_growth'] / 2**20:.0f} MiB"])  # fmt: skip
+    path = HERE / "_huge.parquet"
+    try:
+        r = child(f"asw.sweep_to_file({str(path)!r}, 'lstm', range(1, {nf} + 1), range(1, WIDTH + 1), progress=False)",
+                  setup="REPEATS = 1")  # fmt: skip
+        size = path.stat().st_size
+    finally:
+        path.unlink(missing_ok=True)
+    rows.append([f"sweep_to_file, all {n:,} rows to Parquet ({size / 2**20:.0f} MiB file)", f"{r['seconds']:.2f}",
+                 rate(n, r["seconds"]), f"{r['peak_growth'] / 2**20:.0f} MiB"])  # fmt: skip
+    report.table(["run", "seconds", "configs/s", "peak memory growth"], rows)
+
+
+def section_framework(report: Report) -> None:
+    report.section("8. Building the layer in a framework, for reference")
+    rows = []
+    try:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+        import keras  # type: ignore
+
+        def keras_count():
+            layer = keras.layers.LSTM(64)
+            layer.build((None, 5, 32))
+            return layer.count_params()
+
+        rows.append([f"Keras {keras.__version__}: build LSTM(64) on 32 features, count", f"{timed(keras_count, 5) * 1e3:.2f} ms"])
+    except ImportError:
+        report.note("Keras is not installed here: skipped (the fixture generator's venv has it, see tools/README.md).")
+    try:
+        import torch  # type: ignore
+
+        def torch_count():
+            return sum(p.numel() for p in torch.nn.LSTM(32, 64).parameters())
+
+        rows.append([f"PyTorch {torch.__version__}: build nn.LSTM(32, 64), count", f"{timed(torch_count, 5) * 1e3:.2f} ms"])
+    except ImportError:
+        report.note("PyTorch is not installed here: skipped.")
+    import timeit
+
+    t = min(timeit.repeat(lambda: asw.count_params("lstm", 32, 64), number=100_000, repeat=3)) / 100_000
+    rows.append(["archsweep count_params('lstm', 32, 64)", f"{t * 1e3:.4f} ms"])
+    report.table(["how", "time per model"], rows)
+
+
+# --------------------------------------------------------------------------
 
 
 def machine() -> str:
     cpu = "unknown CPU"
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    flags = ""
-    try:
         text = open("/proc/cpuinfo").read()
-        flags = "AVX-512" if "avx512f" in text else ("AVX2" if "avx2" in text else "no AVX2")
-    except OSError:
-        pass
+        cpu = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name"))
+        simd = "AVX-512" if "avx512f" in text else ("AVX2" if "avx2" in text else "no AVX2")
+    except (OSError, StopIteration):
+        simd = "?"
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores ({flags}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} cores ({simd}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
 
 
 def versions() -> str:
@@ -117,64 +464,42 @@ def versions() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1e5/1e6 grids, do not write the README")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="small grids, a smoke run; README left alone")
     args = parser.parse_args()
-    sizes = [10**5, 10**6] if args.quick else [10**6, 10**7]
-
-    lines = []
-    for n in sizes:
-        python_points = min(n, 10**6)
-        results = []
-        for name, points, fn in cases(n, python_points):
-            repeats = 1 if "pure-Python" in name else args.repeats
-            seconds = timed(fn, repeats)
-            results.append((name, points / seconds, seconds))
-            print(f"  N={n:.0e}  {name:<60} {points / seconds:>12.3g} configs/s", file=sys.stderr)
-        rate = {name: r for name, r, _ in results}
-        rust = rate["archsweep count_params (rust)"]
-        lines.append(f"\n### Grid of {n:.0e} points (LSTM, Keras convention)\n")
-        lines.append("| method | configs/s | archsweep count_params is … x faster |")
-        lines.append("| --- | ---: | ---: |")
-        for name, r, _ in results:
-            lines.append(f"| {name} | {r:.3g} | {rust / r:.2f} |")
-    report = "\n".join(lines)
-    print(report)
+    sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
+    report = Report()
+    started = time.time()
+    section_count(report, sizes)
+    section_sweep(report, sizes)
+    section_budget(report, sizes)
+    section_out(report, sizes[-1])
+    section_small(report)
+    section_layers(report, sizes[0])
+    section_huge(report, full=not args.quick)
+    section_framework(report)
+    body = "\n".join(report.lines)
+    print(body)
     if not args.quick:
-        write_readme(report)
+        write_readme(body, time.time() - started)
     return 0
 
 
-def write_readme(report: str) -> None:
+def write_readme(body: str, seconds: float) -> None:
     today = datetime.date.today().isoformat()
-    text = f"""# Benchmarks
+    head = f"""# Benchmarks
 
-Produced by `python benches/bench.py` on {today} (the script rewrites this file).
+Produced by `python benches/bench.py` on {today} in {seconds / 60:.0f} minutes (the script rewrites this
+file; `--quick` runs a small smoke version). Nothing in the test suite times anything.
 
 - Machine: {machine()}
 - Versions: {versions()}
 
-Rates are configurations (grid points or table rows) per second, the median of
-5 runs after a warm-up; every run allocates its output afresh, as a user's
-call does. The pure-Python core is timed once, on at most 1e6 points (it is
-linear in the grid size). Ratios compare against `count_params` on the Rust
-core in the same run: above 1 means archsweep is faster.
-{report}
-
-## What the columns mean
-
-- **write limit**: numpy allocating a new int64 array of the same size and
-  filling it: no formula can produce its output faster than this.
-- **numpy broadcast**: the formula written the obvious way on broadcast arrays
-  (three temporaries of the full grid size).
-- **sweep, full table**: `asw.sweep("lstm", …)` returning the polars
-  DataFrame (n_features, n_units as UInt16, params as Int64, the other
-  columns constant or null); its baseline is a polars lazy cross join
-  computing the same rows.
-- **sweep, budget**: the same sweep with a budget that keeps about 1% of the
-  rows; the rows that do not fit are never stored.
+Rates are configurations (grid points or table rows) per second, the median of several runs after a
+warm-up; outputs are allocated afresh in every run, as a user's call does. "÷" columns are ratios
+measured in the same run.
 """
-    (HERE / "README.md").write_text(text)
+    analysis = (HERE / "ANALYSIS.md").read_text() if (HERE / "ANALYSIS.md").exists() else ""
+    (HERE / "README.md").write_text(head + body + "\n" + analysis)
 
 
 if __name__ == "__main__":

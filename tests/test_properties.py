@@ -137,3 +137,24 @@ def test_threaded_chunks_match_reference(layer):
     # The closed form's second difference in n_units is constant: checks every element.
     second = np.diff(got, 2)
     assert (second == second[0]).all()
+
+
+@st.composite
+def long_unsorted_sweeps(draw):
+    """Rows long enough for the threshold path (>= 64 points), in any order."""
+    layer = draw(st.sampled_from(["dense", "rnn", "lstm", "gru", "conv1d"]))
+    n_units = draw(st.lists(st.one_of(st.integers(1, 3000), st.integers(1, 2**32)), min_size=64, max_size=90))
+    kw = dict(layer=layer, n_features=draw(st.lists(st.integers(1, 500), min_size=1, max_size=3)), n_units=n_units)
+    if layer == "conv1d":
+        kw["kernel"] = draw(st.integers(1, 5))
+    kw["budget"] = draw(st.one_of(st.integers(0, 10**7), st.just(2**63 - 1)))
+    if draw(st.booleans()):  # n_features along the rows instead
+        kw["n_features"], kw["n_units"] = [min(v, 2**20) for v in kw["n_units"]], kw["n_features"]
+    return kw
+
+
+@given(long_unsorted_sweeps())
+def test_cores_agree_on_thresholded_rows(kw):
+    rust = asw.sweep(backend="rust", **kw)
+    assert rust.equals(asw.sweep(backend="python", **kw))
+    assert asw.count_fitting(backend="rust", **kw) == rust.height

@@ -132,10 +132,10 @@ def test_count_fitting_counts_the_sweep_rows(space, budget, backend):
 
 
 def test_count_fitting_on_a_grid_larger_than_memory():
-    # 1e12 grid points: counted, never stored. Sorted sizes make each row a
-    # prefix under the budget, found by binary search.
-    n = asw.count_fitting("dense", range(1, 10**6 + 1), range(1, 10**6 + 1), budget=10**6)
-    expected = sum(min(10**6, 10**6 // (f + 1)) for f in range(1, 10**6 + 1))  # f·u + u <= B
+    # 1e11 grid points (1.2 TB as a table): counted, never stored. Sorted
+    # sizes make each row a prefix under the budget, found by binary search.
+    n = asw.count_fitting("dense", range(1, 10**5 + 1), range(1, 10**6 + 1), budget=10**6)
+    expected = sum(min(10**6, 10**6 // (f + 1)) for f in range(1, 10**5 + 1))  # f·u + u <= B
     assert n == expected
 
 

@@ -262,13 +262,17 @@ def _build_block(block: _Block, rows: int, plan: _Plan, points: range | None = N
         except KERNEL_ERRORS as exc:
             raise_kernel_error(exc, block.layer, shape, operands)
 
-    series = {"layer": pl.repeat(block.layer, rows, dtype=LAYER_DTYPE, eager=True)}
+    # Columns that vary come from the core's buffers without a copy; the rest
+    # are constant (or null) over the block and stay polars scalar columns,
+    # which take no memory per row.
+    series: dict[str, pl.Series] = {}
+    constants = [pl.lit(block.layer, dtype=LAYER_DTYPE).alias("layer")]
     for field in FIELDS:
         dtype = schema[field]
         if block.is_null(field):
-            series[field] = pl.repeat(None, rows, dtype=dtype, eager=True)
+            constants.append(pl.lit(None, dtype=dtype).alias(field))
         elif field not in varying:
-            series[field] = pl.repeat(block.value(field), rows, dtype=dtype, eager=True)
+            constants.append(pl.lit(block.value(field), dtype=dtype).alias(field))
         elif field == "convention":
             codes = pl.Series(buffers[field])
             series[field] = pl.Series(list(CONVENTIONS), dtype=CONVENTION_DTYPE).gather(codes)
@@ -280,7 +284,8 @@ def _build_block(block: _Block, rows: int, plan: _Plan, points: range | None = N
         keras = series["convention"] == "keras"
         series["reset_after"] = pl.select(pl.when(keras).then(series["reset_after"])).to_series()
     series["params"] = pl.Series(params)
-    return pl.DataFrame({name: s.alias(name) for name, s in series.items()})
+    frame = pl.DataFrame([s.alias(name) for name, s in series.items()])
+    return frame.with_columns(constants).select(COLUMNS)
 
 
 @dataclass

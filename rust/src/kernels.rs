@@ -341,6 +341,26 @@ impl<'a> Column<'a> {
         }
     }
 
+    /// Writes the field's values at the row's first `n` points, from output
+    /// row `at` on: a fill or a narrowing copy, which vectorise.
+    #[inline(always)]
+    fn write_prefix(&mut self, at: usize, row: &Row, n: usize) {
+        match row.lane(self.field) {
+            Lane::Const(v) => self.put(at, 0..n, |_| v),
+            Lane::Contig(p) => {
+                // SAFETY: a contiguous lane holds the row's values from its pointer.
+                let values = unsafe { std::slice::from_raw_parts(p, n) };
+                match self.width {
+                    1 => put_slice::<1>(self.bytes, at, values),
+                    2 => put_slice::<2>(self.bytes, at, values),
+                    4 => put_slice::<4>(self.bytes, at, values),
+                    _ => put_slice::<8>(self.bytes, at, values),
+                }
+            }
+            Lane::Strided(..) => self.write(at, row, 0..n),
+        }
+    }
+
     #[inline(always)]
     fn put(&mut self, at: usize, points: impl Iterator<Item = usize>, value: impl Fn(usize) -> i64) {
         match self.width {
@@ -359,6 +379,19 @@ fn put<const W: usize>(bytes: &mut [u8], at: usize, points: impl Iterator<Item =
     for (slot, j) in bytes[at * W..].chunks_exact_mut(W).zip(points) {
         let v = value(j);
         // The caller chose a width that holds every value of the field.
+        match W {
+            1 => slot.copy_from_slice(&(v as u8).to_ne_bytes()),
+            2 => slot.copy_from_slice(&(v as u16).to_ne_bytes()),
+            4 => slot.copy_from_slice(&(v as u32).to_ne_bytes()),
+            _ => slot.copy_from_slice(&v.to_ne_bytes()),
+        }
+    }
+}
+
+/// Stores `values` as `W`-byte unsigned integers from output row `at` on.
+#[inline(always)]
+fn put_slice<const W: usize>(bytes: &mut [u8], at: usize, values: &[i64]) {
+    for (slot, &v) in bytes[at * W..(at + values.len()) * W].chunks_exact_mut(W).zip(values) {
         match W {
             1 => slot.copy_from_slice(&(v as u8).to_ne_bytes()),
             2 => slot.copy_from_slice(&(v as u16).to_ne_bytes()),
@@ -417,7 +450,7 @@ fn sweep_fill_with<const FAST: bool, const GROUPS: bool>(
                     // Kept points are the first n: write straight into the outputs.
                     row_counts(&k, row, 0, &mut params[at..at + n]);
                     for col in cols.iter_mut() {
-                        col.write(at, row, 0..n);
+                        col.write_prefix(at, row, n);
                     }
                     at += n;
                 }
