@@ -133,8 +133,8 @@ impl Arith for Checked {
 ///
 /// `count = n_units · (input · n_features/groups + recurrent · n_units + bias)`
 ///
-/// which is `directions · gates · (∏kernel · (n_features/groups) · n_units
-/// + recurrent · n_units² + bias_vectors · n_units)`: Dense is a 1×1
+/// which is `directions · gates · (∏kernel · (n_features/groups) · n_units +
+/// recurrent · n_units² + bias_vectors · n_units)`: Dense is a 1×1
 /// convolution; SimpleRNN/LSTM/GRU are 1, 4 and 3 gate sets of
 /// `[W (f×u) | U (u×u) | b]`. Every intermediate is at most the final count
 /// (all terms are positive and `n_units ≥ 1`), so checked arithmetic

@@ -245,9 +245,9 @@ impl<'a> Grid<'a> {
             rest /= self.shape[d];
         }
         let mut outer = [0isize; N_FIELDS];
-        for d in 0..last {
-            for k in 0..N_FIELDS {
-                outer[k] += index[d] as isize * self.strides[d][k];
+        for (&i, strides) in index[..last].iter().zip(&self.strides) {
+            for (o, &s) in outer.iter_mut().zip(strides) {
+                *o += i as isize * s;
             }
         }
         let mut flat = start;
@@ -267,14 +267,14 @@ impl<'a> Grid<'a> {
             while d > 0 {
                 d -= 1;
                 index[d] += 1;
-                for k in 0..N_FIELDS {
-                    outer[k] += self.strides[d][k];
+                for (o, &s) in outer.iter_mut().zip(&self.strides[d]) {
+                    *o += s;
                 }
                 if index[d] < self.shape[d] {
                     break;
                 }
-                for k in 0..N_FIELDS {
-                    outer[k] -= self.shape[d] as isize * self.strides[d][k];
+                for (o, &s) in outer.iter_mut().zip(&self.strides[d]) {
+                    *o -= self.shape[d] as isize * s;
                 }
                 index[d] = 0;
             }
