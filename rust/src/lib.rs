@@ -9,6 +9,7 @@ pub mod formula;
 pub mod grid;
 pub mod kernels;
 mod simd;
+pub mod space;
 
 #[cfg(feature = "python")]
 mod python;

@@ -17,6 +17,8 @@ use rayon::prelude::*;
 use crate::grid::{self, Field, Grid, N_FIELDS};
 use crate::kernels::{self, Column};
 
+mod space;
+
 create_exception!(
     _core,
     KernelError,
@@ -198,5 +200,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("KernelError", m.py().get_type::<KernelError>())?;
     m.add("CHUNK", grid::CHUNK)?;
     m.add("PARALLEL_MIN", grid::PARALLEL_MIN)?;
+    space::register(m)?;
     Ok(())
 }

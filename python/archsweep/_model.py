@@ -1,0 +1,511 @@
+"""``Model``: a sequence of layers with Keras' shape inference, or, with
+``asw.choice``/``asw.repeat`` in it, a space of models; and the searches over
+such spaces.
+
+Shape inference happens once, here, when the model is built: every layer
+position is compiled into a table over (shape state entering it, option) →
+(parameter count, state after it). A model is a path through the tables;
+its count is the sum along the path. The Rust core (``space.rs``) counts and
+lists the paths that fit a budget and knows nothing of shapes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from . import _args
+from ._backend import KERNEL_ERRORS, core
+from ._count import count_params
+from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
+from ._names import backend_name, convention_name
+from ._space import Choice, Repeat
+from ._sweep import available_memory
+from .layers import Count, Incompatible, Layer, Shape, _show
+
+INT64_MAX = 2**63 - 1
+
+
+@dataclass
+class _Slot:
+    """Where a position sits in a ``repeat``: repetition ``rep`` of the block
+    at model index ``index``, repeated ``low`` to ``high`` times."""
+
+    index: int
+    low: int
+    high: int
+    rep: int
+    first: bool  # the block's first layer: it decides whether the repetition is there
+    last: bool  # the region's last position
+
+
+@dataclass
+class _Position:
+    """One layer position and its options: a normalized layer, ``None`` (left
+    out), or the reason it can never be built."""
+
+    path: str
+    options: list[Layer | Incompatible | None] = field(default_factory=list)
+    columns: list[dict[str, Any]] = field(default_factory=list)  # per option: choice name -> label
+    slot: _Slot | None = None
+    skip: int | None = None  # the option that leaves a repetition out
+
+
+def _where(path: str, layer: Any = None) -> str:
+    layer = layer.layer if isinstance(layer, Incompatible) else layer
+    return f"layer {path}" + (f" ({layer.keras_type})" if isinstance(layer, Layer) else "")
+
+
+def _merge(into: dict[str, Any], more: dict[str, Any], path: str) -> None:
+    for name in more:
+        if name in into:
+            raise InvalidArgumentError(
+                f"{_where(path)}: two choices are named {name!r}; give one another name= "
+                "(a choice directly inside a choice is not allowed either)"
+            )
+    into.update(more)
+
+
+def _labels(options: tuple[Any, ...]) -> list[Any]:
+    """How a search result shows each option of a choice: values as they
+    are, layers by type (``"LSTM"``, ``"Bidirectional(GRU)"``) unless two
+    options share a type, then in full (``"Dense(64)"``)."""
+
+    def short(layer: Layer) -> str:
+        inner = layer.args.get("layer")
+        return f"{layer.keras_type}({inner.keras_type})" if isinstance(inner, Layer) else layer.keras_type
+
+    shorts = [short(o) for o in options if isinstance(o, Layer)]
+    unique = len(set(shorts)) == len(shorts)
+    return [(short(o) if unique else repr(o)) if isinstance(o, Layer) else o for o in options]
+
+
+def _expand(value: Any, path: str, suffix: str) -> list[tuple[Any, dict[str, Any]]]:
+    """Every concrete value ``value`` stands for, with the choices taken to
+    get it (choice name -> the option's label in a search result)."""
+    if isinstance(value, Choice):
+        name = path if value.name is None else value.name + suffix
+        out = []
+        for option, label in zip(value.options, _labels(value.options)):
+            for concrete, taken in _expand(option, path, suffix):
+                columns = {name: label}
+                _merge(columns, taken, path)
+                out.append((concrete, columns))
+        return out
+    if isinstance(value, Layer):
+        names = list(value.args)
+        out = []
+        for combo in itertools.product(*(_expand(value.args[n], f"{path}.{n}", suffix) for n in names)):
+            chosen: dict[str, Any] = {}
+            for _, taken in combo:
+                _merge(chosen, taken, path)
+            out.append((value.replace(**{n: v for n, (v, _) in zip(names, combo)}), chosen))
+        return out
+    if isinstance(value, Repeat):
+        raise InvalidArgumentError(f"{_where(path)}: repeat() may only stand directly in a model's list of layers")
+    return [(value, {})]
+
+
+def _position(element: Any, path: str, suffix: str) -> _Position:
+    if isinstance(element, type) and issubclass(element, Layer):
+        raise ArgumentTypeError(f"{_where(path)}: got the class {element.__name__}; call it: {element.__name__}(...)")
+    if isinstance(element, Repeat):
+        raise InvalidArgumentError(f"{_where(path)}: a repeat() cannot stand inside another repeat()")
+    if not isinstance(element, (Layer, Choice)):
+        raise ArgumentTypeError(
+            f"{_where(path)} must be a layer (asw.layers.Dense(...)), a choice or a repeat, "
+            f"got {type(element).__name__} {element!r}"
+        )
+    pos = _Position(path)
+    for concrete, columns in _expand(element, path, suffix):
+        if concrete is not None and not isinstance(concrete, Layer):
+            raise ArgumentTypeError(f"{_where(path)}: a choice of layers holds layers or None, got {concrete!r}")
+        if isinstance(concrete, Layer):
+            try:
+                concrete = concrete.normalized()
+            except Incompatible as exc:
+                exc.layer, concrete = concrete, exc
+            except (InvalidArgumentError, ArgumentTypeError) as exc:
+                raise type(exc)(f"{_where(path, concrete)}: {exc}") from None
+        pos.options.append(concrete)
+        pos.columns.append(columns)
+    return pos
+
+
+def _positions(layers: list[Any]) -> list[_Position]:
+    positions: list[_Position] = []
+    for i, element in enumerate(layers):
+        if not isinstance(element, Repeat):
+            positions.append(_position(element, str(i), ""))
+            continue
+        block = element.layers
+        for r in range(element.max):
+            for j, part in enumerate(block):
+                path = f"{i}.{r}" if len(block) == 1 and not isinstance(element.block, list) else f"{i}.{r}.{j}"
+                pos = _position(part, path, f".{r}")
+                last = r == element.max - 1 and j == len(block) - 1
+                pos.slot = _Slot(i, element.min, element.max, r, j == 0, last)
+                if r >= element.min:  # an optional repetition: one more option leaves it out
+                    pos.skip = len(pos.options)
+                    pos.options.append(None)
+                    pos.columns.append({})
+                positions.append(pos)
+    return positions
+
+
+def _input_shape(value: Any) -> Shape:
+    if not isinstance(value, (tuple, list)):
+        raise ArgumentTypeError(f"input_shape must be a tuple such as (28, 28, 1), got {value!r}")
+    if not value:
+        raise InvalidArgumentError("input_shape must have at least one axis, got ()")
+    return tuple(None if v is None else _args.scalar_size(f"input_shape[{i}]", v, minimum=1)
+                 for i, v in enumerate(value))  # fmt: skip
+
+
+def _keras_name(keras_type: str) -> str:
+    """Keras' default layer name for a class (``to_snake_case``)."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", keras_type)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+class _Structural(Incompatible):
+    """A transition that a repeat's bookkeeping rules out (not a user error)."""
+
+
+class Model:
+    """A sequential model: ``Model(input_shape, layers)``, as
+    ``keras.Sequential([keras.Input(input_shape), *layers])``.
+
+    ``input_shape`` leaves out the batch axis (``None`` is an unknown length).
+    Each layer's input width is inferred from the previous layer's output, as
+    Keras does. Layer counts come from archsweep's formulas under
+    ``convention`` (``keras``, ``torch``, ``tf1``) on ``backend``.
+
+    With :func:`archsweep.choice` or :func:`archsweep.repeat` among the layers
+    the model is a *space* of models: ``size`` counts its architectures, and
+    :func:`search_models` / :func:`count_models` search it. Architectures whose
+    shapes do not work out (a kernel larger than its input under "valid", a
+    layer after a rank it cannot take) are not part of the space.
+    """
+
+    def __init__(self, input_shape: Any, layers: Any, *, convention: str = "keras", backend: str = "auto") -> None:
+        self.input_shape = _input_shape(input_shape)
+        if isinstance(layers, (Layer, Choice, Repeat)) or not hasattr(layers, "__iter__"):
+            raise ArgumentTypeError(f"layers must be a list of layers, got {layers!r}")
+        self.layers = list(layers)
+        if not self.layers:
+            raise InvalidArgumentError("layers must hold at least one layer, got an empty list")
+        self.convention = convention_name(convention)
+        self.backend = backend_name(backend)
+        self._positions = _positions(self.layers)
+        self._is_concrete = all(len(p.options) == 1 for p in self._positions)
+        self._counts: dict[Count, int | None] = {}
+        self._compile()
+        self._columns()  # refuses a choice name used twice
+
+    # -- compiling -------------------------------------------------------------------------------------------
+
+    def _compile(self) -> None:
+        """The transition tables, from the input state forward."""
+        states: list[dict[tuple[Shape, bool | None], int]] = [{(self.input_shape, None): 0}]
+        costs, nexts = [], []
+        self._trace: list[tuple[Layer, Shape, int]] = []
+        for pos in self._positions:
+            after: dict[tuple[Shape, bool | None], int] = {}
+            n = len(pos.options)
+            cost = np.zeros(len(states[-1]) * n, dtype=np.int64)
+            nxt = np.full(len(states[-1]) * n, -1, dtype=np.int64)
+            refusal: tuple[Any, Incompatible] | None = None
+            for s, (shape, closed) in enumerate(states[-1]):
+                for o, option in enumerate(pos.options):
+                    try:
+                        key, params = self._step(pos, o, option, shape, closed)
+                    except _Structural:
+                        continue
+                    except Incompatible as exc:
+                        refusal = refusal or (option, exc)
+                        continue
+                    nxt[s * n + o] = after.setdefault(key, len(after))
+                    cost[s * n + o] = -1 if params is None else params
+                    if self.is_concrete:
+                        self._trace.append((option, key[0], params))  # type: ignore[arg-type]
+            if not after:
+                assert refusal is not None
+                refused, reason = refusal
+                lead = "" if self.is_concrete else "no architecture of this space gets through: "
+                raise InvalidArgumentError(f"{lead}{_where(pos.path, refused)}: {reason}")
+            states.append(after)
+            costs.append(cost)
+            nexts.append(nxt)
+        self._n_states = [len(s) for s in states]
+        self._cost = np.concatenate(costs)
+        self._next = np.concatenate(nexts)
+
+    def _step(self, pos: _Position, o: int, option: Any, shape: Shape, closed: bool | None):
+        """The state after option ``o`` from (shape, closed) and its count
+        (None beyond int64). ``closed`` tracks, inside a repeat, whether a
+        repetition has been left out: the later ones must be too."""
+        slot = pos.slot
+        if slot is not None:
+            skip = o == pos.skip
+            if slot.first:
+                if closed and not skip:
+                    raise _Structural("a repetition after one left out")
+                closed = skip or bool(closed)
+            elif skip != bool(closed):
+                raise _Structural("part of a repetition left out")
+            if slot.last:
+                closed = None
+        if option is None:
+            return (shape, closed), 0
+        if isinstance(option, Incompatible):
+            raise option
+        out, count = option.infer(shape)
+        if isinstance(count, Count):
+            count = self._count(count, pos.path, option)
+        elif count > INT64_MAX:
+            count = None
+        if count is None and self.is_concrete:
+            raise ParamOverflowError(f"{_where(pos.path, option)}: the parameter count does not fit in int64")
+        return (out, closed), count
+
+    @property
+    def is_concrete(self) -> bool:
+        """True when the model has no decisions left: one architecture."""
+        return self._is_concrete
+
+    def _count(self, count: Count, path: str, layer: Layer) -> int | None:
+        if count not in self._counts:
+            try:
+                n: int | None = int(count_params(count.layer, count.n_features, count.n_units, **dict(count.options),
+                                                 convention=self.convention, backend=self.backend))  # fmt: skip
+            except ParamOverflowError:
+                n = None
+            except ArchsweepError as exc:
+                raise type(exc)(f"{_where(path, layer)}: {exc}") from None
+            self._counts[count] = n
+        return self._counts[count]
+
+    # -- one model ---------------------------------------------------------------------------------------------
+
+    def _concrete(self, what: str) -> None:
+        if not self.is_concrete:
+            raise InvalidArgumentError(
+                f"{what} needs a single model; this one is a space of {self.size:,} architectures "
+                "(search it with asw.search_models, or archsweep models on the command line)"
+            )
+
+    def count_params(self) -> int:
+        """The model's parameter count."""
+        self._concrete("count_params()")
+        return sum(params for _, _, params in self._trace)
+
+    @property
+    def output_shape(self) -> tuple[int | None, ...]:
+        """The output shape with the batch axis, as Keras shows it: ``(None, 10)``."""
+        self._concrete("output_shape")
+        return (None, *(self._trace[-1][1] if self._trace else self.input_shape))
+
+    def summary(self) -> pl.DataFrame:
+        """One row per layer, as Keras' ``model.summary()``: its default
+        name, type, output shape (with the batch axis) and count."""
+        self._concrete("summary()")
+        seen: dict[str, int] = {}
+
+        def name(layer: Layer) -> str:
+            base = _keras_name(layer.keras_type)
+            seen[base] = seen.get(base, 0) + 1
+            return base if seen[base] == 1 else f"{base}_{seen[base] - 1}"
+
+        names = []
+        for layer, _, _ in self._trace:
+            inner = layer.args.get("layer")
+            if isinstance(inner, Layer):
+                name(inner)  # Keras names the wrapped layer first: Bidirectional(LSTM(..)) takes "lstm"
+            names.append(name(layer))
+        return pl.DataFrame(
+            {
+                "name": names,
+                "type": [layer.keras_type for layer, _, _ in self._trace],
+                "output_shape": [_show(shape) for _, shape, _ in self._trace],
+                "params": pl.Series([p for _, _, p in self._trace], dtype=pl.Int64),
+            }
+        )
+
+    # -- a space -----------------------------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """The number of architectures (1 for a single model)."""
+        ways = [1] * self._n_states[-1]
+        start = len(self._cost)
+        for p in reversed(range(len(self._positions))):
+            n, count = len(self._positions[p].options), self._n_states[p]
+            start -= n * count
+            nxt = self._next[start : start + n * count].tolist()
+            ways = [sum(ways[t] for t in nxt[s * n : (s + 1) * n] if t >= 0) for s in range(count)]
+        return ways[0]
+
+    @property
+    def choices(self) -> list[str]:
+        """The columns a search result has besides ``params``, in order."""
+        return [name for name, _ in self._columns()]
+
+    def _columns(self) -> list[tuple[str, Any]]:
+        """(name, how to compute it from the option matrix) for each column:
+        a position and the value per option, or a repeat's depth."""
+        columns: list[tuple[str, Any]] = []
+        owner: dict[str, str] = {}
+        for p, pos in enumerate(self._positions):
+            slot = pos.slot
+            if slot is not None and slot.first and slot.rep == 0 and slot.low < slot.high:
+                # The first layer of each optional repetition: its option says whether it is there.
+                firsts = [q for q, other in enumerate(self._positions)
+                          if other.slot and other.slot.index == slot.index and other.slot.first
+                          and other.skip is not None]  # fmt: skip
+                columns.append((f"{slot.index}.depth", ("depth", slot.low, firsts)))
+            names = list(dict.fromkeys(name for taken in pos.columns for name in taken))
+            for name in names:
+                if name in owner:
+                    raise InvalidArgumentError(
+                        f"the choice name {name!r} is used at layers {owner[name]} and {pos.path}; names must be unique"
+                    )
+                owner[name] = pos.path
+                columns.append((name, ("values", p, [taken.get(name) for taken in pos.columns])))
+        return columns
+
+    def __repr__(self) -> str:
+        what = f"{len(self._trace)} layers" if self.is_concrete else f"a space of {self.size:,} architectures"
+        return f"Model(input_shape={self.input_shape}, {what}, convention={self.convention!r})"
+
+
+def summary_table(model: Model) -> str:
+    """The summary as Keras prints it, in plain text."""
+    df = model.summary()
+    rows = [(f"{n} ({t})", s, f"{p:,}") for n, t, s, p in df.iter_rows()]
+    head = ("Layer (type)", "Output Shape", "Param #")
+    w0 = max(len(r[0]) for r in [head, *rows])
+    w1 = max(len(r[1]) for r in [head, *rows])
+    w2 = max(len(r[2]) for r in [head, *rows])
+    line = "─" * (w0 + w1 + w2 + 6)
+    out = [f"{head[0]:<{w0}}   {head[1]:<{w1}}   {head[2]:>{w2}}", line]
+    out += [f"{a:<{w0}}   {b:<{w1}}   {c:>{w2}}" for a, b, c in rows]
+    out += [line, f"Total params: {model.count_params():,}"]
+    return "\n".join(out)
+
+
+# -- searching -----------------------------------------------------------------------------------------------------
+
+
+def _label(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    return value if isinstance(value, (str, int, float)) else repr(value)
+
+
+def _series(name: str, values: list[Any]) -> pl.Series:
+    """A column of option values: ints, floats, bools or strings as they
+    are; anything else (layers, kernel tuples, mixes) as text."""
+    present = [v for v in values if v is not None]
+    kinds = {bool if isinstance(v, bool) else int if isinstance(v, int) else float if isinstance(v, float) else str
+             if isinstance(v, str) else object for v in present}  # fmt: skip
+    dtypes = {frozenset({bool}): pl.Boolean, frozenset({int}): pl.Int64, frozenset({float}): pl.Float64,
+              frozenset({int, float}): pl.Float64, frozenset({str}): pl.String}  # fmt: skip
+    dtype = dtypes.get(frozenset(kinds))
+    if dtype is None:
+        return pl.Series(name, [None if v is None else str(_label(v)) for v in values], dtype=pl.String)
+    return pl.Series(name, values, dtype=dtype)
+
+
+def _model_arg(space: Any) -> Model:
+    if not isinstance(space, Model):
+        raise ArgumentTypeError(f"space must be an asw.Model, got {type(space).__name__}")
+    return space
+
+
+def _tables(space: Model) -> tuple[Any, ...]:
+    return space._n_states, [len(p.options) for p in space._positions], space._cost, space._next
+
+
+def _run(call: Any, budget: int, limit: int) -> Any:
+    """A call into the Rust search, its refusals as archsweep's exceptions."""
+    try:
+        return call()
+    except KERNEL_ERRORS as exc:
+        kind, _, message = exc.args
+        if kind == "memory":
+            raise SweepTooLargeError(
+                f"searching this space under budget={budget:,} needs more than max_bytes={limit:,} bytes for its "
+                "tables of completion costs; lower the budget, narrow the space, or raise max_bytes"
+            ) from None
+        if kind == "count_overflow":
+            raise ArchsweepError(f"more than 2**128 models of this space fit budget={budget:,}") from None
+        raise ArchsweepError(f"internal error in the model-space search: {message}") from exc
+
+
+def _limits(budget: Any, max_bytes: Any) -> tuple[int, int]:
+    budget = _args.scalar_size("budget", budget, minimum=0)
+    limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
+    return budget, limit
+
+
+def count_models(space: Model, budget: Any, *, max_bytes: Any = None) -> int:
+    """The exact number of architectures in ``space`` whose parameter count
+    is at most ``budget``, without listing them. ``max_bytes`` (default: half
+    the available memory) bounds the search's tables.
+
+    >>> import archsweep as asw
+    >>> L = asw.layers
+    >>> asw.count_models(asw.Model((8,), [L.Dense(asw.choice(1, 2, 3)), L.Dense(1)]), budget=30)
+    2
+    """
+    space = _model_arg(space)
+    budget, limit = _limits(budget, max_bytes)
+    module = core("rust")
+    return int(_run(lambda: module.space_count(*_tables(space), budget, limit), budget, limit))
+
+
+def search_models(space: Model, budget: Any, *, limit: Any = None, max_bytes: Any = None) -> pl.DataFrame:
+    """The architectures of ``space`` with at most ``budget`` parameters,
+    largest first (ties in the order the choices list their options): one
+    column per choice (see ``Model.choices``) and ``params``. ``limit=k``
+    returns the ``k`` largest without listing the rest. ``max_bytes``
+    (default: half the available memory) bounds the result and the search's
+    tables; a larger search is refused before anything large is allocated.
+    """
+    space = _model_arg(space)
+    k = None if limit is None else _args.scalar_size("limit", limit, minimum=1)
+    budget, cap = _limits(budget, max_bytes)
+    module = core("rust")
+    search = _run(lambda: module.SpaceSearch(*_tables(space), budget, cap), budget, cap)
+    rows = int(search.rows(k))
+    columns = space._columns()
+    width = len(space._positions)
+    need = rows * (4 * width + 8 + 8 * len(columns) + 8)
+    if need > cap:
+        raise SweepTooLargeError(
+            f"the search would return {rows:,} models taking about {need:,} bytes, over max_bytes={cap:,}; "
+            "pass limit= for the largest ones, lower the budget, or raise max_bytes"
+        )
+    options = np.empty((rows, width), dtype=np.uint32)
+    params = np.empty(rows, dtype=np.int64)
+    search.fill(k, options, params)
+    order = np.argsort(-params, kind="stable")
+    out = []
+    for name, (how, *spec) in columns:
+        if how == "depth":
+            low, firsts = spec
+            depth = np.full(rows, low, dtype=np.int64)
+            for q in firsts:
+                depth += options[order, q] != space._positions[q].skip
+            out.append(pl.Series(name, depth))
+        else:
+            p, values = spec
+            out.append(_series(name, values).gather(options[order, p]))
+    out.append(pl.Series("params", params[order]))
+    return pl.DataFrame(out)
