@@ -8,6 +8,7 @@ formulas, vectorized over huge grids, without any framework installed.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import layers
 from ._count import count_params
 from ._errors import (
     ArchsweepError,
@@ -16,8 +17,12 @@ from ._errors import (
     ParamOverflowError,
     SweepTooLargeError,
 )
+from ._model import Model, count_models, search_models
 from ._names import CONVENTIONS, LAYERS
+from ._plot import plot
+from ._search import search
 from ._sink import sweep_to_file
+from ._space import choice, repeat
 from ._sweep import count_fitting, sweep
 
 try:
@@ -28,14 +33,22 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "CONVENTIONS",
     "LAYERS",
+    "Model",
     "ArchsweepError",
     "ArgumentTypeError",
     "InvalidArgumentError",
     "ParamOverflowError",
     "SweepTooLargeError",
     "__version__",
+    "choice",
     "count_fitting",
+    "count_models",
     "count_params",
+    "layers",
+    "plot",
+    "repeat",
+    "search",
+    "search_models",
     "sweep",
     "sweep_to_file",
 ]

@@ -1,9 +1,14 @@
 """The compiled kernels (private: use archsweep's public functions)."""
 
+from typing import final
+
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["count", "count_one", "sweep_count", "sweep_fill", "fill", "KernelError", "CHUNK", "PARALLEL_MIN"]
+__all__ = [
+    "count", "count_one", "sweep_count", "sweep_fill", "fill", "KernelError", "SpaceSearch", "space_count", "CHUNK",
+    "PARALLEL_MIN",
+]
 
 CHUNK: int
 PARALLEL_MIN: int
@@ -44,3 +49,29 @@ def sweep_fill(
     end: int | None = None,
 ) -> int: ...
 def fill(out: npt.NDArray[np.int64], value: int, threads: int) -> None: ...
+
+@final
+class SpaceSearch:
+    """A model space (flat transition tables) prepared for one budget."""
+
+    def __new__(
+        cls,
+        n_states: list[int],
+        n_options: list[int],
+        cost: npt.NDArray[np.int64],
+        next: npt.NDArray[np.int64],
+        budget: int,
+        max_bytes: int,
+    ) -> SpaceSearch: ...
+    def count(self) -> int: ...
+    def rows(self, limit: int | None = None) -> int: ...
+    def fill(self, limit: int | None, options: npt.NDArray[np.uint32], params: npt.NDArray[np.int64]) -> None: ...
+
+def space_count(
+    n_states: list[int],
+    n_options: list[int],
+    cost: npt.NDArray[np.int64],
+    next: npt.NDArray[np.int64],
+    budget: int,
+    max_bytes: int,
+) -> int: ...

@@ -20,7 +20,11 @@ import polars as pl
 
 from ._count import count_params
 from ._errors import ArchsweepError
+from ._model import count_models, search_models, summary_table
 from ._names import CONVENTIONS, LAYERS
+from ._plot import plot
+from ._search import search
+from ._spec import read_model
 from . import _sink
 from ._sweep import sweep
 
@@ -132,13 +136,126 @@ def _parser() -> argparse.ArgumentParser:
                     "any size fits in memory)")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar on stderr while writing -o")
     common(sw, many=True)
+
+    models = sub.add_parser(
+        "models",
+        help="the models of a space (TOML) that fit a budget",
+        description="Print (or write with -o) every model of a model space written in TOML whose parameter count "
+        "fits the budget, largest first: one column per choice, and params. See README, 'Model spaces'.",
+    )
+    models.add_argument("space", type=Path, help="a model space in TOML, e.g. examples/text_space.toml")
+    models.add_argument("--budget", type=parse_number, required=True, help="the most parameters a model may have")
+    models.add_argument("--limit", type=parse_number, help="only the K largest fitting models")
+    models.add_argument("--count", action="store_true", help="print only how many models fit")
+    models.add_argument("--max-bytes", type=parse_number, help="refuse results larger than this (default half the RAM)")
+    models.add_argument("-o", "--output", type=Path, help="write the table to a .csv or .parquet file")
+    models.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
+    summary = sub.add_parser("summary", help="the Keras-style summary of a model (TOML)",
+                             description="Print each layer's output shape and count, and the total, as Keras' "
+                             "model.summary() does, for a model written in TOML.")  # fmt: skip
+    summary.add_argument("model", type=Path, help="a model in TOML, e.g. examples/mnist_cnn.toml")
+    summary.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
+    _add_search_parsers(sub, common)
     return parser
+
+
+def _model_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``archsweep summary`` and ``archsweep models``."""
+    path = args.model if args.command == "summary" else args.space
+    if args.command == "models" and args.output is not None and args.output.suffix.lower() not in _WRITERS:
+        parser.error(f"-o {args.output}: the extension must be .csv or .parquet")
+    try:
+        model = read_model(path, backend=args.backend)
+    except OSError as exc:
+        raise ArchsweepError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if args.command == "summary":
+        print(summary_table(model))
+        return 0
+    fitting = count_models(model, args.budget, max_bytes=args.max_bytes)
+    if args.count:
+        print(fitting)
+        return 0
+    print(f"{fitting:,} of {model.size:,} architectures fit budget {args.budget:,}", file=sys.stderr)
+    df = search_models(model, args.budget, limit=args.limit, max_bytes=args.max_bytes)
+    if args.output is None:
+        with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
+            print(df)
+    else:
+        write_atomically(df, args.output)
+        print(f"wrote {df.height:,} rows to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _add_search_parsers(sub, common) -> None:
+    """``archsweep search`` and ``archsweep plot``: sweep's options and value syntax, plus a budget."""
+
+    def grid(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--n-features", type=parse_values, required=True, help="e.g. 128 or 1..512")
+        p.add_argument("--n-units", type=parse_values, required=True, help="e.g. 1..4096 or 1..1G (never listed)")
+        p.add_argument("--budget", type=parse_number, required=True, help="the most parameters (e.g. 5M, 250k)")
+        p.add_argument("--bias", type=parse_flag, default=[True], help="true, false or both (default true)")
+        p.add_argument("--bidirectional", type=parse_flag, default=[False], help="true, false or both")
+        p.add_argument("--reset-after", type=parse_flag, help="Keras GRU: true, false or both (default Keras')")
+        common(p, many=True)
+
+    se = sub.add_parser(
+        "search",
+        help="the largest layer under a budget",
+        description="For every combination of the other options, the largest --n-units (or --n-features) whose "
+        "count fits the budget. The searched axis is bisected, never listed: 1..1G costs what 1..100 does.",
+    )
+    se.add_argument("layer", type=lambda s: s.split(","), help="comma-separated layer kinds, e.g. lstm,gru")
+    se.add_argument("--maximize", default="n_units", choices=["n_units", "n_features"],
+                    help="the axis to maximize (default n_units)")  # fmt: skip
+    se.add_argument("-o", "--output", type=Path, help="write the table to a .csv or .parquet file")
+    grid(se)
+
+    pic = sub.add_parser(
+        "plot",
+        help="a heatmap or frontier picture of a budget (needs matplotlib)",
+        description="heatmap: params of one configuration over --n-features x --n-units, with the budget's "
+        "contour. frontier: the largest --n-units that fits at each --n-features, one line per layer kind. "
+        "Writes PNG or SVG by the extension of -o. Needs: pip install 'archsweep[plot]'.",
+    )
+    pic.add_argument("kind", choices=["heatmap", "frontier"])
+    pic.add_argument("layer", type=lambda s: s.split(","), help="a layer kind (frontier: comma-separated kinds)")
+    pic.add_argument("-o", "--output", type=Path, required=True, help="the picture: a .png or .svg file")
+    pic.add_argument("--title", help="the picture's title (default: what it shows)")
+    grid(pic)
+
+
+def _search_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``archsweep search`` and ``archsweep plot``."""
+    options = dict(kernel=args.kernel, bias=args.bias, bidirectional=args.bidirectional, convention=args.convention,
+                   reset_after=args.reset_after, groups=args.groups, budget=args.budget, backend=args.backend)  # fmt: skip
+    if args.command == "plot":
+        try:
+            plot(args.kind, args.layer, args.n_features, args.n_units, output=args.output, title=args.title,
+                 **options)  # fmt: skip
+        except ImportError as exc:  # matplotlib is an optional extra
+            raise ArchsweepError(str(exc)) from None
+        print(f"wrote {args.kind} to {args.output}", file=sys.stderr)
+        return 0
+    if args.output is not None and args.output.suffix.lower() not in _WRITERS:
+        parser.error(f"-o {args.output}: the extension must be .csv or .parquet")
+    df = search(args.layer, args.n_features, args.n_units, maximize=args.maximize, **options)
+    if args.output is None:
+        with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
+            print(df)
+    else:
+        write_atomically(df, args.output)
+        print(f"wrote {df.height:,} rows to {args.output}", file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        if args.command in ("models", "summary"):
+            return _model_command(args, parser)
+        if args.command in ("search", "plot"):
+            return _search_command(args, parser)
         if args.command == "count":
             n = count_params(
                 args.layer,
