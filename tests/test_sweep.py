@@ -154,6 +154,17 @@ def test_sweep_to_file_writes_the_sweep_in_pieces(tmp_path, monkeypatch, space, 
     assert [p.name for p in tmp_path.iterdir()] == [f"t.{suffix}"]
 
 
+def test_sweep_to_file_gives_the_mode_a_plain_open_would(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        asw.sweep_to_file(tmp_path / "t.parquet", "lstm", 3, 4, progress=False)
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "t.parquet").stat().st_mode & 0o777 == 0o644
+
+
 def test_sweep_to_file_refuses_bad_paths(tmp_path):
     with pytest.raises(asw.InvalidArgumentError, match="extension"):
         asw.sweep_to_file(tmp_path / "t.json", "lstm", 3, 4)

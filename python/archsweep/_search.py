@@ -27,17 +27,14 @@ import polars as pl
 from . import _args
 from ._backend import KERNEL_ERRORS, core, raise_kernel_error
 from ._errors import InvalidArgumentError
-from ._names import CONVENTIONS, FIELDS, LAYERS, _choose, convention_name, layer_name
+from ._names import CONVENTIONS, FIELDS, LAYERS, _choose
 from ._sweep import (
     CONVENTION_DTYPE,
     LAYER_DTYPE,
     _Block,
-    _blocks,
-    _collection,
-    _flag_axis,
-    _kernel_axis,
     _schema,
     _size_axis,
+    _validated_blocks,
     narrowest,
 )
 
@@ -233,27 +230,16 @@ def search(
     module = core(backend)
     maximize = _choose("maximize", maximize, MAXIMIZE, {})
     budget = _args.scalar_size("budget", budget, minimum=0)
-    layers = [layer_name(x, "layer") for x in _collection(layer)]
-    if not layers:
-        raise InvalidArgumentError(f"layer is empty; give one or more of {', '.join(LAYERS)}")
-    conventions = [convention_name(c) for c in _collection(convention)]
-    if not conventions:
-        raise InvalidArgumentError(f"convention is empty; give one or more of {', '.join(CONVENTIONS)}")
-    resets = _collection(reset_after)
-    reset_axis = [None] if resets == [None] else _flag_axis("reset_after", resets)
     group_axis = [int(g) for g in _size_axis("groups", groups)]
-
     sizes = {"n_features": n_features, "n_units": n_units}
     values = _sorted_axis(maximize, sizes[maximize])
     # In the axis checks, the maximized axis stands for its smallest multiple
     # of each groups value, so a groups value with none is refused as by sweep.
     firsts = [seq[0] for seq in (_multiples(values, g) for g in dict.fromkeys(group_axis)) if len(seq)]
-    axes = {name: _size_axis(name, v) for name, v in sizes.items() if name != maximize}
-    axes[maximize] = np.asarray(firsts, dtype=np.int64)
-    blocks = _blocks(
-        layers, axes["n_features"], axes["n_units"], _kernel_axis(kernel), _flag_axis("bias", bias),
-        _flag_axis("bidirectional", bidirectional), conventions, reset_axis, group_axis,
-    )  # fmt: skip
+    # With no multiple of any groups value, the smallest value lets sweep's check refuse the groups.
+    sizes[maximize] = np.asarray(firsts or [values[0]], dtype=np.int64)
+    blocks = _validated_blocks(layer, sizes["n_features"], sizes["n_units"], kernel, bias, bidirectional,
+                               convention, reset_after, groups)  # fmt: skip
     schema = _schema(blocks)
     schema[maximize] = narrowest([values[-1]])  # as sweep types this axis: by its largest value
 

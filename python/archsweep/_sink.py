@@ -43,17 +43,25 @@ def write_atomically(path: str | os.PathLike[str], write: Any) -> None:
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp makes the file private (0600); give it the mode open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def check_output_path(path: str | os.PathLike[str]) -> Path:
     """``path`` as a Path with a supported extension in an existing folder."""
     path = Path(path)
     if path.suffix.lower() not in WRITERS:
-        raise InvalidArgumentError(f"path {str(path)!r}: the extension must be .parquet or .csv")
+        raise InvalidArgumentError(f"path {str(path)!r}: the extension must be .csv or .parquet")
     if not path.parent.is_dir():
         raise InvalidArgumentError(f"path {str(path)!r}: the folder {str(path.parent)!r} does not exist")
     return path

@@ -318,8 +318,9 @@ class _Plan:
         return sum(_itemsize(dtype) for dtype in self.schema.values())
 
 
-def _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups, budget, backend):
-    module = core(backend)
+def _validated_blocks(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups):
+    """The sweep's blocks, every argument checked: one per layer kind and
+    option values that change its formula."""
     layers = [layer_name(x, "layer") for x in _collection(layer)]
     if not layers:
         raise InvalidArgumentError(f"layer is empty; give one or more of {', '.join(LAYERS)}")
@@ -327,8 +328,7 @@ def _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, r
     if not conventions:
         raise InvalidArgumentError(f"convention is empty; give one or more of {', '.join(CONVENTIONS)}")
     resets = _collection(reset_after)
-    reset_axis = [None] if resets == [None] else _flag_axis("reset_after", resets)
-    blocks = _blocks(
+    return _blocks(
         layers,
         _size_axis("n_features", n_features),
         _size_axis("n_units", n_units),
@@ -336,9 +336,15 @@ def _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, r
         _flag_axis("bias", bias),
         _flag_axis("bidirectional", bidirectional),
         conventions,
-        reset_axis,
+        [None] if resets == [None] else _flag_axis("reset_after", resets),
         [int(g) for g in _size_axis("groups", groups)],
     )
+
+
+def _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups, budget, backend):
+    module = core(backend)
+    blocks = _validated_blocks(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after,
+                               groups)  # fmt: skip
     budget = None if budget is None else _args.scalar_size("budget", budget, minimum=0)
     return _Plan(module, blocks, budget, _schema(blocks))
 

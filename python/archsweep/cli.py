@@ -9,10 +9,8 @@ dimension). Flags take ``true``, ``false`` or ``both``.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -83,16 +81,30 @@ def parse_flag(text: str) -> list[bool]:
         raise argparse.ArgumentTypeError(f"{text!r}: use true, false or both") from None
 
 
+def table_path(text: str) -> Path:
+    """An output table: a .csv or .parquet file in an existing folder."""
+    try:
+        return _sink.check_output_path(text)
+    except ArchsweepError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _single(name: str, values: Sequence[int] | range) -> int:
     if len(values) != 1:
         raise ArchsweepError(f"count takes one value for --{name}; use 'archsweep sweep' for many")
     return values[0]
 
 
-def write_atomically(df: pl.DataFrame, path: Path) -> None:
-    """Writes ``df`` to ``path`` (CSV or Parquet by extension) through a
-    temporary file renamed into place when complete."""
-    _sink.write_atomically(path, lambda tmp: _WRITERS[path.suffix.lower()](df, tmp))
+def _show(df: pl.DataFrame, output: Path | None) -> int:
+    """Prints ``df`` as a table, or writes it to ``output`` (CSV or Parquet by
+    extension) through a temporary file renamed into place when complete."""
+    if output is None:
+        with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
+            print(df)
+    else:
+        _sink.write_atomically(output, lambda tmp: _WRITERS[output.suffix.lower()](df, tmp))
+        print(f"wrote {df.height:,} rows to {output}", file=sys.stderr)
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -132,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--reset-after", type=parse_flag, help="Keras GRU: true, false or both (default Keras')")
     sw.add_argument("--budget", type=parse_number, help="keep only rows with params <= this (e.g. 5M)")
     sw.add_argument("--max-bytes", type=parse_number, help="refuse tables larger than this (default half the RAM)")
-    sw.add_argument("-o", "--output", type=Path, help="write the table to a .csv or .parquet file (streamed: "
+    sw.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file (streamed: "
                     "any size fits in memory)")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar on stderr while writing -o")
     common(sw, many=True)
@@ -148,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--limit", type=parse_number, help="only the K largest fitting models")
     models.add_argument("--count", action="store_true", help="print only how many models fit")
     models.add_argument("--max-bytes", type=parse_number, help="refuse results larger than this (default half the RAM)")
-    models.add_argument("-o", "--output", type=Path, help="write the table to a .csv or .parquet file")
+    models.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file")
     models.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
     summary = sub.add_parser("summary", help="the Keras-style summary of a model (TOML)",
                              description="Print each layer's output shape and count, and the total, as Keras' "
@@ -159,11 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _model_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _model_command(args: argparse.Namespace) -> int:
     """``archsweep summary`` and ``archsweep models``."""
     path = args.model if args.command == "summary" else args.space
-    if args.command == "models" and args.output is not None and args.output.suffix.lower() not in _WRITERS:
-        parser.error(f"-o {args.output}: the extension must be .csv or .parquet")
     try:
         model = read_model(path, backend=args.backend)
     except OSError as exc:
@@ -177,13 +187,7 @@ def _model_command(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         return 0
     print(f"{fitting:,} of {model.size:,} architectures fit budget {args.budget:,}", file=sys.stderr)
     df = search_models(model, args.budget, limit=args.limit, max_bytes=args.max_bytes)
-    if args.output is None:
-        with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
-            print(df)
-    else:
-        write_atomically(df, args.output)
-        print(f"wrote {df.height:,} rows to {args.output}", file=sys.stderr)
-    return 0
+    return _show(df, args.output)
 
 
 def _add_search_parsers(sub, common) -> None:
@@ -207,7 +211,7 @@ def _add_search_parsers(sub, common) -> None:
     se.add_argument("layer", type=lambda s: s.split(","), help="comma-separated layer kinds, e.g. lstm,gru")
     se.add_argument("--maximize", default="n_units", choices=["n_units", "n_features"],
                     help="the axis to maximize (default n_units)")  # fmt: skip
-    se.add_argument("-o", "--output", type=Path, help="write the table to a .csv or .parquet file")
+    se.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file")
     grid(se)
 
     pic = sub.add_parser(
@@ -224,7 +228,7 @@ def _add_search_parsers(sub, common) -> None:
     grid(pic)
 
 
-def _search_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _search_command(args: argparse.Namespace) -> int:
     """``archsweep search`` and ``archsweep plot``."""
     options = dict(kernel=args.kernel, bias=args.bias, bidirectional=args.bidirectional, convention=args.convention,
                    reset_after=args.reset_after, groups=args.groups, budget=args.budget, backend=args.backend)  # fmt: skip
@@ -236,16 +240,8 @@ def _search_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -
             raise ArchsweepError(str(exc)) from None
         print(f"wrote {args.kind} to {args.output}", file=sys.stderr)
         return 0
-    if args.output is not None and args.output.suffix.lower() not in _WRITERS:
-        parser.error(f"-o {args.output}: the extension must be .csv or .parquet")
     df = search(args.layer, args.n_features, args.n_units, maximize=args.maximize, **options)
-    if args.output is None:
-        with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
-            print(df)
-    else:
-        write_atomically(df, args.output)
-        print(f"wrote {df.height:,} rows to {args.output}", file=sys.stderr)
-    return 0
+    return _show(df, args.output)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -253,9 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command in ("models", "summary"):
-            return _model_command(args, parser)
+            return _model_command(args)
         if args.command in ("search", "plot"):
-            return _search_command(args, parser)
+            return _search_command(args)
         if args.command == "count":
             n = count_params(
                 args.layer,
@@ -271,8 +267,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(n)
             return 0
-        if args.output is not None and args.output.suffix.lower() not in _WRITERS:
-            parser.error(f"-o {args.output}: the extension must be .csv or .parquet")
         options = dict(
             kernel=args.kernel,
             bias=args.bias,
@@ -289,10 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        **options)  # fmt: skip
             print(f"wrote {rows:,} rows to {args.output}", file=sys.stderr)
             return 0
-        df = sweep(args.layer, args.n_features, args.n_units, max_bytes=args.max_bytes, **options)
-        with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
-            print(df)
-        return 0
+        return _show(sweep(args.layer, args.n_features, args.n_units, max_bytes=args.max_bytes, **options), None)
     except ArchsweepError as exc:
         print(f"archsweep: error: {exc}", file=sys.stderr)
         return 2
