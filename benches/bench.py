@@ -284,7 +284,7 @@ def section_budget(report: Report, sizes: list[int]) -> None:
         one = child(f"asw.count_fitting('lstm', range(1, {nf} + 1), range(1, WIDTH + 1), budget={budget})", threads=1)
         one_shuffled = child(
             f"asw.count_fitting('lstm', range(1, {nf} + 1), U, budget={budget})", threads=1,
-            setup=f"U = np.random.default_rng(0).permutation(np.arange(1, WIDTH + 1))",
+            setup="U = np.random.default_rng(0).permutation(np.arange(1, WIDTH + 1))",
         )  # fmt: skip
         rows.append([
             f"{n:.0e}", f"{kept / n:.2%}", rate(n, t_sweep), rate(n, t_sweep_shuffled), rate(n, t_numpy),
@@ -300,17 +300,16 @@ def section_budget(report: Report, sizes: list[int]) -> None:
 
 
 def section_out(report: Report, n: int) -> None:
-    report.section("4. count_params into a caller's buffer (out=)", "Against writing a constant into the same touched buffer.")
-    f, u = grid(n)
-    out = np.empty((f.shape[0], WIDTH), dtype=np.int64)
-    out.fill(0)
-    flat = out.reshape(-1)
+    report.section(
+        "4. count_params into a caller's buffer (out=)",
+        "Against writing a constant into the same buffer, already touched (np.ones, not the lazily mapped np.zeros).",
+    )
     rows = []
     for threads in (1, 2):
         t_limit = child(f"_core.fill(FLAT, 1, {threads})", threads=threads,
-                        setup=f"from archsweep import _core\nFLAT = np.zeros({n}, dtype=np.int64)")["seconds"]  # fmt: skip
-        t_ours = child(f"asw.count_params('lstm', F, U, out=OUT)", threads=threads,
-                       setup=f"F, U = grid({n})\nOUT = np.zeros((F.shape[0], WIDTH), dtype=np.int64)")["seconds"]  # fmt: skip
+                        setup=f"from archsweep import _core\nFLAT = np.ones({n}, dtype=np.int64)")["seconds"]  # fmt: skip
+        t_ours = child("asw.count_params('lstm', F, U, out=OUT)", threads=threads,
+                       setup=f"F, U = grid({n})\nOUT = np.ones((F.shape[0], WIDTH), dtype=np.int64)")["seconds"]  # fmt: skip
         rows.append([str(threads), rate(n, t_ours), rate(n, t_limit), f"{t_limit / t_ours:.2f}"])
     report.table(["threads", "count_params(out=) configs/s", "write into touched buffer", "ratio to limit"], rows)
 
@@ -343,8 +342,8 @@ def section_small(report: Report) -> None:
     rows = []
     for n in (2**12, 2**14, 2**16, 2**17, 2**18, 2**20):
         u = f"np.arange(1, {n} + 1)"
-        one = child(f"asw.count_params('lstm', 128, U)", threads=1, setup=f"U = {u}")["seconds"]
-        two = child(f"asw.count_params('lstm', 128, U)", threads=2, setup=f"U = {u}")["seconds"]
+        one = child("asw.count_params('lstm', 128, U)", threads=1, setup=f"U = {u}")["seconds"]
+        two = child("asw.count_params('lstm', 128, U)", threads=2, setup=f"U = {u}")["seconds"]
         rows.append([f"{n:,}", f"{one * 1e6:.0f}", f"{two * 1e6:.0f}", f"{one / two:.2f}"])
     report.table(["points", "1 thread µs", "2 threads µs", "speed-up"], rows)
 
@@ -408,35 +407,92 @@ def section_huge(report: Report, full: bool) -> None:
     report.table(["run", "seconds", "configs/s", "peak memory growth"], rows)
 
 
-def section_framework(report: Report) -> None:
-    report.section("8. Building the layer in a framework, for reference")
+FRAMEWORK_TIMING = """
+import json, os, statistics, sys, time
+os.environ.setdefault("KERAS_BACKEND", "jax")
+def timed(fn, repeats=20):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+    return statistics.median(times)
+out = []
+try:
+    import keras
+    def keras_count():
+        layer = keras.layers.LSTM(64)
+        layer.build((None, 5, 32))
+        return layer.count_params()
+    out.append([f"Keras {keras.__version__} (jax): build LSTM(64) on 32 features, count", timed(keras_count)])
+    def keras_model():
+        m = keras.Sequential([keras.Input((100, 32)), keras.layers.LSTM(128, return_sequences=True),
+                              keras.layers.LSTM(64), keras.layers.Dense(10)])
+        return m.count_params()
+    out.append([f"Keras {keras.__version__} (jax): build a 3-layer Sequential, count", timed(keras_model)])
+except ImportError:
+    pass
+try:
+    import torch
+    out.append([f"PyTorch {torch.__version__}: build nn.LSTM(32, 64), count",
+                timed(lambda: sum(p.numel() for p in torch.nn.LSTM(32, 64).parameters()))])
+except ImportError:
+    pass
+print(json.dumps(out))
+"""
+
+
+def section_framework(report: Report, pythons: list[str]) -> None:
+    report.section(
+        "8. Building the layer in a framework, for reference",
+        "Median of 20 builds after a warm-up, in the interpreters given with `--framework-python` (default: this "
+        "one); a framework that is not installed there is left out.",
+    )
     rows = []
-    try:
-        os.environ.setdefault("KERAS_BACKEND", "jax")
-        import keras  # type: ignore
-
-        def keras_count():
-            layer = keras.layers.LSTM(64)
-            layer.build((None, 5, 32))
-            return layer.count_params()
-
-        rows.append([f"Keras {keras.__version__}: build LSTM(64) on 32 features, count", f"{timed(keras_count, 5) * 1e3:.2f} ms"])
-    except ImportError:
-        report.note("Keras is not installed here: skipped (the fixture generator's venv has it, see tools/README.md).")
-    try:
-        import torch  # type: ignore
-
-        def torch_count():
-            return sum(p.numel() for p in torch.nn.LSTM(32, 64).parameters())
-
-        rows.append([f"PyTorch {torch.__version__}: build nn.LSTM(32, 64), count", f"{timed(torch_count, 5) * 1e3:.2f} ms"])
-    except ImportError:
-        report.note("PyTorch is not installed here: skipped.")
+    for python in pythons:
+        out = subprocess.run([python, "-c", FRAMEWORK_TIMING], capture_output=True, text=True, check=False)
+        found = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else []
+        rows += [[name, f"{seconds * 1e3:.3f} ms"] for name, seconds in found]
+    if not rows:
+        report.note("Neither Keras nor PyTorch is installed in the interpreters given: skipped (see tools/README.md).")
     import timeit
 
     t = min(timeit.repeat(lambda: asw.count_params("lstm", 32, 64), number=100_000, repeat=3)) / 100_000
     rows.append(["archsweep count_params('lstm', 32, 64)", f"{t * 1e3:.4f} ms"])
+    space = asw.Model(input_shape=(100, 32), layers=[
+        asw.layers.LSTM(128, return_sequences=True), asw.layers.LSTM(64), asw.layers.Dense(10)])  # fmt: skip
+    rows.append(["archsweep Model(...) of the same 3 layers, count_params()",
+                 f"{timed(lambda: asw.Model(input_shape=(100, 32), layers=space.layers).count_params(), 20) * 1e3:.3f} ms"])  # fmt: skip
     report.table(["how", "time per model"], rows)
+
+
+def yardstick() -> asw.Model:
+    """Issue 4's yardstick: 12 Dense layers of 10 widths each on 784 inputs, then Dense(10): 10^12 models."""
+    widths = asw.choice(16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096)
+    return asw.Model(input_shape=(784,), layers=[asw.layers.Dense(widths) for _ in range(12)] + [asw.layers.Dense(10)])
+
+
+def section_search(report: Report) -> None:
+    report.section(
+        "9. Searching under a budget",
+        "Single-layer `search` bisects the maximized axis, so its size should not matter; the model-space "
+        "yardstick has 10¹² architectures (12 × `Dense(choice of 10 widths)` on 784 inputs, then `Dense(10)`). "
+        "Median of 3 runs after a warm-up, 2 threads.",
+    )
+    rows = []
+    for stop in (100, 10**9):
+        kw = dict(layer=["rnn", "lstm", "gru"], n_features=range(1, 1025), n_units=range(1, stop),
+                  convention=["keras", "torch"], budget=5_000_000)  # fmt: skip
+        rows.append([f"search: rnn/lstm/gru × 1024 n_features × 2 conventions, n_units in range(1, {stop:.0e})",
+                     f"{asw.search(**kw).height:,} rows", f"{timed(lambda: asw.search(**kw), 3):.3f} s"])  # fmt: skip
+    space = yardstick()
+    cases = [
+        ("search_models(yardstick, 30_000): every fitting model", lambda: asw.search_models(space, 30_000).height),
+        ("count_models(yardstick, 500_000)", lambda: asw.count_models(space, 500_000)),
+        ("search_models(yardstick, 500_000, limit=10)", lambda: asw.search_models(space, 500_000, limit=10).height),
+    ]
+    for name, fn in cases:
+        rows.append([name, f"{fn():,}", f"{timed(fn, 3):.3f} s"])
+    report.table(["call", "result", "seconds"], rows)
 
 
 # --------------------------------------------------------------------------
@@ -465,6 +521,8 @@ def versions() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grids, a smoke run; README left alone")
+    parser.add_argument("--framework-python", action="append", metavar="PYTHON",
+                        help="an interpreter with Keras and/or PyTorch for section 8 (repeatable; default: this one)")  # fmt: skip
     args = parser.parse_args()
     sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
     report = Report()
@@ -476,7 +534,8 @@ def main() -> int:
     section_small(report)
     section_layers(report, sizes[0])
     section_huge(report, full=not args.quick)
-    section_framework(report)
+    section_framework(report, args.framework_python or [sys.executable])
+    section_search(report)
     body = "\n".join(report.lines)
     print(body)
     if not args.quick:

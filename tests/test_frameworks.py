@@ -3,13 +3,15 @@ tools/make_fixture.py (see tools/README.md); running the tests needs neither
 framework."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 import archsweep as asw
 
-DATA = Path(__file__).parent / "data"
+# ARCHSWEEP_FIXTURES points the tests at freshly generated fixtures (tools/README.md).
+DATA = Path(os.environ.get("ARCHSWEEP_FIXTURES", Path(__file__).parent / "data"))
 FRAMEWORKS = ("keras", "torch")
 
 

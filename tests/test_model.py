@@ -3,6 +3,7 @@ by tools/make_model_fixture.py from the same specs (see tools/README.md);
 running the tests needs no framework."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ import archsweep as asw
 from archsweep._spec import model_from_spec
 
 L = asw.layers
-DATA = Path(__file__).parent / "data"
+# ARCHSWEEP_FIXTURES points the tests at freshly generated fixtures (tools/README.md).
+DATA = Path(os.environ.get("ARCHSWEEP_FIXTURES", Path(__file__).parent / "data"))
 
 with open(DATA / "keras_models.jsonl") as _f:
     CASES = [json.loads(line) for line in _f if line.strip()]
