@@ -89,7 +89,10 @@ def sweeps(draw):
     layers = draw(st.lists(LAYERS, min_size=1, max_size=3))
     conventions = draw(st.lists(CONVENTIONS, min_size=1, max_size=3, unique=True))
     sizes = st.lists(st.one_of(st.integers(1, 64), st.integers(1, 2**33)), min_size=1, max_size=4)
-    kw = dict(layer=layers, n_features=draw(sizes), n_units=draw(sizes), convention=conventions)
+    # Sometimes rows long enough that the kernel walks the option axes (which
+    # vary fastest) transposed, a row along n_units per option value.
+    long = st.lists(st.one_of(st.integers(1, 3000), st.integers(1, 2**33)), min_size=16, max_size=40)
+    kw = dict(layer=layers, n_features=draw(sizes), n_units=draw(st.one_of(sizes, long)), convention=conventions)
     kw["bias"] = draw(st.sampled_from([True, False, [True, False]]))
     if any(x.startswith("conv") for x in layers):
         kw["kernel"] = draw(st.lists(st.one_of(st.integers(1, 7), st.tuples(st.integers(1, 7), st.integers(1, 7))),
@@ -158,3 +161,27 @@ def test_cores_agree_on_thresholded_rows(kw):
     rust = asw.sweep(backend="rust", **kw)
     assert rust.equals(asw.sweep(backend="python", **kw))
     assert asw.count_fitting(backend="rust", **kw) == rust.height
+
+
+@st.composite
+def option_axes_last(draw):
+    """count_params with the sizes outer and option arrays on the last axes."""
+    layer = draw(st.sampled_from(["rnn", "lstm", "gru", "conv2d"]))
+    convention = draw(CONVENTIONS)
+    n = draw(st.integers(16, 70))
+    big = st.one_of(st.integers(1, 5000), st.integers(1, 2**33))
+    kw = dict(layer=layer, convention=convention,
+              n_features=np.array(draw(st.lists(big, min_size=1, max_size=3)))[:, None, None, None],
+              n_units=np.array(draw(st.lists(big, min_size=n, max_size=n)))[None, :, None, None],
+              bias=np.array(draw(st.lists(st.booleans(), min_size=1, max_size=2)))[:, None])  # fmt: skip
+    if layer == "conv2d":
+        kw["kernel"] = (np.array(draw(st.lists(st.integers(1, 7), min_size=1, max_size=3))), 3)
+        kw["groups"] = np.array(draw(st.lists(st.sampled_from([1, 2, 3]), min_size=1, max_size=2)))
+    else:
+        kw["bidirectional"] = np.array(draw(st.lists(st.booleans(), min_size=1, max_size=2)))
+    return kw
+
+
+@given(option_axes_last())
+def test_cores_agree_with_option_axes_innermost(kw):
+    assert outcome(asw.count_params, backend="rust", **kw) == outcome(asw.count_params, backend="python", **kw)

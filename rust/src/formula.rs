@@ -16,15 +16,8 @@ pub enum Layer {
 }
 
 impl Layer {
-    pub const ALL: [Layer; 7] = [
-        Layer::Dense,
-        Layer::Conv1d,
-        Layer::Conv2d,
-        Layer::Conv3d,
-        Layer::SimpleRnn,
-        Layer::Lstm,
-        Layer::Gru,
-    ];
+    pub const ALL: [Layer; 7] =
+        [Layer::Dense, Layer::Conv1d, Layer::Conv2d, Layer::Conv3d, Layer::SimpleRnn, Layer::Lstm, Layer::Gru];
 
     pub fn from_code(code: u8) -> Option<Layer> {
         Layer::ALL.get(code as usize).copied()
@@ -183,11 +176,7 @@ pub fn params_checked(layer: Layer, c: &Config) -> Option<i64> {
 /// bias, directions and bias vectors and shrinks with `groups`, so a count at
 /// the per-axis maxima (groups = 1, two bias vectors) bounds every count below it.
 pub fn fits_everywhere(layer: Layer, max: &Config) -> bool {
-    let worst = Config {
-        groups: 1,
-        convention: Convention::Torch,
-        ..*max
-    };
+    let worst = Config { groups: 1, convention: Convention::Torch, ..*max };
     params_checked(layer, &worst).is_some()
 }
 

@@ -103,6 +103,12 @@ pub struct Grid<'a> {
     /// Whether both sizes are nondecreasing along every row, so counts are
     /// too (every formula grows with both) and a budget keeps a prefix.
     pub(crate) sizes_sorted: bool,
+    /// When the innermost axes hold only options and are short (a sweep
+    /// varies bias, convention, … fastest), the grid without them, and the
+    /// operands' offsets at each of their points: kernels then walk, for each
+    /// such point, a long row along the sizes (see `for_each_run`).
+    outer: Option<Box<Grid<'a>>>,
+    pub(crate) tile: Vec<[isize; N_FIELDS]>,
     _data: PhantomData<&'a i64>,
 }
 
@@ -169,10 +175,55 @@ impl<'a> Grid<'a> {
             any_groups: max.groups > 1,
             max,
             sizes_sorted: false,
+            outer: None,
+            tile: Vec::new(),
             _data: PhantomData,
         };
         grid.sizes_sorted = grid.rows_nondecreasing(Field::NFeatures) && grid.rows_nondecreasing(Field::NUnits);
+        grid.split_tile();
         Ok(grid)
+    }
+
+    /// Finds the trailing axes along which neither size changes (at most
+    /// `TILE_MAX` points in all) and, when the axis before them is a long
+    /// size axis, sets up the transposed walk over them.
+    fn split_tile(&mut self) {
+        let sized = |s: &[isize; N_FIELDS]| s[Field::NFeatures as usize] != 0 || s[Field::NUnits as usize] != 0;
+        let (mut cut, mut m) = (self.shape.len(), 1);
+        while cut > 1 && !sized(&self.strides[cut - 1]) && m * self.shape[cut - 1] <= TILE_MAX {
+            m *= self.shape[cut - 1];
+            cut -= 1;
+        }
+        if m == 1 || self.shape[cut - 1] < TILE_MIN_ROW || !sized(&self.strides[cut - 1]) {
+            return;
+        }
+        let (dims, strides) = (&self.shape[cut..], &self.strides[cut..]);
+        self.tile = (0..m)
+            .map(|q| {
+                let (mut offsets, mut rest) = ([0isize; N_FIELDS], q);
+                for (&n, s) in dims.iter().zip(strides).rev() {
+                    for (o, &step) in offsets.iter_mut().zip(s) {
+                        *o += (rest % n) as isize * step;
+                    }
+                    rest /= n;
+                }
+                offsets
+            })
+            .collect();
+        let mut outer = Grid {
+            shape: self.shape[..cut].to_vec(),
+            strides: self.strides[..cut].to_vec(),
+            ptrs: self.ptrs,
+            len: self.len / m,
+            max: self.max,
+            any_groups: self.any_groups,
+            sizes_sorted: false,
+            outer: None,
+            tile: Vec::new(),
+            _data: PhantomData,
+        };
+        outer.sizes_sorted = outer.rows_nondecreasing(Field::NFeatures) && outer.rows_nondecreasing(Field::NUnits);
+        self.outer = Some(Box::new(outer));
     }
 
     /// Whether `field` never decreases along the innermost axis. Visits each
@@ -180,7 +231,9 @@ impl<'a> Grid<'a> {
     /// skipped), so the cost is at most the operand's own size.
     fn rows_nondecreasing(&self, field: Field) -> bool {
         let k = field as usize;
-        let Some(last) = self.shape.len().checked_sub(1) else { return true };
+        let Some(last) = self.shape.len().checked_sub(1) else {
+            return true;
+        };
         let (n, step) = (self.shape[last], self.strides[last][k]);
         if step == 0 || n < 2 {
             return true;
@@ -232,7 +285,8 @@ impl<'a> Grid<'a> {
         }
         let ndim = self.shape.len();
         if ndim == 0 {
-            let row = Row { ptrs: self.ptrs, offsets: [0; N_FIELDS], strides: [0; N_FIELDS], len: 1, _grid: PhantomData };
+            let row =
+                Row { ptrs: self.ptrs, offsets: [0; N_FIELDS], strides: [0; N_FIELDS], len: 1, _grid: PhantomData };
             return visit(0, &row);
         }
         let last = ndim - 1;
@@ -282,6 +336,37 @@ impl<'a> Grid<'a> {
     }
 }
 
+impl Grid<'_> {
+    /// Calls `visit(first, rows, sorted)` for the points of `start..end`, in
+    /// C order. Usually `rows` is one row, whose point `j` is flat index
+    /// `first + j`. On a grid with a tile (see `split_tile`), whole tiles come
+    /// as `m` rows along the sizes, interleaved: point `j` of row `q` is flat
+    /// index `first + j·m + q`. `sorted`: the sizes never decrease along the
+    /// rows given. Stops at, and returns, the first error `visit` returns.
+    #[inline(always)]
+    pub(crate) fn for_each_run<F>(&self, start: usize, end: usize, mut visit: F) -> Result<()>
+    where
+        F: FnMut(usize, &[Row], bool) -> Result<()>,
+    {
+        let sorted = self.sizes_sorted;
+        let single =
+            |s, e, visit: &mut F| self.for_each_row(s, e, |first, row| visit(first, std::slice::from_ref(row), sorted));
+        let (m, Some(outer)) = (self.tile.len(), self.outer.as_deref()) else {
+            return single(start, end, &mut visit);
+        };
+        let (lo, hi) = (start.div_ceil(m) * m, end / m * m);
+        if lo >= hi {
+            return single(start, end, &mut visit);
+        }
+        single(start, lo, &mut visit)?;
+        outer.for_each_row(lo / m, hi / m, |t, row| {
+            let rows: Vec<Row> = self.tile.iter().map(|by| row.shifted(by)).collect();
+            visit(t * m, &rows, outer.sizes_sorted)
+        })?;
+        single(hi, end, &mut visit)
+    }
+}
+
 /// A run of `len` consecutive grid points along the innermost axis.
 pub(crate) struct Row<'g> {
     ptrs: [*const i64; N_FIELDS],
@@ -291,7 +376,7 @@ pub(crate) struct Row<'g> {
     _grid: PhantomData<&'g Grid<'g>>,
 }
 
-impl Row<'_> {
+impl<'g> Row<'g> {
     /// Field `k` at point `j` of the row.
     #[inline(always)]
     pub(crate) fn get(&self, k: usize, j: usize) -> i64 {
@@ -299,6 +384,17 @@ impl Row<'_> {
         // SAFETY: j < len keeps the point inside the broadcast shape, so the
         // offset addresses an element of operand k's array.
         unsafe { *self.ptrs[k].offset(self.offsets[k] + j as isize * self.strides[k]) }
+    }
+
+    /// The same points with every operand's offset moved by `by`.
+    pub(crate) fn shifted(&self, by: &[isize; N_FIELDS]) -> Row<'g> {
+        Row {
+            ptrs: self.ptrs,
+            offsets: std::array::from_fn(|k| self.offsets[k] + by[k]),
+            strides: self.strides,
+            len: self.len,
+            _grid: PhantomData,
+        }
     }
 
     #[inline(always)]
@@ -391,9 +487,18 @@ macro_rules! with_lanes {
             ($xa:expr) => {{
                 let $x = $xa;
                 match $b {
-                    $crate::grid::Lane::Const(v) => { let $y = $crate::grid::ConstLane(v); $body }
-                    $crate::grid::Lane::Contig(p) => { let $y = $crate::grid::ContigLane(p); $body }
-                    $crate::grid::Lane::Strided(p, s) => { let $y = $crate::grid::StridedLane(p, s); $body }
+                    $crate::grid::Lane::Const(v) => {
+                        let $y = $crate::grid::ConstLane(v);
+                        $body
+                    }
+                    $crate::grid::Lane::Contig(p) => {
+                        let $y = $crate::grid::ContigLane(p);
+                        $body
+                    }
+                    $crate::grid::Lane::Strided(p, s) => {
+                        let $y = $crate::grid::StridedLane(p, s);
+                        $body
+                    }
                 }
             }};
         }
@@ -412,6 +517,11 @@ pub const CHUNK: usize = 1 << 16;
 /// Below this many points a single thread is faster than waking the pool
 /// (measured by benches/bench.py: two threads win from about this size on).
 pub const PARALLEL_MIN: usize = 1 << 17;
+
+/// Most points of trailing option axes a kernel walks transposed, and the
+/// least length of the size axis before them for that to pay.
+const TILE_MAX: usize = 16;
+const TILE_MIN_ROW: usize = 16;
 
 pub(crate) use with_lanes;
 

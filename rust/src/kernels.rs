@@ -13,7 +13,7 @@ use std::ops::Range;
 use crate::error::{Error, Result};
 use crate::formula::{fits_everywhere, params, params_checked, Checked, Coeffs, Layer};
 use crate::grid::{chunk_ranges, config, run_chunks, with_lanes, Field, Grid, Lane, Row, N_FIELDS};
-use crate::simd::{count_at_most as count_values_at_most, sizes_row};
+use crate::simd::{count_at_most as count_values_at_most, select_at_most, sizes_row};
 
 /// The count at one point, or why there is none. `FAST` skips overflow checks
 /// (the caller proved them unnecessary); `GROUPS` checks divisibility.
@@ -89,19 +89,46 @@ fn evaluate_with<const FAST: bool, const GROUPS: bool>(
 ) -> Result<()> {
     let pieces: Vec<&mut [i64]> = out.chunks_mut(crate::grid::CHUNK).collect();
     run_chunks(range, pieces, |chunk, out| {
-        grid.for_each_row(chunk.start, chunk.end, |first, row| {
-            let out = &mut out[first - chunk.start..first - chunk.start + row.len];
-            if FAST && sizes_only::<GROUPS>(row) {
-                row_counts(&Coeffs::of(layer, &config(&row.values(0))), row, 0, out);
-                return Ok(());
+        let mut scratch = Scratch::new();
+        grid.for_each_run(chunk.start, chunk.end, |first, rows, _| {
+            let m = rows.len();
+            let out = &mut out[first - chunk.start..first - chunk.start + rows[0].len * m];
+            // Rows with shared coefficients first, then the others point by
+            // point in grid order, so an error names the first failing point.
+            let fast: Vec<Option<Coeffs<i64>>> =
+                rows.iter().map(|row| shared_coeffs::<FAST, GROUPS>(layer, row)).collect();
+            for (q, (row, k)) in rows.iter().zip(&fast).enumerate() {
+                let Some(k) = k else { continue };
+                if m == 1 {
+                    row_counts(k, row, 0, out);
+                    continue;
+                }
+                for b0 in (0..row.len).step_by(BLOCK) {
+                    let counts = &mut scratch.counts[..BLOCK.min(row.len - b0)];
+                    row_counts(k, row, b0, counts);
+                    for (j, &p) in counts.iter().enumerate() {
+                        out[(b0 + j) * m + q] = p;
+                    }
+                }
             }
-            for (j, o) in out.iter_mut().enumerate() {
-                *o = count_at::<FAST, GROUPS>(layer, first + j, &row.values(j))?;
+            if fast.iter().any(Option::is_none) {
+                for j in 0..rows[0].len {
+                    for (q, row) in rows.iter().enumerate().filter(|&(q, _)| fast[q].is_none()) {
+                        out[j * m + q] = count_at::<FAST, GROUPS>(layer, first + j * m + q, &row.values(j))?;
+                    }
+                }
             }
             Ok(())
         })
     })
     .map(|_| ())
+}
+
+/// The formula's coefficients along `row` when they are shared by all its
+/// points and no count on the grid can overflow.
+#[inline(always)]
+fn shared_coeffs<const FAST: bool, const GROUPS: bool>(layer: Layer, row: &Row) -> Option<Coeffs<i64>> {
+    (FAST && sizes_only::<GROUPS>(row)).then(|| Coeffs::of(layer, &config(&row.values(0))))
 }
 
 /// Whether a sweep keeps the point: its groups divide, and with a budget its
@@ -154,7 +181,7 @@ fn prefix(n: u64, holds: impl Fn(u64) -> bool) -> u64 {
 const THRESHOLD_MIN_ROW: usize = 64;
 
 #[inline(always)]
-fn plan<const FAST: bool, const GROUPS: bool>(layer: Layer, grid: &Grid, row: &Row, budget: Option<i64>) -> Plan {
+fn plan<const FAST: bool, const GROUPS: bool>(layer: Layer, sorted: bool, row: &Row, budget: Option<i64>) -> Plan {
     if !sizes_only::<GROUPS>(row) {
         return Plan::Filter(None);
     }
@@ -168,8 +195,14 @@ fn plan<const FAST: bool, const GROUPS: bool>(layer: Layer, grid: &Grid, row: &R
     let k = Coeffs::<Checked>::of(layer, &c);
     let fits = |f: i64, u: i64| k.eval(Checked(Some(f)), Checked(Some(u))).0.is_some_and(|p| p <= b);
     let (fk, uk) = (Field::NFeatures as usize, Field::NUnits as usize);
-    let safe = |keeps: bool| if keeps { Coeffs::of(layer, &c) } else { Coeffs { input: 0, recurrent: 0, bias: 0 } };
-    if grid.sizes_sorted {
+    let safe = |keeps: bool| {
+        if keeps {
+            Coeffs::of(layer, &c)
+        } else {
+            Coeffs { input: 0, recurrent: 0, bias: 0 }
+        }
+    };
+    if sorted {
         let n = prefix(row.len as u64, |j| fits(row.get(fk, j as usize), row.get(uk, j as usize))) as usize;
         return Plan::Prefix(n, safe(n > 0));
     }
@@ -203,6 +236,24 @@ fn count_at_most(row: &Row, field: Field, limit: i64) -> usize {
 /// Points a filtering row examines at once: its counts and kept positions stay in L1.
 const BLOCK: usize = 256;
 
+/// A filtering row's working space: one per chunk, reused by its rows, which
+/// may be only a couple of points long.
+struct Scratch {
+    counts: [i64; BLOCK],
+    kept_at: [u32; BLOCK],
+    /// Counts of a strip of interleaved rows, row by row.
+    strip: [i64; STRIP],
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch { counts: [0; BLOCK], kept_at: [0; BLOCK], strip: [0; STRIP] }
+    }
+}
+
+/// Points of interleaved rows a sweep examines at once.
+const STRIP: usize = 1024;
+
 /// Tests every point of a filtered or thresholded row, a block at a time,
 /// and hands each block's kept positions (within the row) and counts to `sink`.
 #[inline(always)]
@@ -212,9 +263,10 @@ fn filter_row<const FAST: bool, const GROUPS: bool>(
     plan: &Plan,
     first: usize,
     row: &Row,
+    scratch: &mut Scratch,
     mut sink: impl FnMut(&[u32], &[i64]),
 ) -> Result<()> {
-    let (mut counts, mut kept_at) = ([0i64; BLOCK], [0u32; BLOCK]);
+    let Scratch { counts, kept_at, .. } = scratch;
     for b0 in (0..row.len).step_by(BLOCK) {
         let n = BLOCK.min(row.len - b0);
         let mut kept = 0;
@@ -226,11 +278,11 @@ fn filter_row<const FAST: bool, const GROUPS: bool>(
                     kept += (v <= *limit) as usize; // branch-free: always write, advance if kept
                 };
                 match row.lane(*field).skip(b0) {
-                    // SAFETY: a contiguous lane holds the row's values from its pointer.
-                    Lane::Contig(p) => unsafe { std::slice::from_raw_parts(p, n) }
-                        .iter()
-                        .enumerate()
-                        .for_each(|(j, &v)| select(b0 + j, v)),
+                    Lane::Contig(p) => {
+                        // SAFETY: a contiguous lane holds the row's values from its pointer.
+                        let values = unsafe { std::slice::from_raw_parts(p, n) };
+                        kept = select_at_most(values, *limit, b0 as u32, kept_at);
+                    }
                     _ => (b0..b0 + n).for_each(|j| select(j, row.get(*field as usize, j))),
                 }
                 let (fk, uk) = (Field::NFeatures as usize, Field::NUnits as usize);
@@ -241,14 +293,9 @@ fn filter_row<const FAST: bool, const GROUPS: bool>(
             }
             Plan::Filter(Some(k)) => {
                 row_counts(k, row, b0, &mut counts[..n]);
-                let budget = budget.unwrap_or(i64::MAX);
-                for j in 0..n {
-                    // A branch: budgets usually keep few points, which predicts well.
-                    if counts[j] <= budget {
-                        counts[kept] = counts[j];
-                        kept_at[kept] = (b0 + j) as u32;
-                        kept += 1;
-                    }
+                kept = select_at_most(&counts[..n], budget.unwrap_or(i64::MAX), b0 as u32, kept_at);
+                for t in 0..kept {
+                    counts[t] = counts[kept_at[t] as usize - b0]; // moves left: t <= its source
                 }
             }
             _ => {
@@ -285,25 +332,67 @@ fn chunk_counts_with<const FAST: bool, const GROUPS: bool>(
     }
     let states = vec![(); pieces.len()];
     run_chunks(range, states, |chunk, ()| {
-        let (mut n, mut counts) = (0usize, [0i64; BLOCK]);
-        grid.for_each_row(chunk.start, chunk.end, |first, row| {
-            match plan::<FAST, GROUPS>(layer, grid, row, budget) {
-                Plan::Prefix(kept, _) => n += kept,
-                Plan::Threshold(field, limit, _) => n += count_at_most(row, field, limit),
-                Plan::Filter(Some(k)) if budget.is_some() => {
-                    // Counting stores nothing: a vectorisable compare-and-sum.
-                    let b = budget.unwrap_or(i64::MAX);
-                    for b0 in (0..row.len).step_by(BLOCK) {
-                        let block = &mut counts[..BLOCK.min(row.len - b0)];
-                        row_counts(&k, row, b0, block);
-                        n += block.iter().map(|&p| (p <= b) as usize).sum::<usize>();
+        let (mut n, mut scratch) = (0usize, Scratch::new());
+        grid.for_each_run(chunk.start, chunk.end, |first, rows, sorted| {
+            let [row] = rows else {
+                // Counting does not depend on the order of the points; an
+                // error, though, must name the first failing one in grid order.
+                for row in rows {
+                    match count_row::<FAST, GROUPS>(layer, budget, sorted, first, row, &mut scratch) {
+                        Ok(kept) => n += kept,
+                        Err(e) => return Err(first_failure::<FAST, GROUPS>(layer, budget, first, rows).unwrap_or(e)),
                     }
                 }
-                other => filter_row::<FAST, GROUPS>(layer, budget, &other, first, row, |kept, _| n += kept.len())?,
-            }
+                return Ok(());
+            };
+            n += count_row::<FAST, GROUPS>(layer, budget, sorted, first, row, &mut scratch)?;
             Ok(())
         })?;
         Ok(n)
+    })
+}
+
+/// How many points of `row` (point `j` at flat index `first + j`) a sweep keeps.
+#[inline(always)]
+fn count_row<const FAST: bool, const GROUPS: bool>(
+    layer: Layer,
+    budget: Option<i64>,
+    sorted: bool,
+    first: usize,
+    row: &Row,
+    scratch: &mut Scratch,
+) -> Result<usize> {
+    let mut n = 0;
+    match plan::<FAST, GROUPS>(layer, sorted, row, budget) {
+        Plan::Prefix(kept, _) => n += kept,
+        Plan::Threshold(field, limit, _) => n += count_at_most(row, field, limit),
+        Plan::Filter(Some(k)) if budget.is_some() => {
+            // Counting stores nothing: a vectorisable compare-and-sum.
+            let b = budget.unwrap_or(i64::MAX);
+            for b0 in (0..row.len).step_by(BLOCK) {
+                let block = &mut scratch.counts[..BLOCK.min(row.len - b0)];
+                row_counts(&k, row, b0, block);
+                n += block.iter().map(|&p| (p <= b) as usize).sum::<usize>();
+            }
+        }
+        other => filter_row::<FAST, GROUPS>(layer, budget, &other, first, row, scratch, |kept, _| n += kept.len())?,
+    }
+    Ok(n)
+}
+
+/// The first error, in grid order, of interleaved rows (see `for_each_run`).
+#[cold]
+fn first_failure<const FAST: bool, const GROUPS: bool>(
+    layer: Layer,
+    budget: Option<i64>,
+    first: usize,
+    rows: &[Row],
+) -> Option<Error> {
+    let m = rows.len();
+    (0..rows[0].len).find_map(|j| {
+        rows.iter()
+            .enumerate()
+            .find_map(|(q, row)| keep::<FAST, GROUPS>(layer, budget, first + j * m + q, &row.values(j)).err())
     })
 }
 
@@ -361,6 +450,27 @@ impl<'a> Column<'a> {
         }
     }
 
+    /// Writes one value at output row `at`.
+    #[inline(always)]
+    fn set(&mut self, at: usize, value: i64) {
+        self.put(at, std::iter::once(0), |_| value);
+    }
+
+    /// Writes the field's values at row points `j0..j0 + n` to output rows
+    /// `at`, `at + stride`, … (one row of interleaved rows).
+    #[inline(always)]
+    fn write_every(&mut self, at: usize, stride: usize, row: &Row, j0: usize, n: usize) {
+        let k = self.field as usize;
+        let (varies, v) = (row.varies(self.field), row.get(k, j0));
+        let value = |j: usize| if varies { row.get(k, j0 + j) } else { v };
+        match self.width {
+            1 => put_every::<1>(self.bytes, at, stride, n, value),
+            2 => put_every::<2>(self.bytes, at, stride, n, value),
+            4 => put_every::<4>(self.bytes, at, stride, n, value),
+            _ => put_every::<8>(self.bytes, at, stride, n, value),
+        }
+    }
+
     #[inline(always)]
     fn put(&mut self, at: usize, points: impl Iterator<Item = usize>, value: impl Fn(usize) -> i64) {
         match self.width {
@@ -384,6 +494,21 @@ fn put<const W: usize>(bytes: &mut [u8], at: usize, points: impl Iterator<Item =
             2 => slot.copy_from_slice(&(v as u16).to_ne_bytes()),
             4 => slot.copy_from_slice(&(v as u32).to_ne_bytes()),
             _ => slot.copy_from_slice(&v.to_ne_bytes()),
+        }
+    }
+}
+
+/// Stores `value(j)` for `j` in `0..n` as a `W`-byte unsigned integer at
+/// output row `at + j·stride`.
+#[inline(always)]
+fn put_every<const W: usize>(bytes: &mut [u8], at: usize, stride: usize, n: usize, value: impl Fn(usize) -> i64) {
+    for j in 0..n {
+        let (o, v) = ((at + j * stride) * W, value(j));
+        match W {
+            1 => bytes[o] = v as u8,
+            2 => bytes[o..o + 2].copy_from_slice(&(v as u16).to_ne_bytes()),
+            4 => bytes[o..o + 4].copy_from_slice(&(v as u32).to_ne_bytes()),
+            _ => bytes[o..o + 8].copy_from_slice(&v.to_ne_bytes()),
         }
     }
 }
@@ -419,7 +544,11 @@ pub fn sweep_fill(
     }
     for c in &columns {
         if ![1, 2, 4, 8].contains(&c.width) || c.bytes.len() != rows * c.width {
-            return Err(Error::Shape(format!("column {} does not hold {rows} rows of {} bytes", c.field.name(), c.width)));
+            return Err(Error::Shape(format!(
+                "column {} does not hold {rows} rows of {} bytes",
+                c.field.name(),
+                c.width
+            )));
         }
     }
     // Give every chunk its own slice of each output, sized by its count.
@@ -443,9 +572,21 @@ fn sweep_fill_with<const FAST: bool, const GROUPS: bool>(
     pieces: Vec<(&mut [i64], Vec<Column>)>,
 ) -> Result<()> {
     run_chunks(range, pieces, |chunk, (params, mut cols)| {
-        let mut at = 0usize;
-        grid.for_each_row(chunk.start, chunk.end, |first, row| {
-            match plan::<FAST, GROUPS>(layer, grid, row, budget) {
+        let (mut at, mut scratch) = (0usize, Scratch::new());
+        grid.for_each_run(chunk.start, chunk.end, |first, rows, sorted| {
+            let [row] = rows else {
+                return fill_interleaved::<FAST, GROUPS>(
+                    layer,
+                    budget,
+                    first,
+                    rows,
+                    &mut scratch,
+                    params,
+                    &mut cols,
+                    &mut at,
+                );
+            };
+            match plan::<FAST, GROUPS>(layer, sorted, row, budget) {
                 Plan::Prefix(n, k) => {
                     // Kept points are the first n: write straight into the outputs.
                     row_counts(&k, row, 0, &mut params[at..at + n]);
@@ -454,18 +595,79 @@ fn sweep_fill_with<const FAST: bool, const GROUPS: bool>(
                     }
                     at += n;
                 }
-                other => filter_row::<FAST, GROUPS>(layer, budget, &other, first, row, |kept, counts| {
-                    params[at..at + counts.len()].copy_from_slice(counts);
-                    for col in cols.iter_mut() {
-                        col.write(at, row, kept.iter().map(|&j| j as usize));
-                    }
-                    at += counts.len();
-                })?,
+                other => {
+                    filter_row::<FAST, GROUPS>(layer, budget, &other, first, row, &mut scratch, |kept, counts| {
+                        params[at..at + counts.len()].copy_from_slice(counts);
+                        for col in cols.iter_mut() {
+                            col.write(at, row, kept.iter().map(|&j| j as usize));
+                        }
+                        at += counts.len();
+                    })?
+                }
             }
             Ok(())
         })
     })
     .map(|_| ())
+}
+
+/// Writes the rows a sweep keeps among interleaved rows (see
+/// `for_each_run`), in grid order, a strip at a time: rows with shared
+/// coefficients are counted into the strip first, a row at a time.
+#[allow(clippy::too_many_arguments)]
+fn fill_interleaved<const FAST: bool, const GROUPS: bool>(
+    layer: Layer,
+    budget: Option<i64>,
+    first: usize,
+    rows: &[Row],
+    scratch: &mut Scratch,
+    params: &mut [i64],
+    cols: &mut [Column],
+    at: &mut usize,
+) -> Result<()> {
+    let (m, len) = (rows.len(), rows[0].len);
+    let fast: Vec<Option<Coeffs<i64>>> = rows.iter().map(|row| shared_coeffs::<FAST, GROUPS>(layer, row)).collect();
+    let (width, b) = (STRIP / m, budget.unwrap_or(i64::MAX));
+    let keeps_all = budget.is_none() && fast.iter().all(Option::is_some);
+    for j0 in (0..len).step_by(width) {
+        let n = width.min(len - j0);
+        if keeps_all {
+            // Every point is kept: write each row at stride m, a strip (in
+            // cache) at a time.
+            for (q, (row, k)) in rows.iter().zip(fast.iter().flatten()).enumerate() {
+                row_counts(k, row, j0, &mut scratch.strip[..n]);
+                for (j, &p) in scratch.strip[..n].iter().enumerate() {
+                    params[*at + j * m + q] = p;
+                }
+                for col in cols.iter_mut() {
+                    col.write_every(*at + q, m, row, j0, n);
+                }
+            }
+            *at += n * m;
+            continue;
+        }
+        for (q, (row, k)) in rows.iter().zip(&fast).enumerate() {
+            if let Some(k) = k {
+                row_counts(k, row, j0, &mut scratch.strip[q * width..q * width + n]);
+            }
+        }
+        for j in j0..j0 + n {
+            for (q, row) in rows.iter().enumerate() {
+                let kept = match fast[q] {
+                    Some(_) => Some(scratch.strip[q * width + j - j0]).filter(|&p| p <= b),
+                    None => keep::<FAST, GROUPS>(layer, budget, first + j * m + q, &row.values(j))?,
+                };
+                if let Some(p) = kept {
+                    params[*at] = p;
+                    for col in cols.iter_mut() {
+                        col.set(*at, row.get(col.field as usize, j));
+                    }
+                    *at += 1;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -565,7 +767,19 @@ mod tests {
                 Column { field: Field::NFeatures, width: 2, bytes: &mut fb },
                 Column { field: Field::NUnits, width: 8, bytes: &mut ub },
             ];
-            assert_eq!(sweep_fill(Layer::Conv1d, &grid, budget, 0..grid.len(), &chunk_counts(Layer::Conv1d, &grid, budget, 0..grid.len()).unwrap(), &mut params, columns).unwrap(), rows);
+            assert_eq!(
+                sweep_fill(
+                    Layer::Conv1d,
+                    &grid,
+                    budget,
+                    0..grid.len(),
+                    &chunk_counts(Layer::Conv1d, &grid, budget, 0..grid.len()).unwrap(),
+                    &mut params,
+                    columns
+                )
+                .unwrap(),
+                rows
+            );
             for (r, &(fi, ui, p)) in expected.iter().enumerate() {
                 assert_eq!(params[r], p);
                 assert_eq!(u16::from_ne_bytes([fb[2 * r], fb[2 * r + 1]]) as i64, fi);
@@ -695,11 +909,85 @@ mod tests {
                 pieces.extend(fill_range(&grid, budget, w[0]..w[1]));
             }
             assert_eq!(pieces, brute(&f, &u, 1, budget));
-            let total: usize = cuts.windows(2).map(|w| sweep_count(Layer::Conv1d, &grid, budget, w[0]..w[1]).unwrap()).sum();
+            let total: usize =
+                cuts.windows(2).map(|w| sweep_count(Layer::Conv1d, &grid, budget, w[0]..w[1]).unwrap()).sum();
             assert_eq!(total, pieces.len());
         }
         let mut out = vec![0i64; 1234];
         evaluate(Layer::Conv1d, &grid, 5000..6234, &mut out).unwrap();
         assert_eq!(out[0], reference(Layer::Conv1d, f[5000 / 700], u[5000 % 700], 1).unwrap());
+    }
+
+    #[test]
+    fn option_axes_innermost_are_walked_transposed_in_grid_order() {
+        // A sweep's layout: n_features, n_units, then bias × convention × groups
+        // vary fastest (12 points: one tile). Sizes include ones that do not
+        // divide the groups and, for n_units, one whose count overflows.
+        let f: Vec<i64> = (1..=5).map(|x| x * 2).collect();
+        let mut u: Vec<i64> = (1..=40).collect();
+        u[33] = 1 << 62;
+        let shape = [5usize, 40, 2, 3, 2];
+        let ops: [ArrayD<i64>; N_FIELDS] = [
+            Array::from_shape_vec((5, 1, 1, 1, 1), f.clone()).unwrap().into_dyn(),
+            Array::from_shape_vec((1, 40, 1, 1, 1), u.clone()).unwrap().into_dyn(),
+            scalar(1),
+            scalar(1),
+            scalar(3),
+            Array::from_shape_vec((1, 1, 2, 1, 1), vec![1, 0]).unwrap().into_dyn(),
+            scalar(0),
+            Array::from_shape_vec((1, 1, 1, 3, 1), vec![0, 1, 2]).unwrap().into_dyn(),
+            scalar(1),
+            Array::from_shape_vec((1, 1, 1, 1, 2), vec![1, 2]).unwrap().into_dyn(),
+        ];
+        let grid = Grid::new(&shape, &views(&ops)).unwrap();
+        assert_eq!(grid.tile.len(), 12);
+        let point = |i: usize| -> [i64; N_FIELDS] {
+            let (fi, ui, b, c, g) = (i / 480, i / 12 % 40, i / 6 % 2, i / 2 % 3, i % 2);
+            [f[fi], u[ui], 1, 1, 3, [1, 0][b], 0, c as i64, 1, [1, 2][g]]
+        };
+        let cuts = [0, 5, 12, 13, 100, 481, 1000, 1990, grid.len()];
+        for budget in [None, Some(2_000), Some(i64::MAX)] {
+            let mut expected = Vec::new();
+            let mut failure = None;
+            for i in 0..grid.len() {
+                match keep::<false, true>(Layer::Conv1d, budget, i, &point(i)) {
+                    Ok(Some(p)) => expected.push((point(i)[0], point(i)[1], p)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = failure {
+                assert_eq!(e, Error::Overflow { index: 33 * 12 });
+                assert_eq!(chunk_counts(Layer::Conv1d, &grid, budget, 0..grid.len()), Err(e));
+                continue;
+            }
+            let mut pieces = Vec::new();
+            for w in cuts.windows(2) {
+                pieces.extend(fill_range(&grid, budget, w[0]..w[1]));
+            }
+            assert!(pieces == expected, "budget {budget:?}");
+        }
+        // count_params over the same grid: the first error in grid order.
+        let mut out = vec![0i64; grid.len()];
+        assert_eq!(evaluate(Layer::Conv1d, &grid, 0..grid.len(), &mut out), Err(Error::GroupsDoNotDivide { index: 1 }));
+        let mut out = vec![0i64; 480 - 13];
+        let err = evaluate(Layer::Conv1d, &grid, 13..480, &mut out);
+        assert_eq!(err, Err(Error::GroupsDoNotDivide { index: 25 })); // u = 3 at groups 2
+                                                                      // Without groups, every point is counted, transposed or not.
+        let mut ops = ops;
+        ops[9] = scalar(1);
+        ops[1] = Array::from_shape_vec((1, 40, 1, 1, 1), (1..=40).collect()).unwrap().into_dyn();
+        let grid = Grid::new(&shape, &views(&ops)).unwrap();
+        for w in cuts.windows(2) {
+            let mut out = vec![0i64; w[1] - w[0]];
+            evaluate(Layer::Conv1d, &grid, w[0]..w[1], &mut out).unwrap();
+            for (j, &p) in out.iter().enumerate() {
+                let mut v = point(w[0] + j);
+                (v[1], v[9]) = ((w[0] + j) as i64 / 12 % 40 + 1, 1);
+                assert_eq!(p, params::<i64>(Layer::Conv1d, &config(&v)), "at {}", w[0] + j);
+            }
+        }
     }
 }

@@ -26,6 +26,35 @@ fn count_at_most_body(values: &[i64], limit: i64) -> usize {
     values.iter().map(|&v| (v <= limit) as usize).sum()
 }
 
+/// Writes the positions (plus `base`) of the `values` at most `limit` into
+/// `kept_at`, in order, and returns how many there are.
+#[inline(always)]
+fn select_at_most_body(values: &[i64], limit: i64, base: u32, kept_at: &mut [u32]) -> usize {
+    assert!(kept_at.len() >= values.len());
+    let (mut kept, mut at) = (0, base);
+    let lanes = values.chunks_exact(16);
+    let rest = lanes.remainder();
+    for lane in lanes {
+        // Compare sixteen values into a bit mask, then store only the kept
+        // ones: budgets keep few points, so most masks are empty.
+        let mut mask = 0u32;
+        for (i, &v) in lane.iter().enumerate() {
+            mask |= ((v <= limit) as u32) << i;
+        }
+        while mask != 0 {
+            kept_at[kept] = at + mask.trailing_zeros();
+            kept += 1;
+            mask &= mask - 1;
+        }
+        at += 16;
+    }
+    for (i, &v) in rest.iter().enumerate() {
+        kept_at[kept] = at + i as u32;
+        kept += (v <= limit) as usize;
+    }
+    kept
+}
+
 macro_rules! multiversion {
     ($(#[$doc:meta])* pub fn $name:ident $(<$($g:ident: $bound:path),*>)? ($($arg:ident: $ty:ty),*) -> $ret:ty => $body:ident;
      $v4:ident, $v3:ident) => {
@@ -75,6 +104,12 @@ multiversion! {
     count_at_most_v4, count_at_most_v3
 }
 
+multiversion! {
+    /// The positions of the `values` at most `limit` (see `select_at_most_body`).
+    pub fn select_at_most(values: &[i64], limit: i64, base: u32, kept_at: &mut [u32]) -> usize => select_at_most_body;
+    select_at_most_v4, select_at_most_v3
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +126,12 @@ mod tests {
         assert_eq!(got, expected);
         for limit in [0, 1, 500, 1009, 2000] {
             assert_eq!(count_at_most(&u, limit), count_at_most_body(&u, limit));
+            for len in [0, 15, 16, 17, 999] {
+                let mut kept_at = vec![0; len];
+                let n = select_at_most(&u[..len], limit, 7, &mut kept_at);
+                let expected: Vec<u32> = (0..len).filter(|&j| u[j] <= limit).map(|j| j as u32 + 7).collect();
+                assert_eq!(&kept_at[..n], &expected[..]);
+            }
         }
         #[cfg(target_arch = "x86_64")]
         {
@@ -99,12 +140,18 @@ mod tests {
                 unsafe { sizes_row_v3(&k, ConstLane(37), ContigLane(u.as_ptr()), &mut v3) };
                 assert_eq!(v3, expected);
                 assert_eq!(unsafe { count_at_most_v3(&u, 500) }, count_at_most_body(&u, 500));
+                let (mut a, mut b) = (vec![0; u.len()], vec![0; u.len()]);
+                let n = unsafe { select_at_most_v3(&u, 500, 0, &mut a) };
+                assert_eq!((n, &a[..n]), (select_at_most_body(&u, 500, 0, &mut b), &b[..n]));
             }
             if std::is_x86_feature_detected!("avx512dq") && std::is_x86_feature_detected!("avx512vl") {
                 let mut v4 = vec![0; u.len()];
                 unsafe { sizes_row_v4(&k, ConstLane(37), ContigLane(u.as_ptr()), &mut v4) };
                 assert_eq!(v4, expected);
                 assert_eq!(unsafe { count_at_most_v4(&u, 500) }, count_at_most_body(&u, 500));
+                let (mut a, mut b) = (vec![0; u.len()], vec![0; u.len()]);
+                let n = unsafe { select_at_most_v4(&u, 500, 0, &mut a) };
+                assert_eq!((n, &a[..n]), (select_at_most_body(&u, 500, 0, &mut b), &b[..n]));
             }
         }
     }

@@ -19,12 +19,7 @@ use crate::kernels::{self, Column};
 
 mod space;
 
-create_exception!(
-    _core,
-    KernelError,
-    PyException,
-    "A kernel refusal: args are (kind, grid index or None, message)."
-);
+create_exception!(_core, KernelError, PyException, "A kernel refusal: args are (kind, grid index or None, message).");
 
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
@@ -106,8 +101,16 @@ fn count_one(
     groups: i64,
 ) -> PyResult<i64> {
     let values = [
-        n_features, n_units, kernel_d, kernel_h, kernel_w, bias as i64, bidirectional as i64,
-        convention, reset_after as i64, groups,
+        n_features,
+        n_units,
+        kernel_d,
+        kernel_h,
+        kernel_w,
+        bias as i64,
+        bidirectional as i64,
+        convention,
+        reset_after as i64,
+        groups,
     ];
     Ok(kernels::count_one(layer(layer_code)?, &values)?)
 }
