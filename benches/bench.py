@@ -50,6 +50,21 @@ def timed(fn, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
+def timed_together(fns: dict, repeats: int = 7) -> dict:
+    """Median seconds of each function, run in turns (one warm-up turn
+    first): on a machine whose memory speed drifts, methods compared in a
+    ratio see the same conditions."""
+    times: dict = {name: [] for name in fns}
+    for turn in range(repeats + 1):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            result = fn()
+            if turn:
+                times[name].append(time.perf_counter() - t)
+            del result
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def child(expr: str, threads: int | None = None, setup: str = "") -> dict:
     """Runs ``expr`` (after ``setup``) in a fresh interpreter: seconds of the
     median run and the peak memory growth over the setup's."""
@@ -162,10 +177,17 @@ def sweep_lstm(n: int, **kw) -> pl.DataFrame:
     return asw.sweep("lstm", range(1, n // WIDTH + 1), range(1, WIDTH + 1), **kw)
 
 
-def one_percent_budget() -> int:
-    """A budget that keeps about 1% of each row of an LSTM grid: counts grow
-    ~4u², so u up to ~1% of the width fits."""
-    return asw.count_params("lstm", 1, WIDTH // 100)
+def one_percent_budget(n: int) -> int:
+    """The budget that keeps about 1% of the n-point LSTM grid's rows, found by
+    bisection with count_fitting (which counts without storing)."""
+    nf, lo, hi = n // WIDTH, 0, asw.count_params("lstm", n // WIDTH, WIDTH)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if asw.count_fitting("lstm", range(1, nf + 1), range(1, WIDTH + 1), budget=mid) < n // 100:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 # --------------------------------------------------------------------------
@@ -221,9 +243,8 @@ def section_count(report: Report, sizes: list[int]) -> dict:
             (f"pure-Python core ({py_points:.0e} points)", py_points,
              lambda: asw.count_params("lstm", small_f, u, backend="python")),
         ]  # fmt: skip
-        rates = {}
-        for name, points, fn in cases:
-            rates[name] = points / timed(fn, 1 if "Python" in name else 5)
+        fast = timed_together({name: fn for name, _, fn in cases if "Python" not in name})
+        rates = {name: points / (fast[name] if name in fast else timed(fn, 1)) for name, points, fn in cases}
         ours = rates["archsweep count_params (2 threads)"]
         report.note(f"**N = {n:.0e}**")
         report.table(
@@ -246,9 +267,9 @@ def section_sweep(report: Report, sizes: list[int]) -> None:
         table = sweep_lstm(n)
         nbytes = table.estimated_size()
         del table
-        t_sweep = timed(lambda: sweep_lstm(n), 3)
-        t_polars = timed(lambda: polars_table(f, u), 3)
-        t_limit = timed(lambda: write_new(nbytes // 8, 2), 3)
+        t = timed_together({"sweep": lambda: sweep_lstm(n), "polars": lambda: polars_table(f, u),
+                            "limit": lambda: write_new(nbytes // 8, 2)}, 5)  # fmt: skip
+        t_sweep, t_polars, t_limit = t["sweep"], t["polars"], t["limit"]
         mem = child(f"sweep_lstm({n})")
         rows.append([
             f"{n:.0e}", rate(n, t_sweep), rate(n, t_polars), f"{t_polars / t_sweep:.2f}",
@@ -263,10 +284,9 @@ def section_sweep(report: Report, sizes: list[int]) -> None:
 
 
 def section_budget(report: Report, sizes: list[int]) -> None:
-    budget = one_percent_budget()
     report.section(
         "3. Sweeps under a budget that keeps ~1% of rows",
-        f"LSTM, budget {budget:,}. 'sorted' grids have n_units ascending, so each row's counts grow and a budget "
+        "LSTM; the budget is chosen for each N to keep 1% of its rows. 'sorted' grids have n_units ascending, so each row's counts grow and a budget "
         "keeps a prefix, found by binary search; 'shuffled' n_units forces a test of every point. count_fitting "
         "stores nothing; its single-thread rate is measured in a child process with RAYON_NUM_THREADS=1.",
     )
@@ -275,12 +295,15 @@ def section_budget(report: Report, sizes: list[int]) -> None:
         f, u = grid(n)
         rng = np.random.default_rng(0)
         shuffled = rng.permutation(u)
-        nf = n // WIDTH
+        nf, budget = n // WIDTH, one_percent_budget(n)
         kept = asw.count_fitting("lstm", range(1, nf + 1), range(1, WIDTH + 1), budget=budget)
-        t_sweep = timed(lambda: sweep_lstm(n, budget=budget), 3)
-        t_sweep_shuffled = timed(lambda: asw.sweep("lstm", range(1, nf + 1), shuffled, budget=budget), 3)
-        t_numpy = timed(lambda: numpy_blocked_count(f, u, budget), 3)
-        t_polars = timed(lambda: polars_filter(f, u, budget), 3)
+        t = timed_together({
+            "sorted": lambda: sweep_lstm(n, budget=budget),
+            "shuffled": lambda: asw.sweep("lstm", range(1, nf + 1), shuffled, budget=budget),
+            "numpy": lambda: numpy_blocked_count(f, u, budget),
+            "polars": lambda: polars_filter(f, u, budget),
+        }, 5)  # fmt: skip
+        t_sweep, t_sweep_shuffled, t_numpy, t_polars = t["sorted"], t["shuffled"], t["numpy"], t["polars"]
         one = child(f"asw.count_fitting('lstm', range(1, {nf} + 1), range(1, WIDTH + 1), budget={budget})", threads=1)
         one_shuffled = child(
             f"asw.count_fitting('lstm', range(1, {nf} + 1), U, budget={budget})", threads=1,
@@ -355,7 +378,6 @@ def section_layers(report: Report, n: int) -> None:
         "numpy's straight broadcast of the same formula.",
     )
     f, u = grid(n)
-    t_limit = timed(lambda: write_new(n, 2), 3)
     numpy_formulas = {
         "dense": lambda: f * u + u,
         "rnn": lambda: (f + u) * u + u,
@@ -369,21 +391,29 @@ def section_layers(report: Report, n: int) -> None:
     nf = n // WIDTH
     for name, numpy_fn in numpy_formulas.items():
         layer, kernel = kernels.get(name, (name, None))
-        t_count = timed(lambda: asw.count_params(layer, f, u, kernel=kernel), 3)
-        t_sweep = timed(lambda: asw.sweep(layer, range(1, nf + 1), range(1, WIDTH + 1), kernel=kernel), 3)
-        t_numpy = timed(numpy_fn, 3)
+        t = timed_together({
+            "count": lambda: asw.count_params(layer, f, u, kernel=kernel),
+            "sweep": lambda: asw.sweep(layer, range(1, nf + 1), range(1, WIDTH + 1), kernel=kernel),
+            "numpy": numpy_fn, "limit": lambda: write_new(n, 2),
+        }, 5)  # fmt: skip
+        t_count, t_sweep, t_numpy, t_limit = t["count"], t["sweep"], t["numpy"], t["limit"]
         rows.append([name, rate(n, t_count), f"{t_limit / t_count:.2f}", f"{t_numpy / t_count:.2f}", rate(n, t_sweep)])
     mixed = dict(layer=["dense", "conv2d", "rnn", "lstm", "gru"], n_features=range(1, nf // 5 + 1),
                  n_units=range(1, WIDTH + 1), kernel=[(1, 7)], convention=["keras", "torch"])  # fmt: skip
     total = asw.count_fitting(**mixed)
     t_mixed = timed(lambda: asw.sweep(**mixed), 3)
     rows.append(["mixed sweep (5 kinds × 2 conventions)", "", "", "", rate(total, t_mixed)])
+    example = dict(layer=["rnn", "lstm", "gru"], n_features=range(1, 513), n_units=range(1, 1025),
+                   bidirectional=[False, True])  # fmt: skip
+    t_example = timed(lambda: asw.sweep(**example), 5)
+    rows.append(["sweep(rnn/lstm/gru, 512 × 1024, bidirectional both): options vary fastest", "", "", "",
+                 rate(asw.count_fitting(**example), t_example)])  # fmt: skip
     report.table(["layer", "count_params configs/s", "÷ write limit", "÷ numpy straight", "sweep rows/s"], rows)
 
 
 def section_huge(report: Report, full: bool) -> None:
     n = 10**9 if full else 10**7
-    budget = one_percent_budget()
+    budget = one_percent_budget(n)
     report.section(
         "7. Sweeps larger than memory",
         f"{n:.0e} grid points (LSTM, {n // WIDTH:,} n_features × {WIDTH:,} n_units). Each run in a fresh process; "

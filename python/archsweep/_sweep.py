@@ -224,8 +224,8 @@ def _schema(blocks: list[_Block]) -> dict[str, pl.DataType]:
     conv = [b for b in blocks if b.layer in CONV_RANK]
     return {
         "layer": LAYER_DTYPE,
-        "n_features": narrowest(blocks[0].n_features.tolist()),
-        "n_units": narrowest(blocks[0].n_units.tolist()),
+        "n_features": narrowest([int(blocks[0].n_features.max())]),
+        "n_units": narrowest([int(blocks[0].n_units.max())]),
         "kernel_d": narrowest(k[0] for k in kernels),
         "kernel_h": narrowest(k[1] for k in kernels),
         "kernel_w": narrowest(k[2] for k in kernels),
