@@ -43,11 +43,10 @@ def sweep_fill(
     shape: list[int],
     operands: list[npt.NDArray[np.int64]],
     budget: int | None,
-    params: npt.NDArray[np.int64],
-    columns: list[tuple[int, int, npt.NDArray[np.uint8]]],
+    columns: list[tuple[int, int]],
     start: int = 0,
     end: int | None = None,
-) -> int: ...
+) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.uint8]]]: ...
 def fill(out: npt.NDArray[np.int64], value: int, threads: int) -> None: ...
 
 @final

@@ -120,15 +120,11 @@ def sweep_fill(
     shape: Sequence[int],
     operands: Sequence[np.ndarray],
     budget: int | None,
-    params_out: np.ndarray,
-    columns: Sequence[tuple[int, int, np.ndarray]],
+    columns: Sequence[tuple[int, int]],
     start: int = 0,
     end: int | None = None,
-) -> int:
+) -> tuple[np.ndarray, list[np.ndarray]]:
     rows = list(_kept(LAYERS[layer_code], shape, operands, budget, start, end))
-    if len(rows) != len(params_out):
-        raise KernelError("shape", None, f"params holds {len(params_out)} rows, the sweep keeps {len(rows)}")
-    params_out[:] = [p for _, p in rows]
-    for field, width, data in columns:
-        data.view(f"u{width}")[:] = [v[field] for v, _ in rows]
-    return len(rows)
+    params = np.array([p for _, p in rows], dtype=np.int64)
+    arrays = [np.array([v[field] for v, _ in rows], dtype=f"u{width}").view(np.uint8) for field, width in columns]
+    return params, arrays

@@ -102,13 +102,13 @@ def sweep_to_file(
 
     def pieces(with_columns, predicate, n_rows, batch_size):
         nonlocal written
-        yield _build_block(plan.blocks[0], 0, plan)  # an empty piece: the schema, even for no rows
+        yield _build_block(plan.blocks[0], plan, range(0))  # an empty piece: the schema, even for no rows
         for block, size in zip(plan.blocks, sizes):
             for start in range(0, size, PIECE):
                 if stop.is_set():
                     raise _Stopped
                 points = range(start, min(start + PIECE, size))
-                frame = _build_block(block, plan.rows(block, points), plan, points)
+                frame = _build_block(block, plan, points)
                 written += frame.height
                 bar.update(len(points))
                 yield frame

@@ -244,23 +244,21 @@ def _itemsize(dtype: pl.DataType) -> int:
     return {pl.UInt8: 1, pl.UInt16: 2, pl.UInt32: 4, pl.UInt64: 8, pl.Int64: 8}[dtype]
 
 
-def _build_block(block: _Block, rows: int, plan: _Plan, points: range | None = None) -> pl.DataFrame:
+def _build_block(block: _Block, plan: _Plan, points: range | None = None) -> pl.DataFrame:
     """Runs the core over one block (or the grid points ``points`` of it) and
     wraps its output columns as polars Series without copying them."""
     schema = plan.schema
     varying = [f for f in FIELDS if not block.is_null(f) and block.shape[_AXIS[f]] > 1]
     if "reset_after" in varying and "convention" not in varying:
         varying.append("convention")  # needed to tell Keras rows (shown) from the rest (null)
-    params = np.empty(rows, dtype=np.int64)
-    buffers = {f: np.empty(rows * _itemsize(schema[f]), dtype=np.uint8) for f in varying}
-    if rows:
-        shape, operands = block.shape, block.operands()
-        columns = [(FIELDS.index(f), _itemsize(schema[f]), buffers[f]) for f in varying]
-        span = (0, None) if points is None else (points.start, points.stop)
-        try:
-            plan.module.sweep_fill(LAYERS.index(block.layer), shape, operands, plan.budget, params, columns, *span)
-        except KERNEL_ERRORS as exc:
-            raise_kernel_error(exc, block.layer, shape, operands)
+    shape, operands = block.shape, block.operands()
+    columns = [(FIELDS.index(f), _itemsize(schema[f])) for f in varying]
+    span = (0, None) if points is None else (points.start, points.stop)
+    try:
+        params, arrays = plan.module.sweep_fill(LAYERS.index(block.layer), shape, operands, plan.budget, columns, *span)
+    except KERNEL_ERRORS as exc:
+        raise_kernel_error(exc, block.layer, shape, operands)
+    buffers = dict(zip(varying, arrays))
 
     # Columns that vary come from the core's buffers without a copy; the rest
     # are constant (or null) over the block and stay polars scalar columns,
@@ -377,16 +375,18 @@ def sweep(
     plan = _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups,
                  budget, backend)  # fmt: skip
     limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
-    rows = [plan.rows(b) for b in plan.blocks]
-    total = sum(rows)
-    size = total * plan.row_bytes
-    if size > limit:
-        raise SweepTooLargeError(
-            f"the sweep would return {total:,} rows taking {size:,} bytes, over max_bytes={limit:,}; "
-            "narrow the axes, pass budget= to keep only the rows that fit, write it with sweep_to_file, "
-            "or raise max_bytes"
-        )
-    frames = [_build_block(b, n, plan) for b, n in zip(plan.blocks, rows)]
+    # The kernel counts the rows it keeps before it allocates them; a separate
+    # count pass is needed only when the whole grid would not fit the limit.
+    if sum(math.prod(b.shape) for b in plan.blocks) * plan.row_bytes > limit:
+        total = sum(plan.rows(b) for b in plan.blocks)
+        size = total * plan.row_bytes
+        if size > limit:
+            raise SweepTooLargeError(
+                f"the sweep would return {total:,} rows taking {size:,} bytes, over max_bytes={limit:,}; "
+                "narrow the axes, pass budget= to keep only the rows that fit, write it with sweep_to_file, "
+                "or raise max_bytes"
+            )
+    frames = [_build_block(b, plan) for b in plan.blocks]
     return pl.concat(frames, how="vertical", rechunk=False)
 
 

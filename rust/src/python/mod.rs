@@ -3,7 +3,7 @@
 //! only moves arrays and maps kernel errors.
 
 use numpy::ndarray::ArrayViewD;
-use numpy::{PyReadonlyArrayDyn, PyReadwriteArray1, PyReadwriteArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
@@ -138,49 +138,61 @@ fn sweep_count(
     Ok(rows)
 }
 
-/// Writes the rows a sweep keeps among grid points `start..end` into
-/// `params` and the byte buffers of `columns`, given as
-/// `(field code, bytes per value, uint8 view)`; returns the number of rows.
+/// The rows a sweep keeps among grid points `start..end` (default: all):
+/// their counts, and for each `(field code, bytes per value)` of `columns`
+/// the field's values as a uint8 array of that many bytes a row. Counts the
+/// rows, allocates the outputs through numpy (which asks for huge pages),
+/// then fills them, a slab at a time.
 #[pyfunction]
-#[pyo3(signature = (layer_code, shape, operands, budget, params, columns, start=0, end=None))]
-#[allow(clippy::too_many_arguments)]
-fn sweep_fill(
-    py: Python<'_>,
+#[pyo3(signature = (layer_code, shape, operands, budget, columns, start=0, end=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn sweep_fill<'py>(
+    py: Python<'py>,
     layer_code: u8,
     shape: Vec<usize>,
-    operands: Vec<PyReadonlyArrayDyn<'_, i64>>,
+    operands: Vec<PyReadonlyArrayDyn<'py, i64>>,
     budget: Option<i64>,
-    mut params: PyReadwriteArray1<'_, i64>,
-    mut columns: Vec<(usize, usize, PyReadwriteArray1<'_, u8>)>,
+    columns: Vec<(usize, usize)>,
     start: usize,
     end: Option<usize>,
-) -> PyResult<usize> {
+) -> PyResult<(Bound<'py, PyArray1<i64>>, Vec<Bound<'py, PyArray1<u8>>>)> {
     let layer = layer(layer_code)?;
     let views = borrow(&operands)?;
-    let mut params = params.as_slice_mut().map_err(|_| PyValueError::new_err("params must be contiguous"))?;
-    let mut outs = Vec::with_capacity(columns.len());
-    for (code, width, bytes) in columns.iter_mut() {
-        let field = Field::from_code(*code).ok_or_else(|| PyValueError::new_err(format!("unknown field {code}")))?;
-        let bytes = bytes.as_slice_mut().map_err(|_| PyValueError::new_err("columns must be contiguous"))?;
-        outs.push(Column { field, width: *width, bytes });
+    let mut fields = Vec::with_capacity(columns.len());
+    for &(code, width) in &columns {
+        let field = Field::from_code(code).ok_or_else(|| PyValueError::new_err(format!("unknown field {code}")))?;
+        if ![1, 2, 4, 8].contains(&width) {
+            return Err(PyValueError::new_err(format!("column {}: {width} bytes a value", field.name())));
+        }
+        fields.push((field, width));
     }
     let grid = detached(py, || Grid::new(&shape, &views))?;
-    let mut rows = 0;
+    let mut counts = Vec::new();
     for slab in slabs(grid_range(&grid, start, end)?) {
-        let counts = detached(py, || kernels::chunk_counts(layer, &grid, budget, slab.clone()))?;
-        let n: usize = counts.iter().sum();
-        if n > params.len() {
-            return Err(PyValueError::new_err(format!("the outputs hold {rows} rows, the sweep keeps more")));
+        counts.push(detached(py, || kernels::chunk_counts(layer, &grid, budget, slab))?);
+    }
+    let rows: usize = counts.iter().flatten().sum();
+    // SAFETY (both): uninitialised arrays, every element written below before Python sees them.
+    let params = unsafe { PyArray1::<i64>::new(py, [rows], false) };
+    let arrays: Vec<_> = fields.iter().map(|&(_, width)| unsafe { PyArray1::<u8>::new(py, [rows * width], false) }).collect();
+    {
+        let mut params_rw = params.readwrite();
+        let mut rest = params_rw.as_slice_mut().map_err(|_| PyValueError::new_err("params is not contiguous"))?;
+        let mut guards: Vec<_> = arrays.iter().map(|a| a.readwrite()).collect();
+        let mut outs = Vec::with_capacity(guards.len());
+        for (guard, &(field, width)) in guards.iter_mut().zip(&fields) {
+            let bytes = guard.as_slice_mut().map_err(|_| PyValueError::new_err("a column is not contiguous"))?;
+            outs.push(Column { field, width, bytes });
         }
-        let (head, tail) = std::mem::take(&mut params).split_at_mut(n);
-        params = tail;
-        let cols: Vec<Column> = outs.iter_mut().map(|c| c.split_off_rows(n)).collect();
-        rows += detached(py, || kernels::sweep_fill(layer, &grid, budget, slab, &counts, head, cols))?;
+        for (slab, counts) in slabs(grid_range(&grid, start, end)?).zip(&counts) {
+            let n: usize = counts.iter().sum();
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
+            rest = tail;
+            let cols: Vec<Column> = outs.iter_mut().map(|c| c.split_off_rows(n)).collect();
+            detached(py, || kernels::sweep_fill(layer, &grid, budget, slab, counts, head, cols))?;
+        }
     }
-    if !params.is_empty() {
-        return Err(PyValueError::new_err(format!("the outputs hold more rows than the {rows} the sweep keeps")));
-    }
-    Ok(rows)
+    Ok((params, arrays))
 }
 
 /// Writes `value` into every element of `out` on `threads` threads: the
