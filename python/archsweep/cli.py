@@ -119,6 +119,10 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"whose defaults: {', '.join(CONVENTIONS)} (sweep: comma-separated; default keras)")  # fmt: skip
         p.add_argument("--groups", type=parse_values, default=[1], help="conv groups (default 1)")
         p.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
+        if many:  # flags over a grid take one value or both
+            p.add_argument("--bias", type=parse_flag, default=[True], help="true, false or both (default true)")
+            p.add_argument("--bidirectional", type=parse_flag, default=[False], help="true, false or both")
+            p.add_argument("--reset-after", type=parse_flag, help="Keras GRU: true, false or both (default Keras')")
 
     count = sub.add_parser("count", help="the count of one layer", description="Print the count of one layer.")
     count.add_argument("layer", help=f"one of {', '.join(LAYERS)}")
@@ -139,9 +143,6 @@ def _parser() -> argparse.ArgumentParser:
                     help="comma-separated layer kinds (default rnn,lstm,gru)")  # fmt: skip
     sw.add_argument("--n-features", type=parse_values, default=[128], help="e.g. 128 or 1..512 (default 128)")
     sw.add_argument("--n-units", type=parse_values, default=range(1, 4097), help="e.g. 1..4096 (the default)")
-    sw.add_argument("--bias", type=parse_flag, default=[True], help="true, false or both (default true)")
-    sw.add_argument("--bidirectional", type=parse_flag, default=[False], help="true, false or both")
-    sw.add_argument("--reset-after", type=parse_flag, help="Keras GRU: true, false or both (default Keras')")
     sw.add_argument("--budget", type=parse_number, help="keep only rows with params <= this (e.g. 5M)")
     sw.add_argument("--max-bytes", type=parse_number, help="refuse tables larger than this (default half the RAM)")
     sw.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file (streamed: "
@@ -197,9 +198,6 @@ def _add_search_parsers(sub, common) -> None:
         p.add_argument("--n-features", type=parse_values, required=True, help="e.g. 128 or 1..512")
         p.add_argument("--n-units", type=parse_values, required=True, help="e.g. 1..4096 or 1..1G (never listed)")
         p.add_argument("--budget", type=parse_number, required=True, help="the most parameters (e.g. 5M, 250k)")
-        p.add_argument("--bias", type=parse_flag, default=[True], help="true, false or both (default true)")
-        p.add_argument("--bidirectional", type=parse_flag, default=[False], help="true, false or both")
-        p.add_argument("--reset-after", type=parse_flag, help="Keras GRU: true, false or both (default Keras')")
         common(p, many=True)
 
     se = sub.add_parser(
