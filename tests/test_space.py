@@ -349,3 +349,38 @@ def test_bad_spaces():
         asw.Model((8,), [L.Dense(asw.choice(1, 2)), L.Conv2D(2, 3)])
     with pytest.raises(asw.InvalidArgumentError, match=r"layer 0 \(Dense\): units must be at least 1, got 0"):
         asw.Model((8,), [L.Dense(asw.choice(4, 0))])
+
+
+def test_a_listing_reports_its_progress_and_stops_on_request():
+    """What the progress bar reads while the models are listed, and what Ctrl-C
+    sets (the listing runs on a worker thread; see _worker.run_in_worker)."""
+    from archsweep import _core
+    from archsweep._model import _tables
+
+    search = _core.SpaceSearch(*_tables(yardstick(4)), 30_000, 10**9)
+    rows = search.rows(None)
+    options, params = np.empty((rows, 5), dtype=np.uint32), np.empty(rows, dtype=np.int64)
+    search.fill(None, options, params)
+    assert rows > 0 and search.written() == rows
+    search.stop()
+    with pytest.raises(_core.KernelError) as info:
+        search.fill(None, options, params)
+    assert info.value.args[0] == "stopped"
+
+
+def test_ctrl_c_while_waiting_stops_the_worker_and_propagates():
+    import threading
+
+    from archsweep._worker import run_in_worker
+
+    stopped = threading.Event()
+
+    def ctrl_c() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_in_worker(lambda: stopped.wait(10), tick=ctrl_c, stop=stopped.set)
+    assert stopped.is_set()
+    with pytest.raises(ZeroDivisionError):  # the work's own error reaches the caller
+        run_in_worker(lambda: 1 // 0)
+    assert run_in_worker(lambda: 42) == 42

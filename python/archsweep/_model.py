@@ -26,6 +26,7 @@ from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, Pa
 from ._names import backend_name, convention_name
 from ._space import Choice, Repeat
 from ._sweep import available_memory
+from ._worker import progress_bar, run_in_worker
 from .layers import Count, Incompatible, Layer, Shape, _show
 
 INT64_MAX = 2**63 - 1
@@ -470,14 +471,26 @@ def count_models(space: Model, budget: Any, *, max_bytes: Any = None) -> int:
     return int(_run(lambda: module.space_count(*_tables(space), budget, limit), budget, limit))
 
 
-def search_models(space: Model, budget: Any, *, limit: Any = None, max_bytes: Any = None) -> pl.DataFrame:
+def search_models(
+    space: Model, budget: Any, *, limit: Any = None, max_bytes: Any = None, progress: bool | None = None
+) -> pl.DataFrame:
     """The architectures of ``space`` with at most ``budget`` parameters,
     largest first (ties in the order the choices list their options): one
     column per choice (see ``Model.choices``) and ``params``. ``limit=k``
     returns the ``k`` largest without listing the rest. ``max_bytes``
     (default: half the available memory) bounds the result and the search's
     tables; a larger search is refused before anything large is allocated.
+    ``progress``: a bar on stderr while the models are listed, for runs over
+    a second (``None``: when stderr is a terminal; ``False``: never).
     """
+    return _search_models(space, budget, limit, max_bytes, progress)[1]
+
+
+def _search_models(
+    space: Any, budget: Any, limit: Any, max_bytes: Any, progress: bool | None
+) -> tuple[int, pl.DataFrame]:
+    """``search_models``, and the number of fitting models (of which the
+    table holds all, or the ``limit`` largest)."""
     space = _model_arg(space)
     k = None if limit is None else _args.scalar_size("limit", limit, minimum=1)
     budget, cap = _limits(budget, max_bytes)
@@ -494,7 +507,15 @@ def search_models(space: Model, budget: Any, *, limit: Any = None, max_bytes: An
         )
     options = np.empty((rows, width), dtype=np.uint32)
     params = np.empty(rows, dtype=np.int64)
-    search.fill(k, options, params)
+    bar = progress_bar(rows, "model", "models", progress)
+
+    def tick() -> None:
+        bar.update(search.written() - bar.n)
+
+    try:
+        _run(lambda: run_in_worker(lambda: search.fill(k, options, params), tick=tick, stop=search.stop), budget, cap)
+    finally:
+        bar.close()
     order = np.argsort(-params, kind="stable")
     out = []
     for name, (how, *spec) in columns:
@@ -508,4 +529,4 @@ def search_models(space: Model, budget: Any, *, limit: Any = None, max_bytes: An
             p, values = spec
             out.append(_series(name, values).gather(options[order, p]))
     out.append(pl.Series("params", params[order]))
-    return pl.DataFrame(out)
+    return int(search.count()), pl.DataFrame(out)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -23,6 +22,7 @@ from polars.io.plugins import register_io_source
 
 from ._errors import InvalidArgumentError
 from ._sweep import _build_block, _plan
+from ._worker import progress_bar, run_in_worker
 
 # Grid points per piece: ~8M points is at most ~170 MB of table, and a
 # kernel call of a few tens of milliseconds between checks for Ctrl-C.
@@ -89,16 +89,13 @@ def sweep_to_file(
     ``progress`` shows a bar on stderr for runs over a second: ``None`` (the
     default) shows it when stderr is a terminal, ``False`` never.
     """
-    from tqdm import tqdm
-
     path = check_output_path(path)
     plan = _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups,
                  budget, backend)  # fmt: skip
     sizes = [math.prod(b.shape) for b in plan.blocks]
     stop = threading.Event()
     written = 0
-    bar = tqdm(total=sum(sizes), unit="pt", unit_scale=True, delay=1.0, file=sys.stderr, leave=False,
-               disable=None if progress is None else not progress, desc="sweep")  # fmt: skip
+    bar = progress_bar(sum(sizes), "pt", "sweep", progress)
 
     def pieces(with_columns, predicate, n_rows, batch_size):
         nonlocal written
@@ -115,26 +112,12 @@ def sweep_to_file(
 
     source = register_io_source(io_source=pieces, schema=pl.Schema(plan.schema))
     sink = getattr(source, WRITERS[path.suffix.lower()])
-    failure: list[BaseException] = []
 
     def write(tmp: str) -> None:
-        def run() -> None:
-            try:
-                sink(tmp)
-            except BaseException as exc:  # re-raised on the calling thread
-                failure.append(exc)
-
-        worker = threading.Thread(target=run, name="archsweep-sink", daemon=True)
-        worker.start()
         try:
-            while worker.is_alive():
-                worker.join(0.05)  # short waits: Ctrl-C lands between them
-        except BaseException:
-            stop.set()
-            worker.join()
-            raise
-        if failure:
-            raise _original(failure[0])
+            run_in_worker(lambda: sink(tmp), stop=stop.set)
+        except Exception as exc:
+            raise _original(exc) from None
 
     try:
         write_atomically(path, write)

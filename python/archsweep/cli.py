@@ -18,7 +18,7 @@ import polars as pl
 
 from ._count import count_params
 from ._errors import ArchsweepError
-from ._model import count_models, search_models, summary_table
+from ._model import _search_models, count_models, summary_table
 from ._names import CONVENTIONS, LAYERS
 from ._plot import plot
 from ._search import search
@@ -162,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--count", action="store_true", help="print only how many models fit")
     models.add_argument("--max-bytes", type=parse_number, help="refuse results larger than this (default half the RAM)")
     models.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file")
+    models.add_argument("--no-progress", action="store_true", help="no progress bar on stderr while listing")
     models.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
     summary = sub.add_parser("summary", help="the Keras-style summary of a model (TOML)",
                              description="Print each layer's output shape and count, and the total, as Keras' "
@@ -182,12 +183,12 @@ def _model_command(args: argparse.Namespace) -> int:
     if args.command == "summary":
         print(summary_table(model))
         return 0
-    fitting = count_models(model, args.budget, max_bytes=args.max_bytes)
     if args.count:
-        print(fitting)
+        print(count_models(model, args.budget, max_bytes=args.max_bytes))
         return 0
+    progress = False if args.no_progress else None
+    fitting, df = _search_models(model, args.budget, args.limit, args.max_bytes, progress)
     print(f"{fitting:,} of {model.size:,} architectures fit budget {args.budget:,}", file=sys.stderr)
-    df = search_models(model, args.budget, limit=args.limit, max_bytes=args.max_bytes)
     return _show(df, args.output)
 
 

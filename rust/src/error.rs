@@ -20,6 +20,8 @@ pub enum Error {
     Memory { needed: u64, limit: u64 },
     /// A number of models does not fit in `u128`.
     CountOverflow,
+    /// The caller asked a running search to stop.
+    Stopped,
 }
 
 impl Error {
@@ -32,6 +34,7 @@ impl Error {
             Error::Shape(_) => "shape",
             Error::Memory { .. } => "memory",
             Error::CountOverflow => "count_overflow",
+            Error::Stopped => "stopped",
         }
     }
 
@@ -59,6 +62,7 @@ impl fmt::Display for Error {
                 write!(f, "the search needs at least {needed} bytes for its cost tables, over the limit of {limit}")
             }
             Error::CountOverflow => f.write_str("the number of models exceeds 2**128"),
+            Error::Stopped => f.write_str("stopped on request"),
         }
     }
 }

@@ -25,7 +25,7 @@
 //!   `k`-th largest total, also read off the start state; ties at that total
 //!   are taken in enumeration order.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
@@ -249,6 +249,10 @@ pub struct Search {
     budget: u64,
     /// `completions[p][s]`, for `p` in `0..=positions`.
     completions: Vec<Vec<Completions>>,
+    /// Rows the running `fill` has written, for a progress bar.
+    written: AtomicU64,
+    /// Set by `stop`: `fill` stops before its next piece, now and later.
+    stopped: AtomicBool,
 }
 
 /// A partial model: options chosen for positions `0..p`, reaching state `s`
@@ -295,7 +299,7 @@ impl Search {
     /// `max_bytes`.
     pub fn new(space: Space, budget: u64, max_bytes: u64) -> Result<Search> {
         let completions = Self::summaries(&space, budget, max_bytes, true)?;
-        Ok(Search { space, budget, completions })
+        Ok(Search { space, budget, completions, written: AtomicU64::new(0), stopped: AtomicBool::new(false) })
     }
 
     /// The number of models of `space` within `budget`, as
@@ -374,6 +378,18 @@ impl Search {
         self.space.positions()
     }
 
+    /// Rows the running (or last) [`Search::fill`] has written so far; safe
+    /// to read from another thread while it runs.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// Asks the running [`Search::fill`], and any later one, to stop: it
+    /// returns [`Error::Stopped`] before its next piece of work.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
     /// The number of models whose count is at most the budget.
     pub fn count(&self) -> u128 {
         self.completions[0][0].total()
@@ -401,6 +417,10 @@ impl Search {
                 options.len()
             )));
         }
+        self.written.store(0, Ordering::Relaxed);
+        if self.stopped.load(Ordering::Relaxed) {
+            return Err(Error::Stopped);
+        }
         if rows == 0 {
             return Ok(());
         }
@@ -419,6 +439,7 @@ impl Search {
         if !out.is_full() {
             self.walk(0, 0, 0, (cutoff, cutoff), &mut Vec::with_capacity(width), &mut out);
         }
+        self.written.fetch_add(out.len as u64, Ordering::Relaxed);
         self.check_full(&out)
     }
 
@@ -466,10 +487,14 @@ impl Search {
             return Err(Error::Shape("the output buffers are larger than the fitting models".into()));
         }
         jobs.into_par_iter().try_for_each(|(t, o, q)| {
+            if self.stopped.load(Ordering::Relaxed) {
+                return Err(Error::Stopped);
+            }
             let mut out = Rows::new(o, q, width);
             let mut path = t.path;
             path.reserve(width - t.p);
             self.walk(t.p, t.s, t.c, (lo, hi), &mut path, &mut out);
+            self.written.fetch_add(out.len as u64, Ordering::Relaxed);
             self.check_full(&out)
         })
     }
@@ -609,6 +634,7 @@ mod tests {
         let width = search.positions();
         let (mut options, mut params) = (vec![0u32; rows * width], vec![0i64; rows]);
         search.fill(limit, &mut options, &mut params).unwrap();
+        assert_eq!(search.written(), rows as u64); // what a progress bar reads
         let mut out: Vec<(Vec<u32>, i64)> =
             (0..rows).map(|r| (options[r * width..(r + 1) * width].to_vec(), params[r])).collect();
         out.sort_by_key(|(_, p)| std::cmp::Reverse(*p));
@@ -711,5 +737,15 @@ mod tests {
         let search = Search::new(t.space(), 10, u64::MAX).unwrap();
         assert!(search.fill(None, &mut [0; 2], &mut [0; 2]).is_err());
         assert!(search.fill(Some(2), &mut [0; 2], &mut [0; 2]).is_ok());
+    }
+
+    #[test]
+    fn a_stopped_search_lists_nothing() {
+        let t = Tables { n_states: vec![1, 1], n_options: vec![3], cost: vec![1, 2, 3], next: vec![0; 3] };
+        let search = Search::new(t.space(), 10, u64::MAX).unwrap();
+        search.stop();
+        assert_eq!(search.fill(Some(2), &mut [0; 2], &mut [0; 2]), Err(Error::Stopped));
+        assert_eq!(search.fill(None, &mut [0; 3], &mut [0; 3]), Err(Error::Stopped));
+        assert_eq!(search.written(), 0);
     }
 }

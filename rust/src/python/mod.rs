@@ -174,7 +174,8 @@ fn sweep_fill<'py>(
     let rows: usize = counts.iter().flatten().sum();
     // SAFETY (both): uninitialised arrays, every element written below before Python sees them.
     let params = unsafe { PyArray1::<i64>::new(py, [rows], false) };
-    let arrays: Vec<_> = fields.iter().map(|&(_, width)| unsafe { PyArray1::<u8>::new(py, [rows * width], false) }).collect();
+    let arrays: Vec<_> =
+        fields.iter().map(|&(_, width)| unsafe { PyArray1::<u8>::new(py, [rows * width], false) }).collect();
     {
         let mut params_rw = params.readwrite();
         let mut rest = params_rw.as_slice_mut().map_err(|_| PyValueError::new_err("params is not contiguous"))?;

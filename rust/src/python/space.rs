@@ -40,6 +40,18 @@ impl SpaceSearch {
         self.search.count()
     }
 
+    /// Rows the running (or last) `fill` has written: callable from another
+    /// thread while `fill` runs without the GIL.
+    fn written(&self) -> u64 {
+        self.search.written()
+    }
+
+    /// Asks a running `fill` (on another thread), and any later one, to stop:
+    /// it raises KernelError("stopped", ...).
+    fn stop(&self) {
+        self.search.stop()
+    }
+
     /// The rows `fill` writes for `limit`.
     #[pyo3(signature = (limit=None))]
     fn rows(&self, limit: Option<u128>) -> u128 {
