@@ -334,9 +334,7 @@ impl<'a> Grid<'a> {
             }
         }
     }
-}
 
-impl Grid<'_> {
     /// Calls `visit(first, rows, sorted)` for the points of `start..end`, in
     /// C order. Usually `rows` is one row, whose point `j` is flat index
     /// `first + j`. On a grid with a tile (see `split_tile`), whole tiles come

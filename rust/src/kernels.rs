@@ -91,37 +91,55 @@ fn evaluate_with<const FAST: bool, const GROUPS: bool>(
     run_chunks(range, pieces, |chunk, out| {
         let mut scratch = Scratch::new();
         grid.for_each_run(chunk.start, chunk.end, |first, rows, _| {
-            let m = rows.len();
-            let out = &mut out[first - chunk.start..first - chunk.start + rows[0].len * m];
-            // Rows with shared coefficients first, then the others point by
-            // point in grid order, so an error names the first failing point.
-            let fast: Vec<Option<Coeffs<i64>>> =
-                rows.iter().map(|row| shared_coeffs::<FAST, GROUPS>(layer, row)).collect();
-            for (q, (row, k)) in rows.iter().zip(&fast).enumerate() {
-                let Some(k) = k else { continue };
-                if m == 1 {
-                    row_counts(k, row, 0, out);
-                    continue;
-                }
-                for b0 in (0..row.len).step_by(BLOCK) {
-                    let counts = &mut scratch.counts[..BLOCK.min(row.len - b0)];
-                    row_counts(k, row, b0, counts);
-                    for (j, &p) in counts.iter().enumerate() {
-                        out[(b0 + j) * m + q] = p;
-                    }
-                }
+            let at = first - chunk.start;
+            let [row] = rows else {
+                return evaluate_interleaved::<FAST, GROUPS>(layer, first, rows, &mut scratch, &mut out[at..]);
+            };
+            let out = &mut out[at..at + row.len];
+            if let Some(k) = shared_coeffs::<FAST, GROUPS>(layer, row) {
+                row_counts(&k, row, 0, out);
+                return Ok(());
             }
-            if fast.iter().any(Option::is_none) {
-                for j in 0..rows[0].len {
-                    for (q, row) in rows.iter().enumerate().filter(|&(q, _)| fast[q].is_none()) {
-                        out[j * m + q] = count_at::<FAST, GROUPS>(layer, first + j * m + q, &row.values(j))?;
-                    }
-                }
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = count_at::<FAST, GROUPS>(layer, first + j, &row.values(j))?;
             }
             Ok(())
         })
     })
     .map(|_| ())
+}
+
+/// Writes the counts of interleaved rows (see `for_each_run`): point `j` of
+/// row `q` into `out[j·m + q]`. Rows with shared coefficients first, then the
+/// others point by point in grid order, so an error names the first failing
+/// point.
+fn evaluate_interleaved<const FAST: bool, const GROUPS: bool>(
+    layer: Layer,
+    first: usize,
+    rows: &[Row],
+    scratch: &mut Scratch,
+    out: &mut [i64],
+) -> Result<()> {
+    let m = rows.len();
+    let fast: Vec<Option<Coeffs<i64>>> = rows.iter().map(|row| shared_coeffs::<FAST, GROUPS>(layer, row)).collect();
+    for (q, (row, k)) in rows.iter().zip(&fast).enumerate() {
+        let Some(k) = k else { continue };
+        for b0 in (0..row.len).step_by(BLOCK) {
+            let counts = &mut scratch.counts[..BLOCK.min(row.len - b0)];
+            row_counts(k, row, b0, counts);
+            for (j, &p) in counts.iter().enumerate() {
+                out[(b0 + j) * m + q] = p;
+            }
+        }
+    }
+    if fast.iter().any(Option::is_none) {
+        for j in 0..rows[0].len {
+            for (q, row) in rows.iter().enumerate().filter(|&(q, _)| fast[q].is_none()) {
+                out[j * m + q] = count_at::<FAST, GROUPS>(layer, first + j * m + q, &row.values(j))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The formula's coefficients along `row` when they are shared by all its
