@@ -27,11 +27,12 @@ import polars as pl
 from . import _args
 from ._backend import KERNEL_ERRORS, core, raise_kernel_error
 from ._errors import InvalidArgumentError
-from ._names import CONVENTIONS, FIELDS, LAYERS, _choose
+from ._names import FIELDS, LAYERS, _choose
 from ._sweep import (
-    CONVENTION_DTYPE,
     LAYER_DTYPE,
     _Block,
+    _conventions,
+    _keras_reset_after,
     _schema,
     _size_axis,
     _validated_blocks,
@@ -187,13 +188,11 @@ def _table(block: _Block, fields: list[np.ndarray], params: np.ndarray, budget: 
             continue
         series = pl.Series(np.ascontiguousarray(np.broadcast_to(values, (n,))))
         if field == "convention":
-            columns[field] = pl.Series(list(CONVENTIONS), dtype=CONVENTION_DTYPE).gather(series)
+            columns[field] = _conventions(series)
         else:
             columns[field] = series.cast(dtype)
     if not block.is_null("reset_after"):
-        # Only Keras GRU rows have a reset_after; a GRU block's other conventions show null.
-        keras = columns["convention"] == "keras"
-        columns["reset_after"] = pl.select(pl.when(keras).then(columns["reset_after"])).to_series()
+        columns["reset_after"] = _keras_reset_after(columns["reset_after"], columns["convention"])
     columns["params"] = pl.Series(params)
     columns["slack"] = pl.Series(budget - params)
     return pl.DataFrame({name: s.alias(name) for name, s in columns.items()})

@@ -244,6 +244,16 @@ def _itemsize(dtype: pl.DataType) -> int:
     return {pl.UInt8: 1, pl.UInt16: 2, pl.UInt32: 4, pl.UInt64: 8, pl.Int64: 8}[dtype]
 
 
+def _conventions(codes: pl.Series) -> pl.Series:
+    """Convention codes (indexes into CONVENTIONS) as the Enum column."""
+    return pl.Series(list(CONVENTIONS), dtype=CONVENTION_DTYPE).gather(codes)
+
+
+def _keras_reset_after(reset_after: pl.Series, convention: pl.Series) -> pl.Series:
+    """Only Keras GRU rows have a reset_after; a GRU block's other conventions show null."""
+    return pl.select(pl.when(convention == "keras").then(reset_after)).to_series()
+
+
 def _build_block(block: _Block, plan: _Plan, points: range | None = None) -> pl.DataFrame:
     """Runs the core over one block (or the grid points ``points`` of it) and
     wraps its output columns as polars Series without copying them."""
@@ -272,15 +282,13 @@ def _build_block(block: _Block, plan: _Plan, points: range | None = None) -> pl.
         elif field not in varying:
             constants.append(pl.lit(block.value(field), dtype=dtype).alias(field))
         elif field == "convention":
-            codes = pl.Series(buffers[field])
-            series[field] = pl.Series(list(CONVENTIONS), dtype=CONVENTION_DTYPE).gather(codes)
+            series[field] = _conventions(pl.Series(buffers[field]))
         elif field in _FLAGS:
             series[field] = pl.Series(buffers[field].view(np.bool_))
         else:
             series[field] = pl.Series(buffers[field].view(f"u{_itemsize(dtype)}"))
     if "reset_after" in varying:
-        keras = series["convention"] == "keras"
-        series["reset_after"] = pl.select(pl.when(keras).then(series["reset_after"])).to_series()
+        series["reset_after"] = _keras_reset_after(series["reset_after"], series["convention"])
     series["params"] = pl.Series(params)
     frame = pl.DataFrame([s.alias(name) for name, s in series.items()])
     return frame.with_columns(constants).select(COLUMNS)
