@@ -189,11 +189,11 @@ def test_sweep_over_max_bytes_is_refused_before_allocating(backend):
     # 1e12 rows would need terabytes: refused from the row count alone.
     with refuses(asw.SweepTooLargeError, "rows", "bytes", "budget"):
         asw.sweep("lstm", range(1, 10**6 + 1), range(1, 10**6 + 1), backend="rust")
-    with refuses(asw.SweepTooLargeError, "max_bytes=1,000"):
-        asw.sweep("dense", range(1, 100), range(1, 100), max_bytes=1000, backend=backend)
-    # With a budget, only the rows that fit count against the limit.
-    df = asw.sweep("dense", range(1, 100), range(1, 100), budget=20, max_bytes=1000, backend=backend)
-    assert 0 < df.height * 20 <= 1000
+    with refuses(asw.SweepTooLargeError, "max_bytes=3,000"):
+        asw.sweep("dense", range(1, 100), range(1, 100), max_bytes=3000, backend=backend)
+    # With a budget, only the rows that fit count against the limit, besides the listed axes (8 bytes a value).
+    df = asw.sweep("dense", range(1, 100), range(1, 100), budget=20, max_bytes=3000, backend=backend)
+    assert 0 < df.height * 20 + 8 * 198 <= 3000
 
 
 def test_bad_out(backend):

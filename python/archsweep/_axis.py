@@ -10,6 +10,7 @@ ranges' ends: nothing proportional to the length is built.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -33,7 +34,10 @@ class Chain:
         for p in ranges:
             if not isinstance(p, range):
                 raise TypeError(f"a Chain holds ranges and ints, got {type(p).__name__}")
-        self.parts: tuple[range, ...] = tuple(p for p in ranges if range_len(p))
+        # One value is written ascending, so a chain's direction shows in its steps.
+        self.parts: tuple[range, ...] = tuple(
+            range(p.start, p.start + 1) if range_len(p) == 1 else p for p in ranges if range_len(p)
+        )
 
     @classmethod
     def of(cls, value: Any) -> Chain | None:
@@ -80,6 +84,29 @@ class Chain:
             last = p.start + (range_len(p) - 1) * p.step
         return True
 
+    def __getitem__(self, index: int) -> int:
+        if index < 0:
+            index += self.size
+        for p in self.parts:
+            n = range_len(p)
+            if 0 <= index < n:
+                return p.start + index * p.step
+            index -= n
+        raise IndexError("Chain index out of range")
+
+    def prefix(self, n: int) -> Chain:
+        """The first ``n`` values, still lazy."""
+        parts = []
+        for p in self.parts:
+            if n <= 0:
+                break
+            parts.append(p if range_len(p) <= n else range(p.start, p.start + n * p.step, p.step))
+            n -= range_len(p)
+        return Chain(parts)
+
+    def reversed(self) -> Chain:
+        return Chain(range(p.start + (range_len(p) - 1) * p.step, p.start - p.step, -p.step) for p in reversed(self.parts))
+
     def take(self, start: int, stop: int) -> np.ndarray:
         """Values ``start..stop`` (positions in the chain) as an int64 array.
         The caller has checked every value fits int64."""
@@ -95,3 +122,67 @@ class Chain:
             if offset >= stop:
                 break
         return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+
+
+# -- sorted axes: what search bisects and sweep trims --------------------------------------------------------------
+# A sorted axis is a range or Chain whose values never decrease, or a sorted
+# numpy array. Everything below is arithmetic on ranges: nothing is listed.
+
+Sorted = Chain | np.ndarray
+
+
+def multiples(values: Sorted, g: int) -> Sorted:
+    """The values divisible by ``g`` (the only valid sizes with ``groups=g``).
+
+    For a range they form a range too, of step lcm(step, g): its first
+    element solves start + k·step ≡ 0 (mod g), which has a solution iff
+    gcd(step, g) divides start."""
+    if g == 1:
+        return values
+    if isinstance(values, np.ndarray):
+        return values[values % g == 0]
+    out = []
+    for r in values.parts:
+        d = math.gcd(r.step, g)
+        if r.start % d:
+            continue
+        period = g // d
+        k = (-r.start // d) * pow(r.step // d, -1, period) % period
+        out.append(range(r.start + k * r.step, r.stop, r.step * period))
+    return Chain(out)
+
+
+def at(values: Sorted, index: np.ndarray) -> np.ndarray:
+    """``values[index]`` for an array of positions."""
+    if isinstance(values, np.ndarray):
+        return values[index]
+    out = np.empty(index.shape, dtype=np.int64)
+    offset = 0
+    for r in values.parts:
+        n = range_len(r)
+        here = (index >= offset) & (index < offset + n)
+        out[here] = r.start + (index[here] - offset) * r.step  # at most the range's last value: no overflow
+        offset += n
+    return out
+
+
+def count_at_most(values: Sorted, limit: int) -> int:
+    """How many of the sorted values are <= limit."""
+    if isinstance(values, np.ndarray):
+        return int(np.searchsorted(values, limit, side="right"))
+    return sum(range_len(range(r.start, min(r.stop, limit + 1), r.step)) for r in values.parts)
+
+
+def size(values: Chain | np.ndarray) -> int:
+    return values.size if isinstance(values, Chain) else len(values)
+
+
+def extremes(values: Chain | np.ndarray) -> tuple[int, int]:
+    if isinstance(values, Chain):
+        return values.extremes()
+    return int(values.min()), int(values.max())
+
+
+def take(values: Chain | np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Positions ``start..stop`` as an int64 array (a view for an array)."""
+    return values.take(start, stop) if isinstance(values, Chain) else values[start:stop]

@@ -10,7 +10,6 @@ once; the pieces check for it between kernel calls and stop the writer.
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 import threading
@@ -92,20 +91,20 @@ def sweep_to_file(
     path = check_output_path(path)
     plan = _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups,
                  budget, backend)  # fmt: skip
-    sizes = [math.prod(b.shape) for b in plan.blocks]
+    sizes = [b.points for b in plan.blocks]
     stop = threading.Event()
     written = 0
     bar = progress_bar(sum(sizes), "pt", "sweep", progress)
 
     def pieces(with_columns, predicate, n_rows, batch_size):
         nonlocal written
-        yield _build_block(plan.blocks[0], plan, range(0))  # an empty piece: the schema, even for no rows
-        for block, size in zip(plan.blocks, sizes):
-            for start in range(0, size, PIECE):
+        yield _build_block(next(plan.blocks[0].pieces()), plan, range(0))  # the schema, even for no rows
+        for piece in (piece for block in plan.blocks for piece in block.pieces()):
+            for start in range(0, piece.points, PIECE):
                 if stop.is_set():
                     raise _Stopped
-                points = range(start, min(start + PIECE, size))
-                frame = _build_block(block, plan, points)
+                points = range(start, min(start + PIECE, piece.points))
+                frame = _build_block(piece, plan, points)
                 written += frame.height
                 bar.update(len(points))
                 yield frame

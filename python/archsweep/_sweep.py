@@ -10,15 +10,18 @@ the core over an open mesh (one array axis per sweep axis), which filters
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from . import _args
+from . import _args, _bisect
+from ._axis import Chain, count_at_most, extremes, multiples, size, take
 from ._backend import KERNEL_ERRORS, core, raise_kernel_error
 from ._errors import ArgumentTypeError, InvalidArgumentError, SweepTooLargeError
 from ._names import CONV_RANK, CONVENTIONS, FIELDS, LAYERS, RECURRENT, convention_name, layer_name
@@ -28,6 +31,9 @@ CONVENTION_DTYPE = pl.Enum(list(CONVENTIONS))
 COLUMNS = ("layer", *FIELDS, "params")
 _UNSIGNED = ((2**8 - 1, pl.UInt8), (2**16 - 1, pl.UInt16), (2**32 - 1, pl.UInt32), (2**64 - 1, pl.UInt64))
 _FLAGS = frozenset({"bias", "bidirectional", "reset_after"})
+# A size axis longer than this stays lazy (a Chain of ranges) and is listed
+# a piece at a time: 8M values are 64 MB of int64.
+AXIS_PIECE = 1 << 23
 # The mesh axis each field varies along.
 _AXIS = {"n_features": 0, "n_units": 1, "kernel_d": 2, "kernel_h": 2, "kernel_w": 2, "bias": 3,
          "bidirectional": 4, "convention": 5, "reset_after": 5, "groups": 6}  # fmt: skip
@@ -109,16 +115,43 @@ class _Block:
     bidirectional: list[bool]
     variants: list[tuple[str, bool | None]]  # (convention, reset_after shown in the table)
     groups: list[int]
-    n_features: np.ndarray
-    n_units: np.ndarray
+    n_features: np.ndarray | Chain  # a Chain only when longer than AXIS_PIECE
+    n_units: np.ndarray | Chain
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return (len(self.n_features), len(self.n_units), len(self.kernels), len(self.bias),
+        return (size(self.n_features), size(self.n_units), len(self.kernels), len(self.bias),
                 len(self.bidirectional), len(self.variants), len(self.groups))  # fmt: skip
 
+    @property
+    def points(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def axis_bytes(self) -> int:
+        """What listing the block's size axes costs: a piece of each at most."""
+        return 8 * (min(size(self.n_features), AXIS_PIECE) + min(size(self.n_units), AXIS_PIECE))
+
+    def pieces(self) -> Iterator[_Block]:
+        """The block as sub-blocks with listed size axes of at most
+        AXIS_PIECE values each, in grid order (n_features outermost), so
+        their rows, one piece after another, are the block's rows."""
+        n_f, n_u = size(self.n_features), size(self.n_units)
+        for f0 in range(0, n_f, AXIS_PIECE):
+            features = take(self.n_features, f0, min(f0 + AXIS_PIECE, n_f))
+            if n_u <= AXIS_PIECE:
+                yield dataclasses.replace(self, n_features=features, n_units=take(self.n_units, 0, n_u))
+                continue
+            # A long n_units axis: one n_features value at a time keeps grid order.
+            for i in range(len(features)):
+                for u0 in range(0, n_u, AXIS_PIECE):
+                    units = take(self.n_units, u0, min(u0 + AXIS_PIECE, n_u))
+                    yield dataclasses.replace(self, n_features=features[i : i + 1], n_units=units)
+
     def operands(self) -> list[np.ndarray]:
-        """The ten formula inputs as an open mesh over ``shape``."""
+        """The ten formula inputs as an open mesh over ``shape`` (of a block
+        whose size axes are listed: a piece)."""
+        assert not isinstance(self.n_features, Chain) and not isinstance(self.n_units, Chain)
 
         def along(axis: int, values: Any) -> np.ndarray:
             shape = [1] * 7
@@ -174,7 +207,7 @@ def _blocks(layers, n_features, n_units, kernels, bias, bidirectional, conventio
             continue
         if not conv_layers:
             raise InvalidArgumentError(f"groups applies only to conv layers; the sweep has none ({', '.join(layers)})")
-        if not ((n_features % g == 0).any() and (n_units % g == 0).any()):
+        if not (size(multiples(n_features, g)) and size(multiples(n_units, g))):
             raise InvalidArgumentError(f"groups={g} divides no pair of n_features and n_units in the sweep")
     if True in bidirectional and not RECURRENT.intersection(layers):
         raise InvalidArgumentError("bidirectional=True applies only to rnn, lstm and gru; the sweep has none")
@@ -224,8 +257,8 @@ def _schema(blocks: list[_Block]) -> dict[str, pl.DataType]:
     conv = [b for b in blocks if b.layer in CONV_RANK]
     return {
         "layer": LAYER_DTYPE,
-        "n_features": narrowest([int(blocks[0].n_features.max())]),
-        "n_units": narrowest([int(blocks[0].n_units.max())]),
+        "n_features": narrowest([extremes(blocks[0].n_features)[1]]),
+        "n_units": narrowest([extremes(blocks[0].n_units)[1]]),
         "kernel_d": narrowest(k[0] for k in kernels),
         "kernel_h": narrowest(k[1] for k in kernels),
         "kernel_w": narrowest(k[2] for k in kernels),
@@ -304,24 +337,68 @@ class _Plan:
     budget: int | None
     schema: dict[str, pl.DataType]
 
-    def rows(self, block: _Block, points: range | None = None) -> int:
-        """Rows the block keeps among ``points`` (default: all its points),
-        counted without storing any."""
-        size = math.prod(block.shape)
-        points = range(size) if points is None else points
+    def rows(self, block: _Block, *, check: bool = True) -> int:
+        """Rows the block keeps, counted without storing any. Without a
+        budget every point is a row (but those whose groups do not divide);
+        ``check`` then also raises ``ParamOverflowError`` where ``sweep``
+        would, at the same point."""
         if self.budget is None and all(g == 1 for g in block.groups):
-            return len(points)
-        shape, operands = block.shape, block.operands()
+            if not check:
+                return block.points
+            # Counts grow with both sizes: if none overflows at their largest
+            # values, none does anywhere. Otherwise the full count below
+            # raises at the first point that does, as sweep would.
+            corner = dataclasses.replace(block, n_features=np.asarray([extremes(block.n_features)[1]]),
+                                         n_units=np.asarray([extremes(block.n_units)[1]]))  # fmt: skip
+            if self._count(corner) == corner.points:
+                return block.points
+        return sum(self._count(piece) for piece in block.pieces())
+
+    def _count(self, piece: _Block) -> int:
+        shape, operands = piece.shape, piece.operands()
         try:
-            return self.module.sweep_count(
-                LAYERS.index(block.layer), shape, operands, self.budget, points.start, points.stop
-            )
+            return self.module.sweep_count(LAYERS.index(piece.layer), shape, operands, self.budget, 0, piece.points)
         except KERNEL_ERRORS as exc:
-            raise_kernel_error(exc, block.layer, shape, operands)
+            raise_kernel_error(exc, piece.layer, shape, operands)
 
     @property
     def row_bytes(self) -> int:
         return sum(_itemsize(dtype) for dtype in self.schema.values())
+
+
+def _size_values(name: str, value: Any) -> np.ndarray | Chain:
+    """A size axis as an array, or, when it is a long range or Chain, still
+    lazy: checked by its extremes (which bound every value), never listed."""
+    chain = Chain.of(value)
+    if chain is None:
+        return _size_axis(name, value)
+    if not chain:
+        raise InvalidArgumentError(f"{name} is empty; give at least one value")
+    _args.sizes(name, list(chain.extremes()))
+    return chain if chain.size > AXIS_PIECE else chain.take(0, chain.size)
+
+
+def _trimmed(block: _Block, budget: int, module: Any) -> _Block:
+    """``block`` without the values of its lazy, ascending size axes that
+    fit the budget nowhere: they would add no row. A count never decreases
+    as a size grows (see ``_bisect``), so the largest value that fits at the
+    other axis' smallest valid value, for any combination of the options,
+    bounds every value that fits at all."""
+    for name, other in (("n_features", "n_units"), ("n_units", "n_features")):
+        values = getattr(block, name)
+        if not (isinstance(values, Chain) and values.is_sorted):
+            continue
+        others = getattr(block, other)
+        # For each groups value its smallest valid size on the other axis.
+        least = sorted({int(extremes(m)[0]) for g in block.groups if size(m := multiples(others, g))})
+        probe = dataclasses.replace(block, **{name: np.ones(1, dtype=np.int64), other: np.asarray(least or [1])})
+        fields, _ = _bisect.largest(probe, name, values, budget, module)
+        top = fields[FIELDS.index(name)]
+        keep = count_at_most(values, int(top.max())) if top.size else 0
+        prefix = values.prefix(max(keep, 1))  # one value keeps the block's shape; it fits nowhere
+        listed = prefix if prefix.size > AXIS_PIECE else prefix.take(0, prefix.size)
+        block = dataclasses.replace(block, **{name: listed})
+    return block
 
 
 def _validated_blocks(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups):
@@ -336,8 +413,8 @@ def _validated_blocks(layer, n_features, n_units, kernel, bias, bidirectional, c
     resets = _collection(reset_after)
     return _blocks(
         layers,
-        _size_axis("n_features", n_features),
-        _size_axis("n_units", n_units),
+        _size_values("n_features", n_features),
+        _size_values("n_units", n_units),
         _kernel_axis(kernel),
         _flag_axis("bias", bias),
         _flag_axis("bidirectional", bidirectional),
@@ -352,7 +429,10 @@ def _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, r
     blocks = _validated_blocks(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after,
                                groups)  # fmt: skip
     budget = None if budget is None else _args.scalar_size("budget", budget, minimum=0)
-    return _Plan(module, blocks, budget, _schema(blocks))
+    schema = _schema(blocks)  # typed by the axes as given, before trimming
+    if budget is not None:
+        blocks = [_trimmed(b, budget, module) for b in blocks]
+    return _Plan(module, blocks, budget, schema)
 
 
 def sweep(
@@ -385,16 +465,18 @@ def sweep(
     limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
     # The kernel counts the rows it keeps before it allocates them; a separate
     # count pass is needed only when the whole grid would not fit the limit.
-    if sum(math.prod(b.shape) for b in plan.blocks) * plan.row_bytes > limit:
-        total = sum(plan.rows(b) for b in plan.blocks)
-        size = total * plan.row_bytes
-        if size > limit:
+    # Besides the table, a call holds one piece of each size axis listed.
+    listed = max(b.axis_bytes for b in plan.blocks)
+    if sum(b.points for b in plan.blocks) * plan.row_bytes + listed > limit:
+        total = sum(plan.rows(b, check=False) for b in plan.blocks)
+        need = total * plan.row_bytes + listed
+        if need > limit:
             raise SweepTooLargeError(
-                f"the sweep would return {total:,} rows taking {size:,} bytes, over max_bytes={limit:,}; "
+                f"the sweep would return {total:,} rows taking {need:,} bytes, over max_bytes={limit:,}; "
                 "narrow the axes, pass budget= to keep only the rows that fit, write it with sweep_to_file, "
                 "or raise max_bytes"
             )
-    frames = [_build_block(b, plan) for b in plan.blocks]
+    frames = [_build_block(piece, plan) for b in plan.blocks for piece in b.pieces()]
     return pl.concat(frames, how="vertical", rechunk=False)
 
 
