@@ -23,7 +23,7 @@ import polars as pl
 from . import _args, _bisect
 from ._axis import Chain, count_at_most, extremes, multiples, size, take
 from ._backend import KERNEL_ERRORS, core, raise_kernel_error
-from ._errors import ArgumentTypeError, InvalidArgumentError, SweepTooLargeError
+from ._errors import ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
 from ._names import CONV_RANK, CONVENTIONS, FIELDS, LAYERS, RECURRENT, convention_name, layer_name
 
 LAYER_DTYPE = pl.Enum(list(LAYERS))
@@ -350,8 +350,11 @@ class _Plan:
             # raises at the first point that does, as sweep would.
             corner = dataclasses.replace(block, n_features=np.asarray([extremes(block.n_features)[1]]),
                                          n_units=np.asarray([extremes(block.n_units)[1]]))  # fmt: skip
-            if self._count(corner) == corner.points:
+            try:
+                self._count(corner)
                 return block.points
+            except ParamOverflowError:
+                pass
         return sum(self._count(piece) for piece in block.pieces())
 
     def _count(self, piece: _Block) -> int:

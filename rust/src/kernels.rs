@@ -344,8 +344,8 @@ fn chunk_counts_with<const FAST: bool, const GROUPS: bool>(
     range: Range<usize>,
 ) -> Result<Vec<usize>> {
     let pieces = chunk_ranges(range.clone());
-    if budget.is_none() && !GROUPS {
-        // Nothing is filtered. Overflow surfaces when the rows are written.
+    if budget.is_none() && !GROUPS && FAST {
+        // Nothing is filtered and no count can overflow: every point is a row.
         return Ok(pieces.iter().map(|r| r.len()).collect());
     }
     let states = vec![(); pieces.len()];
@@ -811,9 +811,10 @@ mod tests {
         let ops = mesh(&[1], &[10, 3_037_000_499], 1);
         let grid = Grid::new(&[1, 2], &views(&ops)).unwrap();
         assert_eq!(sweep_count(Layer::Lstm, &grid, Some(i64::MAX), 0..grid.len()), Ok(1));
+        // Counting without a budget meets the overflow that filling would.
+        assert_eq!(chunk_counts(Layer::Lstm, &grid, None, 0..2), Err(Error::Overflow { index: 1 }));
         let mut params = vec![0i64; 2];
-        let counts = chunk_counts(Layer::Lstm, &grid, None, 0..2).unwrap();
-        let err = sweep_fill(Layer::Lstm, &grid, None, 0..2, &counts, &mut params, Vec::new());
+        let err = sweep_fill(Layer::Lstm, &grid, None, 0..2, &[2], &mut params, Vec::new());
         assert_eq!(err, Err(Error::Overflow { index: 1 }));
     }
 

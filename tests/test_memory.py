@@ -1,0 +1,155 @@
+"""Memory bounds come before allocation: a long range stays lazy from the
+argument to the kernel, a refusal is decided from arithmetic on the axes,
+and grids far larger than memory are counted in bounded memory.
+
+The subprocess tests run under an address-space limit (RLIMIT_AS) a
+gigabyte above what the interpreter holds after importing archsweep: any
+call that listed a 10**9-value axis (8 GB) would die with MemoryError."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import archsweep as asw
+from archsweep import _sweep
+from archsweep._axis import Chain
+
+HUGE = range(1, 10**9 + 1)
+
+
+def run_limited(body: str) -> subprocess.CompletedProcess:
+    """``body`` in a fresh interpreter whose address space is capped 1 GB
+    above its size once archsweep is imported."""
+    script = textwrap.dedent(
+        """
+        import resource
+        import archsweep as asw
+        from archsweep._axis import Chain
+        asw.sweep("lstm", range(1, 50), range(1, 50))  # threads and pools started before the cap
+        with open("/proc/self/status") as f:
+            vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (vm + 2**30, vm + 2**30))
+        """
+    ) + textwrap.dedent(body)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+
+def test_the_cap_bites():
+    # The harness is meaningful: listing the axis under the cap fails.
+    proc = run_limited("import numpy as np\nnp.arange(1, 10**9 + 1)\n")
+    assert proc.returncode != 0 and "MemoryError" in proc.stderr
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_refusals_and_counts_under_the_cap(backend):
+    proc = run_limited(
+        f"""
+        b = {backend!r}
+        for call in (lambda: asw.sweep("dense", 1, range(1, 3 * 10**8), max_bytes=10**6, backend=b),
+                     lambda: asw.sweep("lstm", 128, range(1, 10**11), backend=b),
+                     lambda: asw.sweep("dense", 1, Chain([range(1, 10**9), 2 * 10**9]), backend=b)):
+            try:
+                call()
+            except asw.SweepTooLargeError as exc:
+                assert "rows" in str(exc) and "bytes" in str(exc), exc
+            else:
+                raise AssertionError("not refused")
+        # Counted, trimmed or searched without listing the long axis.
+        assert asw.count_fitting("dense", range(1, 10**11), 5, budget=100, backend=b) == 19
+        assert asw.sweep("dense", 1, range(1, 3 * 10**8), budget=1000, backend=b).height == 500
+        assert asw.search("dense", range(1, 10**12), range(1, 10**12), budget=100, backend=b).height == 99
+        assert asw.count_fitting("dense", 3, range(1, 10**10), backend=b) == 10**10 - 1
+        print("ok")
+        """
+    )
+    assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_count_fitting_without_budget_overflows_where_sweep_does(backend):
+    args = ("dense", [2, 2**62], [1, 4])
+    with pytest.raises(asw.ParamOverflowError) as from_sweep:
+        asw.sweep(*args, backend=backend)
+    with pytest.raises(asw.ParamOverflowError) as from_count:
+        asw.count_fitting(*args, backend=backend)
+    assert str(from_count.value) == str(from_sweep.value)
+    # A lazy axis overflows at the same first point as the listed one.
+    with pytest.raises(asw.ParamOverflowError) as lazy:
+        asw.count_fitting("dense", range(2**61, 2**61 + 2 * 10**7), 4, backend=backend)
+    with pytest.raises(asw.ParamOverflowError) as listed:
+        asw.sweep("dense", range(2**61, 2**61 + 3), 4, backend=backend)
+    assert str(lazy.value) == str(listed.value)
+
+
+def test_search_is_bounded_by_max_bytes(backend):
+    with pytest.raises(asw.SweepTooLargeError, match="combinations"):
+        asw.search("dense", range(1, 10**7), range(1, 10**9), budget=10**15, max_bytes=10**6, backend=backend)
+    # Trimmed by the budget first, the same search fits.
+    df = asw.search("dense", range(1, 10**7), range(1, 10**9), budget=1000, max_bytes=10**6, backend=backend)
+    assert df["params"].max() <= 1000 and df.height == 999  # n_features 1..999 (u = 1)
+
+
+ranges = st.builds(
+    lambda start, length, step, up: range(start, start + length * step, step) if up
+    else range(start + (length - 1) * step, start - 1, -step),
+    st.integers(1, 40), st.integers(0, 6), st.integers(1, 5), st.booleans(),
+)  # fmt: skip
+chains = st.lists(st.one_of(ranges, st.integers(1, 60)), min_size=1, max_size=4).map(Chain).filter(bool)
+
+
+@given(f=chains, u=chains, budget=st.one_of(st.none(), st.integers(0, 4000)), layer=st.sampled_from(["dense", "gru", "lstm"]),
+       data=st.data())  # fmt: skip
+def test_lazy_pieces_and_trimming_match_the_listed_sweep(f, u, budget, layer, data):
+    # With tiny pieces every chain is lazy, trimmed and listed piece by piece:
+    # the table is the one of the same values given as lists.
+    backend = data.draw(st.sampled_from(["rust", "python"]))
+    kw = dict(budget=budget, bias=[False, True], convention=["keras", "torch"], backend=backend)
+    expected = asw.sweep(layer, list(f), list(u), **kw)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_sweep, "AXIS_PIECE", data.draw(st.integers(1, 5)))
+        got = asw.sweep(layer, f, u, **kw)
+        fitting = asw.count_fitting(layer, f, u, **kw)
+    assert got.equals(expected)
+    assert fitting == expected.height
+
+
+@given(f=chains, u=chains, budget=st.integers(0, 5000), g=st.sampled_from([1, 2, 3]), data=st.data())
+def test_lazy_groups_and_search_match_the_listed_axes(f, u, budget, g, data):
+    backend = data.draw(st.sampled_from(["rust", "python"]))
+    kw = dict(kernel=[1, 2], groups=[1, g], budget=budget, backend=backend)
+    try:
+        expected = asw.sweep("conv1d", list(f), list(u), **kw)
+    except asw.InvalidArgumentError:
+        return  # groups that divide nothing: refused either way
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_sweep, "AXIS_PIECE", data.draw(st.integers(1, 5)))
+        assert asw.sweep("conv1d", f, u, **kw).equals(expected)
+        assert asw.count_fitting("conv1d", f, u, **kw) == expected.height
+        found = asw.search("conv1d", f, u, **kw)
+    best = asw.search("conv1d", list(f), list(u), **kw)
+    assert found.equals(best)
+
+
+def test_to_file_lists_a_piece_at_a_time(tmp_path, monkeypatch, backend):
+    monkeypatch.setattr(_sweep, "AXIS_PIECE", 3)
+    path = tmp_path / "t.parquet"
+    rows = asw.sweep_to_file(path, "lstm", range(1, 12), Chain([range(9, 0, -2), 40]), budget=2000, progress=False,
+                             backend=backend)  # fmt: skip
+    import polars as pl
+
+    expected = asw.sweep("lstm", list(range(1, 12)), [9, 7, 5, 3, 1, 40], budget=2000, backend=backend)
+    assert rows == expected.height and pl.read_parquet(path).equals(expected)
+
+
+def test_chain_is_arithmetic():
+    c = Chain([range(1, 10**18, 7), 5, range(10**19, 10**19 + 3)])
+    assert c.size == len(range(1, 10**18, 7)) + 4
+    assert c.extremes() == (1, 10**19 + 2) and not c.is_sorted
+    assert c[-1] == 10**19 + 2 and c.take(0, 3).tolist() == [1, 8, 15]
+    assert np.array_equal(Chain([range(5, 0, -2)]).take(0, 3), [5, 3, 1])
