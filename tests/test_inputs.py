@@ -63,7 +63,8 @@ decimals = st.one_of(
                                           "9223372036854775807.0", "9223372036854775808", "-0")]),
 )  # fmt: skip
 bools = st.sampled_from([True, False, np.True_, np.False_])
-junk = st.sampled_from([None, "3", b"3", np.str_("3"), 3 + 0j, complex(3, 1), np.complex64(3), object()])
+junk = st.sampled_from([None, "3", b"3", np.str_("3"), 3 + 0j, complex(3, 1), np.complex64(3), object(),
+                        np.timedelta64(3, "s"), np.datetime64("2020")])  # fmt: skip
 numbers = st.one_of(ints, bools, numpy_ints(), floats, numpy_floats, fractions, decimals, junk)
 # Mostly valid values, so that results (not only refusals) are checked often.
 friendly = st.one_of(st.integers(1, 40), st.integers(1, 40).map(float), st.integers(1, 40).map(Fraction),
@@ -80,8 +81,8 @@ def typed_arrays(draw):
         return np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
     if kind == "float":
         dtype = draw(st.sampled_from(FLOAT_DTYPES))
-        return np.array([_numpy_float(dtype, x) for x in draw(st.lists(st.one_of(floats, st.integers(1, 40).map(float)),
-                                                                       min_size=n, max_size=n))], dtype=dtype)  # fmt: skip
+        values = draw(st.lists(st.one_of(floats, st.integers(1, 40).map(float)), min_size=n, max_size=n))
+        return np.array([_numpy_float(dtype, x) for x in values], dtype=dtype)
     dtype = draw(st.sampled_from(INT_DTYPES))
     info = np.iinfo(dtype)
     values = st.one_of(st.integers(1, min(40, int(info.max))), st.integers(int(info.min), int(info.max)))
@@ -112,7 +113,7 @@ def exact(x):
     """An element as an int, or "type" / "value" for what is wrong with it."""
     if isinstance(x, np.ndarray) and x.ndim == 0:
         x = x[()]
-    if isinstance(x, (bool, np.bool_)):
+    if isinstance(x, (bool, np.bool_, np.timedelta64)):  # numpy files durations under integers
         return "type"
     if isinstance(x, (int, np.integer)):
         return int(x)
@@ -239,7 +240,8 @@ def test_groups_exact_or_refused_alike(value):
         check_refused(got, Refused(asw.InvalidArgumentError, "groups"))
         return
     counts = [width // g * width + width for g in read]
-    assert got == (("ok", "int", counts[0]) if is_plain_scalar(value) else ("ok", "array", shape, np.reshape(counts, shape).tolist()))
+    array = ("ok", "array", shape, np.reshape(counts, shape).tolist())
+    assert got == (("ok", "int", counts[0]) if is_plain_scalar(value) else array)
 
 
 @pytest.mark.parametrize(
@@ -259,6 +261,8 @@ def test_groups_exact_or_refused_alike(value):
         ([1, float("nan")], asw.InvalidArgumentError, "nan"),
         (np.array([1.0, np.inf], dtype=np.float16), asw.InvalidArgumentError, "inf"),
         ([1, [2, 3]], asw.ArgumentTypeError, "[2, 3]"),
+        (np.ma.masked_array([1, 0], mask=[False, True]), asw.ArgumentTypeError, "masked"),
+        (np.timedelta64(3, "s"), asw.ArgumentTypeError, "timedelta64"),
     ],
 )
 def test_refusals_show_the_exact_value(value, exc, shown):
@@ -272,7 +276,8 @@ def test_examples_that_went_through_float64(backend):
     assert asw.count_params("dense", Decimal(big), 1, bias=False, backend=backend) == big
     assert asw.count_params("dense", [big, 2.0], 1, bias=False, backend=backend).tolist() == [big, 2]
     assert asw.sweep("dense", [big, 2.0], 1, bias=False, backend=backend)["params"].to_list() == [big, 2]
-    assert asw.count_params("dense", np.array([2**62 + 1], dtype=np.uint64), 1, bias=False, backend=backend)[0] == 2**62 + 1
+    wide = np.array([2**62 + 1], dtype=np.uint64)
+    assert asw.count_params("dense", wide, 1, bias=False, backend=backend).tolist() == [2**62 + 1]
     assert asw.count_params("dense", np.float16(2048), 1, bias=False, backend=backend) == 2048
     # A Fraction budget of 2**60 - 1 keeps no row of 2**60.
     assert asw.sweep("dense", 1, [2**60 - 1, 2**60], bias=False, budget=Fraction(2**60 - 1), backend=backend)[
@@ -359,7 +364,8 @@ def test_a_list_of_tuples_is_kernels_in_both(backend):
     one_by_seven, three = 1 * 7 * 3 * 4 + 4, 3 * 3 * 3 * 4 + 4
     got = asw.count_params("conv2d", 3, 4, kernel=[(1, 7), (3, 3)], backend=backend)
     assert got.shape == (2,) and got.tolist() == [one_by_seven, three]
-    assert asw.sweep("conv2d", 3, 4, kernel=[(1, 7), (3, 3)], backend=backend)["params"].to_list() == [one_by_seven, three]
+    swept = asw.sweep("conv2d", 3, 4, kernel=[(1, 7), (3, 3)], backend=backend)
+    assert swept["params"].to_list() == [one_by_seven, three]
     # broadcasting against the other arguments, per dimension
     assert asw.count_params("conv2d", [[3], [6]], 4, kernel=[(1, 7), 3], backend=backend).shape == (2, 2)
     # a tuple holding an array is the kernels of its broadcast, in both
@@ -370,8 +376,9 @@ def test_a_list_of_tuples_is_kernels_in_both(backend):
 
 # -- budgets and limits -----------------------------------------------------------------------------------------
 
-scalars = st.one_of(numbers, st.integers(0, 200), st.integers(0, 200).map(float), st.integers(0, 200).map(Fraction),
-                    st.integers(0, 200).map(Decimal), st.just(5e8), st.lists(st.integers(0, 9), max_size=2))  # fmt: skip
+small = st.integers(0, 200)
+scalars = st.one_of(numbers, small, small.map(float), small.map(Fraction), small.map(Decimal), st.just(5e8),
+                    st.lists(st.integers(0, 9), max_size=2))  # fmt: skip
 
 
 def read_scalar(name, value, minimum):

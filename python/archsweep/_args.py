@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+import reprlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,9 +36,13 @@ def is_scalar(value: Any) -> bool:
     return isinstance(value, (numbers.Number, np.generic))
 
 
+_REPR = reprlib.Repr()  # attributes, not keywords: Python 3.11 has no keywords
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxstring, _REPR.maxother = 3, 8, 8, 40, 60
+
+
 def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """A short repr for messages (bounded however large or deeply nested the value)."""
+    return _REPR.repr(value)
 
 
 def whole(name: str, x: Any) -> int:
@@ -48,20 +53,20 @@ def whole(name: str, x: Any) -> int:
         x = x[()]
     if isinstance(x, (bool, np.bool_)):
         raise ArgumentTypeError(f"{name} must be {_WHAT}, not a bool (got {x!r})")
+    # numpy files durations under its integers; they are not numbers here
+    if not isinstance(x, (numbers.Rational, float, np.floating, Decimal)) or isinstance(x, np.timedelta64):
+        what = "None" if x is None else f"{type(x).__name__} {_describe(x)}"
+        raise ArgumentTypeError(f"{name} must be {_WHAT}, got {what}")
     if isinstance(x, numbers.Integral):
         return operator.index(x)
-    if isinstance(x, (float, np.floating)):
-        if np.isfinite(x) and x.is_integer():
-            return int(x)  # exact: a finite float is a dyadic rational
-    elif isinstance(x, numbers.Rational):
+    if isinstance(x, numbers.Rational):
         if x.denominator == 1:
             return int(x.numerator)
     elif isinstance(x, Decimal):
         if x.is_finite() and x == x.to_integral_value():
             return int(x)
-    else:
-        what = "None" if x is None else f"{type(x).__name__} {_describe(x)}"
-        raise ArgumentTypeError(f"{name} must be {_WHAT}, got {what}")
+    elif np.isfinite(x) and x.is_integer():
+        return int(x)  # exact: a finite float is a dyadic rational
     raise InvalidArgumentError(f"{name} must be a whole number, got {x!r}")
 
 
@@ -129,22 +134,35 @@ def _typed(name: str, arr: np.ndarray, minimum: int) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
+def _plain(name: str, value: Any) -> Any:
+    """A Series as its numpy array, an ndarray subclass as a plain ndarray (so
+    the checks see exactly the data a core reads); masked arrays are refused,
+    as a core would read the values under the mask."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise ArgumentTypeError(f"{name} is a masked array; pass arr.compressed() or arr.filled(value)")
+    if isinstance(value, np.ndarray):
+        return np.asarray(value)
+    if hasattr(value, "to_numpy"):  # polars / pandas Series
+        return value.to_numpy()
+    return value
+
+
 def sizes(name: str, value: Any, *, minimum: int = 1) -> np.ndarray:
     """``value`` as an int64 array of whole numbers >= ``minimum`` (0-d for a
     scalar), by the rule in the module docstring; a bool anywhere is refused."""
-    if is_scalar(value) and not isinstance(value, (str, bytes)):
+    if isinstance(value, (str, bytes)):
+        what = f"{type(value).__name__} {_describe(value)}"
+        raise ArgumentTypeError(f"{name} must be a number or an array of numbers, got {what}")
+    if is_scalar(value):
         n = whole(name, value)
         _check_range(name, n, n, minimum)
         return np.asarray(n, dtype=np.int64)
-    if isinstance(value, (str, bytes)):
-        raise ArgumentTypeError(f"{name} must be a number or an array of numbers, got {type(value).__name__} {value!r}")
     chain = Chain.of(value)
     if chain is not None:  # the extremes bound every value: checked before listing any
         if chain:
             _check_range(name, *chain.extremes(), minimum)
         return chain.take(0, chain.size)
-    if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):  # polars / pandas Series
-        value = value.to_numpy()
+    value = _plain(name, value)
     if isinstance(value, np.ndarray) and value.dtype.kind != "O":
         return _typed(name, value, minimum)
     try:
@@ -158,12 +176,11 @@ def flags(name: str, value: Any) -> np.ndarray:
     """``value`` as an int64 array of 0/1; only bools are accepted."""
     if isinstance(value, (bool, np.bool_)):
         return np.asarray(int(value), dtype=np.int64)
-    if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
-        value = value.to_numpy()
+    value = _plain(name, value)
     try:
         arr = np.asarray(value)
-    except (ValueError, TypeError):
-        arr = np.asarray(None)  # ragged: refused below
+    except (ValueError, TypeError):  # ragged
+        arr = np.asarray(None)  # refused below, with the value given
     if arr.dtype.kind == "O" and all(isinstance(x, (bool, np.bool_)) for x in arr.ravel().tolist()):
         arr = arr.astype(bool)
     if arr.dtype.kind != "b":
@@ -172,7 +189,8 @@ def flags(name: str, value: Any) -> np.ndarray:
 
 
 def scalar_size(name: str, value: Any, *, minimum: int) -> int:
-    """A single whole number >= minimum (budgets, byte limits), by the rule of ``sizes``."""
+    """A single whole number >= minimum (budgets, byte limits, the sizes in a
+    list of kernels), by the rule of ``sizes``."""
     if not is_scalar(value):
         raise ArgumentTypeError(f"{name} must be a single integer, got {_describe(value)}")
     n = whole(name, value)
@@ -213,29 +231,25 @@ def kernels(value: Any) -> Kernel | list[Kernel]:
             shape = np.broadcast_shapes(*(e.shape for e in entries))
         except ValueError:
             shapes = ", ".join(f"kernel[{i}] {e.shape}" for i, e in enumerate(entries))
-            raise InvalidArgumentError(f"the entries of kernel {_describe(value)} do not broadcast together: {shapes}") from None
+            raise InvalidArgumentError(
+                f"the entries of kernel {_describe(value)} do not broadcast together: {shapes}"
+            ) from None
         return Kernel(len(value), tuple(np.broadcast_to(e, shape) for e in entries), value)
     return Kernel(0, (sizes("kernel", value),), value)
 
 
 def _listed_kernel(name: str, k: Any) -> Kernel:
+    """One item of a list of kernels: an int (square) or a tuple of single sizes."""
     if isinstance(k, tuple):
         _check_rank(k)
-        return Kernel(len(k), tuple(np.asarray(_scalar_entry(f"{name}[{j}]", e)) for j, e in enumerate(k)), k)
+        entries = tuple(np.asarray(scalar_size(f"{name}[{j}]", e, minimum=1)) for j, e in enumerate(k))
+        return Kernel(len(k), entries, k)
     if isinstance(k, (list, np.ndarray, range, Chain)) or hasattr(k, "to_numpy"):
         raise ArgumentTypeError(
             f"{name} is {_describe(k)}: a list is a collection of kernels, each an int (square) or a tuple "
             "(one entry per dimension); write a non-square kernel as a tuple, e.g. (1, 7)"
         )
-    return Kernel(0, (np.asarray(_scalar_entry(name, k)),), k)
-
-
-def _scalar_entry(name: str, value: Any) -> int:
-    if not is_scalar(value) and value is not None:
-        raise ArgumentTypeError(f"{name} must be a single size in a list of kernels, got {_describe(value)}")
-    n = whole(name, value)
-    _check_range(name, n, n, 1)
-    return n
+    return Kernel(0, (np.asarray(scalar_size(name, k, minimum=1)),), k)
 
 
 def _check_rank(k: tuple[Any, ...]) -> None:
