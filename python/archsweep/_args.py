@@ -129,8 +129,10 @@ def _typed(name: str, arr: np.ndarray, minimum: int) -> np.ndarray:
     elif kind not in "iu":
         raise ArgumentTypeError(f"{name} must hold integers, got an array of {arr.dtype}")
     if arr.size:
-        # int() of an integer or a finite whole float is exact, so the bounds are too.
-        _check_range(name, int(arr.min()), int(arr.max()), minimum)
+        # int() of an integer or a finite whole float is exact, so the bounds
+        # are too; only floats and uint64 reach past int64 (others skip a pass).
+        wide = kind == "f" or arr.dtype == np.uint64
+        _check_range(name, int(arr.min()), int(arr.max()) if wide else 0, minimum)
     return arr.astype(np.int64, copy=False)
 
 
