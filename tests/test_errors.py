@@ -2,6 +2,8 @@
 argument. Both cores must refuse alike."""
 
 import math
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -68,6 +70,13 @@ def test_unknown_convention_and_backend():
         (2**63, asw.InvalidArgumentError),
         (np.array([2**63], dtype=np.uint64), asw.InvalidArgumentError),
         (1e19, asw.InvalidArgumentError),
+        (-(2**64), asw.InvalidArgumentError),
+        ([4, 2**64], asw.InvalidArgumentError),
+        ([3, True], asw.ArgumentTypeError),
+        ([2.5, np.True_], asw.ArgumentTypeError),
+        (Fraction(5, 2), asw.InvalidArgumentError),
+        (Decimal("NaN"), asw.InvalidArgumentError),
+        (3 + 0j, asw.ArgumentTypeError),
     ],
 )
 @pytest.mark.parametrize("argument", ["n_features", "n_units", "groups"])
@@ -91,6 +100,13 @@ def test_bad_sizes(backend, argument, value, exc):
         (None, asw.InvalidArgumentError, "kernel"),
         (2.5, asw.InvalidArgumentError, "kernel"),
         (True, asw.ArgumentTypeError, "kernel"),
+        ((), asw.InvalidArgumentError, "kernel"),
+        ((3, True), asw.ArgumentTypeError, "kernel[1]"),
+        ((np.array([1, 2]), 0), asw.InvalidArgumentError, "kernel[1]"),
+        ((np.array([1, 2]), np.array([1, 2, 3])), asw.InvalidArgumentError, "broadcast"),
+        ([3, [1, 7]], asw.ArgumentTypeError, "kernel[1]"),
+        ([3, (1, np.array([7]))], asw.ArgumentTypeError, "kernel[1][1]"),
+        ([(3, 3, 3)], asw.InvalidArgumentError, "kernel"),
     ],
 )
 def test_bad_kernels(backend, kernel, exc, name):

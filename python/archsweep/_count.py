@@ -15,12 +15,11 @@ _ONE = np.ones((), dtype=np.int64)
 
 
 def kernel_operands(layer: str, kernel: Any) -> list[np.ndarray]:
-    """``kernel`` as the (kernel_d, kernel_h, kernel_w) operands of ``layer``.
-
-    An int or array is a square kernel (the same size in every dimension, as
-    Keras reads an int); a tuple is one kernel, one entry (itself an int or
-    array) per dimension. Dimensions a layer does not have are 1.
-    """
+    """``kernel`` as the (kernel_d, kernel_h, kernel_w) operands of ``layer``,
+    read by ``_args.kernels`` (the rule sweep shares): an int or array is
+    square kernels, a tuple one kernel (entries may be arrays), a list a
+    collection of kernels, which becomes one array of shape (n,) per
+    dimension. Dimensions a layer does not have are 1."""
     rank = CONV_RANK.get(layer)
     if rank is None:
         if kernel is not None:
@@ -30,15 +29,17 @@ def kernel_operands(layer: str, kernel: Any) -> list[np.ndarray]:
         raise InvalidArgumentError(
             f"kernel is required for {layer}: an int (the same size in every dimension) or a tuple of {rank}"
         )
-    if isinstance(kernel, tuple):
-        if len(kernel) != rank:
+    read = _args.kernels(kernel)
+    for k in read if isinstance(read, list) else [read]:
+        if k.rank not in (0, rank):
             raise InvalidArgumentError(
-                f"kernel {kernel!r} has {len(kernel)} entries; {layer} takes a tuple of {rank} "
+                f"kernel {k.written!r} has {k.rank} entries; {layer} takes a tuple of {rank} "
                 "(one per dimension) or a single int"
             )
-        dims = [_args.sizes(f"kernel[{i}]", k) for i, k in enumerate(kernel)]
+    if isinstance(read, list):
+        dims = [np.array([k.dims(rank)[d] for k in read], dtype=np.int64).reshape(-1) for d in range(rank)]
     else:
-        dims = [_args.sizes("kernel", kernel)] * rank
+        dims = list(read.dims(rank))
     return [_ONE] * (3 - rank) + dims
 
 
@@ -145,11 +146,6 @@ def count_params(
                 raise_kernel_error(exc, LAYERS[code], (), [np.asarray(v, dtype=np.int64) for v in values])
     layer = layer_name(layer)
     convention = convention_name(convention)
-    given = {
-        "n_features": n_features, "n_units": n_units, "bias": bias, "bidirectional": bidirectional,
-        "reset_after": reset_after, "groups": groups,
-        **({"kernel": kernel} if not isinstance(kernel, tuple) else {f"kernel[{i}]": k for i, k in enumerate(kernel)}),
-    }  # fmt: skip
     operand = {
         "n_features": _args.sizes("n_features", n_features),
         "n_units": _args.sizes("n_units", n_units),
@@ -172,18 +168,26 @@ def count_params(
     try:
         shape = np.broadcast_shapes(*(op.shape for op in operands))
     except ValueError:
-        shapes = ", ".join(f"{name} {np.shape(v)}" for name, v in given.items() if not _args.is_scalar(v) and v is not None)
+        named = {**operand, "kernel": np.broadcast(kd, kh, kw)}
+        shapes = ", ".join(f"{name} {op.shape}" for name, op in named.items() if op.shape)
         raise InvalidArgumentError(f"arguments do not broadcast together: {shapes}") from None
     if out is None:
         result = np.empty(shape, dtype=np.int64)
     else:
         _check_out(out, shape)
+        # out may alias an input (int64 inputs are used in place): read such
+        # inputs from a copy, so both cores compute as numpy's out= does.
+        operands = [op.copy() if np.may_share_memory(op, out) else op for op in operands]
         result = out
     try:
         module.count(LAYERS.index(layer), operands, result)
     except KERNEL_ERRORS as exc:
         raise_kernel_error(exc, layer, shape, operands)
-    if out is None and all(_args.is_scalar(v) or v is None for v in given.values()):
+    # Only plain scalars give an int: a 0-d array, a list or a kernel tuple
+    # holding an array gives an array, as numpy would.
+    kernel_entries = kernel if isinstance(kernel, tuple) else (kernel,)
+    given = (n_features, n_units, bias, bidirectional, reset_after, groups, *kernel_entries)
+    if out is None and all(_args.is_scalar(v) or v is None for v in given):
         return int(result[()])
     return result
 

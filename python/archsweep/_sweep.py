@@ -74,32 +74,32 @@ def _collection(value: Any) -> list[Any]:
 
 
 def _size_axis(name: str, value: Any) -> np.ndarray:
-    axis = _args.sizes(name, value if not isinstance(value, (list, tuple)) else list(value)).reshape(-1)
+    """A size axis: ``_args.sizes`` (count_params' rule), flattened."""
+    axis = _args.sizes(name, value).reshape(-1)
     if axis.size == 0:
         raise InvalidArgumentError(f"{name} is empty; give at least one value")
     return axis
 
 
 def _flag_axis(name: str, value: Any) -> list[bool]:
-    axis = [bool(x) for x in _args.flags(name, _collection(value)).reshape(-1)]
+    """A flag axis: ``_args.flags`` (count_params' rule), flattened."""
+    axis = [bool(x) for x in _args.flags(name, value).reshape(-1)]
     if not axis:
         raise InvalidArgumentError(f"{name} is empty; give True, False or both")
     return axis
 
 
 def _kernel_axis(value: Any) -> list[int | tuple[int, ...]] | None:
+    """The kernels of a sweep, read by ``_args.kernels`` (count_params' rule)
+    and flattened: an int per square kernel, a tuple per kernel of given
+    rank (a tuple holding arrays is the broadcast of its entries)."""
     if value is None:
         return None
+    read = _args.kernels(value)
     kernels: list[int | tuple[int, ...]] = []
-    for k in _collection(value):
-        if isinstance(k, tuple):
-            if not 1 <= len(k) <= 3:
-                raise InvalidArgumentError(f"kernel {k!r} has {len(k)} entries; conv layers take 1, 2 or 3")
-            kernels.append(tuple(int(_args.sizes(f"kernel {k!r}", e)) for e in k))
-        elif isinstance(k, list):
-            raise ArgumentTypeError(f"kernel {k!r}: write one non-square kernel as a tuple, not a list")
-        else:
-            kernels.append(int(_args.sizes("kernel", k)))
+    for k in read if isinstance(read, list) else [read]:
+        columns = [d.reshape(-1).tolist() for d in k.sizes]
+        kernels += columns[0] if k.rank == 0 else list(zip(*columns))
     if not kernels:
         raise InvalidArgumentError("kernel is empty; give at least one value")
     return kernels
