@@ -413,7 +413,6 @@ def _validated_blocks(layer, n_features, n_units, kernel, bias, bidirectional, c
     conventions = [convention_name(c) for c in _collection(convention)]
     if not conventions:
         raise InvalidArgumentError(f"convention is empty; give one or more of {', '.join(CONVENTIONS)}")
-    resets = _collection(reset_after)
     return _blocks(
         layers,
         _size_values("n_features", n_features),
@@ -422,7 +421,7 @@ def _validated_blocks(layer, n_features, n_units, kernel, bias, bidirectional, c
         _flag_axis("bias", bias),
         _flag_axis("bidirectional", bidirectional),
         conventions,
-        [None] if resets == [None] else _flag_axis("reset_after", resets),
+        [None] if reset_after is None else _flag_axis("reset_after", _collection(reset_after)),
         [int(g) for g in _size_axis("groups", groups)],
     )
 
