@@ -1,0 +1,387 @@
+"""Layer kinds as data: one entry per kind, holding everything archsweep
+knows of it: its names (its own, its Keras class, its PyTorch classes), its
+arguments (sizes and options, with defaults, domains and the conventions they
+apply under), the constraints between them, and its formula.
+
+A formula is written once, as ordinary arithmetic on the kind's arguments,
+and gives every quantity of one configuration: ``trainable`` and
+``non_trainable`` weights (Keras' split; ``params`` is their sum, what
+``count_params()`` reports) and ``buffers`` (PyTorch's non-parameter state:
+running statistics). Under ``torch`` every parameter is trainable.
+
+The formulas use only ``+``, ``*`` and :func:`quotient` on sizes, and decide
+on options alone (never on a size's value), so each one is a polynomial with
+non-negative integer coefficients in its sizes: it never decreases as a size
+grows, and it is largest at the sizes' maxima. ``tests/test_kinds.py``
+checks this for every kind and every option, and checks every formula
+against the real frameworks' counts (``tests/data/*_catalogue.jsonl``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import ArgumentTypeError, InvalidArgumentError
+from ._poly import offset, quotient
+
+REQUIRED = object()  # the default of an argument the user must give
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a kind.
+
+    ``type`` is ``"size"`` (a whole number >= ``minimum``; ``nullable``: None
+    allowed, with the meaning the kind gives it), ``"flag"`` (a bool) or
+    ``"kernel"`` (one size per spatial dimension: an int is square).
+    ``conventions``: where the argument exists (None: under every convention
+    of the kind); elsewhere only its default is accepted."""
+
+    name: str
+    type: str
+    default: Any = REQUIRED
+    minimum: int = 1
+    nullable: bool = False
+    conventions: frozenset[str] | None = None
+    doc: str = ""
+
+    def applies(self, convention: str) -> bool:
+        return self.conventions is None or convention in self.conventions
+
+
+@dataclass(frozen=True)
+class Quantities:
+    trainable: int
+    non_trainable: int = 0
+    buffers: int = 0
+
+    @property
+    def params(self) -> int:
+        return self.trainable + self.non_trainable
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    names: tuple[str, ...]  # other names it answers to: Keras and PyTorch class names, aliases
+    conventions: tuple[str, ...]
+    args: tuple[Arg, ...]
+    formula: Callable[..., Quantities]  # formula(convention, **values)
+    # Constraints between arguments: (argument blamed, test, what is allowed).
+    rules: tuple[tuple[str, Callable[..., bool], str], ...] = ()
+    rank: int = 0  # spatial dimensions of a kernel
+    # Flags the formula reads that follow from a size's value (PyTorch's LSTM
+    # has a projection when proj_size > 0): within one value of each, the
+    # formula is one polynomial.
+    cases: tuple[tuple[str, Callable[[Mapping[str, Any]], bool]], ...] = ()
+
+    def arg(self, name: str) -> Arg | None:
+        return next((a for a in self.args if a.name == name), None)
+
+    def defaults(self) -> dict[str, Any]:
+        return {a.name: a.default for a in self.args}
+
+
+SIZE = "size"
+FLAG = "flag"
+KERNEL = "kernel"
+KERAS, TORCH, TF1 = "keras", "torch", "tf1"
+ONLY_KERAS, ONLY_TORCH = frozenset({KERAS}), frozenset({TORCH})
+
+
+def _f(doc: str = "input width: features, channels") -> Arg:
+    return Arg("n_features", SIZE, doc=doc)
+
+
+def _u(doc: str = "units, filters or hidden size") -> Arg:
+    return Arg("n_units", SIZE, doc=doc)
+
+
+_BIAS = Arg("bias", FLAG, True, doc="with bias vectors")
+_GROUPS = Arg("groups", SIZE, 1, doc="channel groups: must divide n_features and n_units")
+_DIVIDES_F = ("groups", lambda v: v["n_features"] % v["groups"] == 0, "groups must divide n_features")
+_DIVIDES_U = ("groups", lambda v: v["n_units"] % v["groups"] == 0, "groups must divide n_units")
+
+
+# -- dense and convolutions ----------------------------------------------------------------------------------------
+
+
+def _dense(convention, n_features, n_units, bias):
+    return Quantities(n_features * n_units + bias * n_units)
+
+
+def _conv(convention, n_features, n_units, kernel, bias, groups):
+    return Quantities(math.prod(kernel) * quotient(n_features, groups) * n_units + bias * n_units)
+
+
+def _conv_transpose(convention, n_features, n_units, kernel, bias, groups):
+    # PyTorch's weight is (in, out / groups, *kernel); Keras has no groups here.
+    return Quantities(math.prod(kernel) * n_features * quotient(n_units, groups) + bias * n_units)
+
+
+def _depthwise(convention, n_features, kernel, depth_multiplier, bias):
+    return Quantities(math.prod(kernel) * n_features * depth_multiplier + bias * n_features * depth_multiplier)
+
+
+def _separable(convention, n_features, n_units, kernel, depth_multiplier, bias):
+    depthwise = math.prod(kernel) * n_features * depth_multiplier
+    return Quantities(depthwise + n_features * depth_multiplier * n_units + bias * n_units)
+
+
+def _embedding(convention, n_features, n_units):
+    return Quantities(n_features * n_units)
+
+
+# -- recurrent -----------------------------------------------------------------------------------------------------
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _recurrent(gates: int) -> Callable[..., Quantities]:
+    def formula(convention, n_features, n_units, bias, bidirectional, reset_after=True, num_layers=1, proj_size=0,
+                proj=False):  # fmt: skip
+        d = 1 + bidirectional
+        if convention != TORCH:
+            # Keras and TF1: [W | U | b] per gate; a Keras GRU with reset_after keeps two bias vectors.
+            vectors = 2 if (convention == KERAS and gates == 3 and reset_after) else 1
+            return Quantities(d * gates * (n_features * n_units + n_units * n_units + bias * vectors * n_units))
+        # PyTorch: per direction of each layer W_ih (gates·h × input), W_hh (gates·h × r), b_ih and
+        # b_hh, and with a projection W_hr (p × h); r = p or h. Layer l > 0 reads d·r features.
+        h = n_units
+        r = proj_size if proj else h
+        per_direction = gates * h * r + bias * 2 * gates * h + (proj_size * h if proj else 0)
+        first = d * (gates * h * n_features + per_direction)
+        rest = offset(num_layers, -1) * d * (gates * h * d * r + per_direction)
+        return Quantities(first + rest)
+
+    return formula
+
+
+def _recurrent_kind(name: str, names: tuple[str, ...]) -> Kind:
+    torch_stack = (
+        Arg("num_layers", SIZE, 1, conventions=ONLY_TORCH, doc="stacked layers (PyTorch)"),
+        *((Arg("proj_size", SIZE, 0, minimum=0, conventions=ONLY_TORCH, doc="LSTM projection, 0 for none"),)
+          if name == "lstm" else ()),
+    )  # fmt: skip
+    reset = (Arg("reset_after", FLAG, True, conventions=ONLY_KERAS, doc="Keras GRU: two bias vectors"),)
+    lstm = name == "lstm"
+    rules = (("proj_size", lambda v: v["proj_size"] < v["n_units"], "proj_size must be less than n_units"),)
+    # proj_size = 0 and proj_size > 0 are two formulas (r = h or r = p), as in PyTorch.
+    cases = (("proj", lambda v: v["proj_size"] > 0),)
+    return Kind(
+        name, names, (KERAS, TORCH, TF1),
+        (_f(), _u(), _BIAS, Arg("bidirectional", FLAG, False, doc="both directions: twice the weights"),
+         *(reset if name == "gru" else ()), *torch_stack),
+        _recurrent(GATES[name]), rules if lstm else (), cases=cases if lstm else (),
+    )  # fmt: skip
+
+
+# -- normalization -------------------------------------------------------------------------------------------------
+
+
+def _batchnorm(convention, n_features, center, scale, affine, track_running_stats):
+    if convention == KERAS:  # gamma, beta trainable; moving mean and variance are non-trainable weights
+        return Quantities((center + scale) * n_features, 2 * n_features)
+    # weight and bias are parameters; running mean, variance and num_batches_tracked are buffers
+    return Quantities(affine * 2 * n_features, 0, track_running_stats * (2 * n_features + 1))
+
+
+def _layernorm(convention, n_features, center, scale, rms_scaling, elementwise_affine, bias):
+    if convention == KERAS:  # rms_scaling keeps gamma alone, whatever center and scale say
+        return Quantities(n_features if rms_scaling else (center + scale) * n_features)
+    return Quantities(elementwise_affine * (n_features + bias * n_features))
+
+
+def _groupnorm(convention, n_features, groups, center, scale, affine):
+    if convention == KERAS:
+        return Quantities((center + scale) * n_features)
+    return Quantities(affine * 2 * n_features)
+
+
+def _rmsnorm(convention, n_features, elementwise_affine):
+    return Quantities((elementwise_affine if convention == TORCH else 1) * n_features)
+
+
+# -- attention -----------------------------------------------------------------------------------------------------
+
+
+def _mha(convention, n_features, num_heads, key_dim, value_dim, output_shape, kdim, vdim, bias, add_bias_kv):
+    kdim = n_features if kdim is None else kdim
+    vdim = n_features if vdim is None else vdim
+    if convention == TORCH:
+        # q, k, v projections to embed_dim (packed when kdim = vdim = embed_dim: the same count),
+        # the output projection, their biases, and bias_k, bias_v with add_bias_kv.
+        e = n_features
+        return Quantities(e * (e + kdim + vdim) + e * e + bias * 4 * e + add_bias_kv * 2 * e)
+    # Keras: query, key and value projections to (num_heads, key_dim / value_dim), then an output
+    # projection to output_shape (default: the query's width).
+    vd = key_dim if value_dim is None else value_dim
+    out = n_features if output_shape is None else output_shape
+    h = num_heads
+    projections = (n_features + kdim) * h * key_dim + vdim * h * vd + h * vd * out
+    return Quantities(projections + bias * (2 * h * key_dim + h * vd + out))
+
+
+_MHA_ARGS = (
+    Arg("n_features", SIZE, doc="query width (PyTorch: embed_dim)"),
+    Arg("num_heads", SIZE),
+    Arg("key_dim", SIZE, conventions=ONLY_KERAS, doc="Keras: size of each head for query and key"),
+    Arg("value_dim", SIZE, None, nullable=True, conventions=ONLY_KERAS, doc="Keras: None means key_dim"),
+    Arg("output_shape", SIZE, None, nullable=True, conventions=ONLY_KERAS, doc="Keras: None means n_features"),
+    Arg("kdim", SIZE, None, nullable=True, doc="key input width; None means n_features"),
+    Arg("vdim", SIZE, None, nullable=True, doc="value input width; None means n_features"),
+    _BIAS,
+    Arg("add_bias_kv", FLAG, False, conventions=ONLY_TORCH),
+)
+
+
+# -- the registry --------------------------------------------------------------------------------------------------
+
+
+def _conv_kind(rank: int) -> Kind:
+    return Kind(f"conv{rank}d", (f"Conv{rank}D", f"Conv{rank}d"), (KERAS, TORCH, TF1),
+                (_f(), _u(), Arg("kernel", KERNEL), _BIAS, _GROUPS), _conv, (_DIVIDES_F, _DIVIDES_U), rank)  # fmt: skip
+
+
+def _transpose_kind(rank: int) -> Kind:
+    groups = Arg("groups", SIZE, 1, conventions=ONLY_TORCH, doc=_GROUPS.doc)
+    return Kind(f"conv{rank}d_transpose", (f"Conv{rank}DTranspose", f"ConvTranspose{rank}d"), (KERAS, TORCH),
+                (_f(), _u(), Arg("kernel", KERNEL), _BIAS, groups), _conv_transpose, (_DIVIDES_F, _DIVIDES_U),
+                rank)  # fmt: skip
+
+
+def _depthwise_kind(rank: int) -> Kind:
+    return Kind(f"depthwise_conv{rank}d", (f"DepthwiseConv{rank}D",), (KERAS, TORCH),
+                (_f(), Arg("kernel", KERNEL), Arg("depth_multiplier", SIZE, 1), _BIAS), _depthwise, (), rank)  # fmt: skip
+
+
+def _separable_kind(rank: int) -> Kind:
+    return Kind(f"separable_conv{rank}d", (f"SeparableConv{rank}D",), (KERAS,),
+                (_f(), _u(), Arg("kernel", KERNEL), Arg("depth_multiplier", SIZE, 1), _BIAS), _separable, (),
+                rank)  # fmt: skip
+
+
+_CENTER_SCALE = (Arg("center", FLAG, True, conventions=ONLY_KERAS), Arg("scale", FLAG, True, conventions=ONLY_KERAS))
+
+KINDS: tuple[Kind, ...] = (
+    Kind("dense", ("Dense", "Linear"), (KERAS, TORCH, TF1), (_f(), _u(), _BIAS), _dense),
+    *(_conv_kind(r) for r in (1, 2, 3)),
+    _recurrent_kind("rnn", ("SimpleRNN", "simple_rnn", "RNN")),
+    _recurrent_kind("lstm", ("LSTM",)),
+    _recurrent_kind("gru", ("GRU",)),
+    *(_depthwise_kind(r) for r in (1, 2)),
+    *(_separable_kind(r) for r in (1, 2)),
+    *(_transpose_kind(r) for r in (1, 2, 3)),
+    Kind("embedding", ("Embedding",), (KERAS, TORCH),
+         (_f("vocabulary size: input_dim, num_embeddings"), _u("vector size: output_dim, embedding_dim")),
+         _embedding),
+    Kind("batchnorm", ("BatchNormalization", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), (KERAS, TORCH),
+         (_f("channels"), *_CENTER_SCALE, Arg("affine", FLAG, True, conventions=ONLY_TORCH),
+          Arg("track_running_stats", FLAG, True, conventions=ONLY_TORCH)), _batchnorm),
+    Kind("layernorm", ("LayerNormalization", "LayerNorm"), (KERAS, TORCH),
+         (_f("normalized width"), *_CENTER_SCALE, Arg("rms_scaling", FLAG, False, conventions=ONLY_KERAS),
+          Arg("elementwise_affine", FLAG, True, conventions=ONLY_TORCH),
+          Arg("bias", FLAG, True, conventions=ONLY_TORCH)), _layernorm),
+    Kind("groupnorm", ("GroupNormalization", "GroupNorm"), (KERAS, TORCH),
+         (_f("channels"), Arg("groups", SIZE, doc="groups of channels: must divide n_features"), *_CENTER_SCALE,
+          Arg("affine", FLAG, True, conventions=ONLY_TORCH)), _groupnorm, (_DIVIDES_F,)),
+    Kind("rmsnorm", ("RMSNormalization", "RMSNorm"), (KERAS, TORCH),
+         (_f("normalized width"), Arg("elementwise_affine", FLAG, True, conventions=ONLY_TORCH)), _rmsnorm),
+    Kind("mha", ("MultiHeadAttention", "MultiheadAttention", "attention"), (KERAS, TORCH), _MHA_ARGS, _mha,
+         (("num_heads", lambda v: v["n_features"] % v["num_heads"] == 0 or v["convention"] != TORCH,
+           "num_heads must divide n_features (embed_dim) under convention='torch'"),)),
+)  # fmt: skip
+
+BY_NAME: Mapping[str, Kind] = {k.name: k for k in KINDS}
+# Every name a kind answers to, folded to lower case with "_" removed, so
+# "Conv2DTranspose", "conv2d_transpose" and "ConvTranspose2d" all find it.
+_LOOKUP: dict[str, Kind] = {}
+for _kind in KINDS:
+    for _name in (_kind.name, *_kind.names):
+        _LOOKUP.setdefault(_name.lower().replace("_", ""), _kind)
+
+
+def find(name: str) -> Kind | None:
+    """The kind ``name`` stands for (case-insensitive, underscores ignored), or None."""
+    return _LOOKUP.get(name.strip().lower().replace("_", ""))
+
+
+def all_names() -> list[str]:
+    return [k.name for k in KINDS]
+
+
+def evaluate(kind: Kind, convention: str, values: Mapping[str, Any]) -> Quantities:
+    """Every quantity of one configuration, exactly (Python ints). ``values``
+    holds the kind's arguments (missing ones take their defaults); the
+    caller has checked them (see :func:`check`)."""
+    given = kind.defaults() | dict(values)
+    if kind.rank and not isinstance(given["kernel"], tuple):
+        given["kernel"] = (given["kernel"],) * kind.rank  # an int is square, as Keras reads it
+    # An argument that does not apply under the convention holds its default (None if it has none).
+    chosen = {a.name: None if given[a.name] is REQUIRED else given[a.name] for a in kind.args}
+    return kind.formula(convention, **chosen, **{name: test(given) for name, test in kind.cases})
+
+
+def validate(kind: Kind, convention: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """One configuration's arguments checked against the kind, completed with
+    defaults: a refusal names the argument, what it got and what is allowed.
+    Sizes are read exactly (``_args.scalar_size``); kernels are an int or a
+    tuple of one size per dimension."""
+    from . import _args  # numpy-backed; the registry itself needs none
+
+    if convention not in kind.conventions:
+        raise InvalidArgumentError(
+            f"{kind.name} has no {convention!r} convention; it has {', '.join(kind.conventions)}"
+        )
+    names = [a.name for a in kind.args]
+    for name in values:
+        if name not in names:
+            raise InvalidArgumentError(f"{name} is not an argument of {kind.name}; it takes {', '.join(names)}")
+    out: dict[str, Any] = {}
+    for arg in kind.args:
+        value = values.get(arg.name, arg.default)
+        if not arg.applies(convention):
+            if arg.name in values and value != arg.default:
+                where = " or ".join(sorted(arg.conventions or ()))
+                raise InvalidArgumentError(
+                    f"{arg.name} applies to {kind.name} only under convention {where}, not {convention!r} "
+                    f"(got {arg.name}={value!r})"
+                )
+            out[arg.name] = arg.default
+            continue
+        if value is REQUIRED:
+            raise InvalidArgumentError(f"{arg.name} is required for {kind.name}")
+        if arg.type == FLAG:
+            if not isinstance(value, bool):
+                raise ArgumentTypeError(f"{arg.name} must be True or False, got {value!r}")
+        elif arg.type == KERNEL:
+            dims = value if isinstance(value, tuple) else (value,) * kind.rank
+            if len(dims) != kind.rank:
+                raise InvalidArgumentError(
+                    f"kernel {value!r} has {len(dims)} entries; {kind.name} takes an int or a tuple of {kind.rank}"
+                )
+            value = tuple(_args.scalar_size(f"kernel[{i}]", d, minimum=1) for i, d in enumerate(dims))
+        elif not (value is None and arg.nullable):
+            value = _args.scalar_size(arg.name, value, minimum=arg.minimum)
+        out[arg.name] = value
+    broken = check(kind, convention, out)
+    if broken:
+        name, allowed = broken
+        raise InvalidArgumentError(f"{allowed} ({kind.name}: got {name}={out[name]!r})")
+    return out
+
+
+def check(kind: Kind, convention: str, values: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first broken rule, as (argument, what is allowed), or None."""
+    given = kind.defaults() | dict(values) | {"convention": convention}
+    for name, test, allowed in kind.rules:
+        arg = kind.arg(name)
+        if arg is not None and arg.applies(convention) and not test(given):
+            return name, allowed
+    return None
+
+
+__all__ = ["Arg", "Kind", "KINDS", "Quantities", "REQUIRED", "check", "evaluate", "find", "quotient", "validate"]
