@@ -105,10 +105,20 @@ def model_from_spec(spec: dict[str, Any], *, backend: str = "auto") -> Model:
 
 
 def read_model(path: str | Path, *, backend: str = "auto") -> Model:
-    """The Model (or space) in a TOML file."""
+    """The Model (or space) in a TOML file. A file that cannot be read raises
+    the OSError open() raises; one that is not UTF-8, not TOML, or nested too
+    deeply to read raises InvalidArgumentError naming the file and the line."""
+    with open(path, "rb") as f:
+        raw = f.read()
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise InvalidArgumentError(f"{path}: not valid TOML: line {line} is not UTF-8 "
+                                   f"(byte {raw[exc.start]:#04x})") from None  # fmt: skip
+    try:
+        return model_from_spec(tomllib.loads(text), backend=backend)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidArgumentError(f"{path}: not valid TOML: {exc}") from None
-    return model_from_spec(data, backend=backend)
+    except RecursionError:  # tomllib (and reading the structure) recurse once per level
+        raise InvalidArgumentError(f"{path}: nested too deeply to read") from None
