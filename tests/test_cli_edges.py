@@ -130,9 +130,9 @@ def _small_file_limit():  # in the child, before exec: files may not grow past 1
 def test_a_write_the_system_refuses_is_one_line(tmp_path, command, suffix):
     """A real failed write (the file-size limit: EFBIG, as a full disk gives ENOSPC), both the streamed writer
     (sweep -o) and the table writer (search -o), both formats: one line naming the file, no file left."""
-    args = {"sweep": ["sweep", "--layer", "lstm", "--n-units", "1..20000"],
-            "search": ["search", "lstm", "--n-features", "1..3000", "--n-units", "1..1G", "--budget", "1G"]}[command]  # fmt: skip
-    r = run(*args, "-o", tmp_path / f"big.{suffix}", preexec_fn=_small_file_limit)
+    grids = {"sweep": ["--layer", "lstm", "--n-units", "1..20000"],
+             "search": ["lstm", "--n-features", "1..3000", "--n-units", "1..1G", "--budget", "1G"]}  # fmt: skip
+    r = run(command, *grids[command], "-o", tmp_path / f"big.{suffix}", preexec_fn=_small_file_limit)
     one_error_line(r, f"big.{suffix}", "File too large")
     assert not list(tmp_path.iterdir())
 
@@ -185,6 +185,13 @@ def test_toml_that_is_not_utf8(main, tmp_path):
     path = _toml(tmp_path, b'input_shape = [4]\n[[layers]]\ntype = "Dense"\nunits = \xff\n')
     for args in (["summary", path], ["models", path, "--budget", "1M"]):
         one_error_line(main(*args), "m.toml", "line 4 is not UTF-8", "0xff")
+
+
+def test_toml_that_never_ends_is_refused_after_a_bound(main, tmp_path, monkeypatch):
+    monkeypatch.setattr("archsweep._spec.MAX_FILE_BYTES", 1000)
+    long = _toml(tmp_path, "# " + "x" * 1000)
+    one_error_line(main("summary", long), "m.toml: over 1,000 bytes, too large for a model file")
+    one_error_line(main("summary", "/dev/zero"), "/dev/zero: over")
 
 
 @pytest.mark.parametrize("nesting", ["[" * 5000 + "]" * 5000, "{a = " * 5000 + "1" + "}" * 5000])
@@ -257,9 +264,10 @@ def test_an_archsweep_message_of_several_lines_is_one_line(main, monkeypatch):
 
 @pytest.mark.parametrize("unbuffered", [True, False])
 @pytest.mark.parametrize(
-    "args", [["summary", EXAMPLES / "mnist_cnn.toml"], ["sweep"], ["count", "lstm", "--n-features", "3", "--n-units", "4"],
-             ["count", "--help"]],  # fmt: skip
-)
+    "args",
+    [["summary", EXAMPLES / "mnist_cnn.toml"], ["sweep"], ["count", "lstm", "--n-features", "3", "--n-units", "4"],
+     ["count", "--help"]],
+)  # fmt: skip
 def test_a_closed_pipe_exits_quietly(args, unbuffered):
     """stdout's reader is gone before the first write (``| true``): status 141, nothing on stderr."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
@@ -529,7 +537,9 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in {SLOW!r} or m in {SLOW
 
 def test_import_and_count_do_not_import_polars():
     assert _imported_by("import archsweep") == []
-    count = 'from archsweep import cli\nassert cli.main(["count", "lstm", "--n-features", "32", "--n-units", "64"]) == 0'
+    count = "from archsweep import cli\n" + (
+        'assert cli.main(["count", "lstm", "--n-features", "32", "--n-units", "64"]) == 0'
+    )
     assert _imported_by(count) == []
     assert "polars" in _imported_by("from archsweep import sweep")
 

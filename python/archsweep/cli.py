@@ -349,9 +349,14 @@ def _count_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grid_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments sweep, search and plot share."""
+    names = ("kernel", "bias", "bidirectional", "convention", "reset_after", "groups", "budget", "backend")
+    return {name: getattr(args, name) for name in names}
+
+
 def _sweep_command(args: argparse.Namespace) -> int:
-    options = dict(kernel=args.kernel, bias=args.bias, bidirectional=args.bidirectional, convention=args.convention,
-                   reset_after=args.reset_after, groups=args.groups, budget=args.budget, backend=args.backend)  # fmt: skip
+    options = _grid_options(args)
     if args.output is not None:
         from ._sink import sweep_to_file
 
@@ -366,8 +371,7 @@ def _sweep_command(args: argparse.Namespace) -> int:
 
 def _search_command(args: argparse.Namespace) -> int:
     """``archsweep search`` and ``archsweep plot``."""
-    options = dict(kernel=args.kernel, bias=args.bias, bidirectional=args.bidirectional, convention=args.convention,
-                   reset_after=args.reset_after, groups=args.groups, budget=args.budget, backend=args.backend)  # fmt: skip
+    options = _grid_options(args)
     if args.command == "plot":
         from ._plot import plot
 
