@@ -3,6 +3,7 @@ as ratios against baselines measured in the same run, and peak memory.
 
     python benches/bench.py             # everything; prints tables, rewrites benches/README.md
     python benches/bench.py --quick     # small grids, a smoke run; writes nothing
+    python benches/bench.py --only startup   # one section; prints it, writes nothing
 
 Rates are configurations (grid points, or table rows) per second: the median
 of several runs after a warm-up run. Outputs are allocated afresh in every run,
@@ -525,6 +526,87 @@ def section_search(report: Report) -> None:
     report.table(["call", "result", "seconds"], rows)
 
 
+STARTUP_CALL = ["count", "lstm", "--n-features", "32", "--n-units", "64"]
+
+
+def _children_env(cache: str) -> dict:
+    """The environment of start-up children: bytecode cached (in ``cache``) as
+    in an installed package, even where PYTHONDONTWRITEBYTECODE is set."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPYCACHEPREFIX": cache}
+
+
+def _import_times(code: str, env: dict) -> dict[str, int]:
+    """Self time (µs) of each module ``code`` imports, from ``python -X importtime``."""
+    r = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, env=env)
+    times = {}
+    for line in r.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if line.startswith("import time:") and parts[0].strip().isdigit():
+            times[parts[2].strip()] = int(parts[0])
+    return times
+
+
+def section_startup(report: Report, runs: int = 20) -> None:
+    import tempfile
+
+    report.section(
+        "10. Start-up of the command line",
+        "Wall time of whole processes (each a fresh interpreter; bytecode cached, as in an installed package), "
+        f"median of {runs} runs taken in turns after a warm-up. archsweep's share is timed inside a child that has "
+        "imported numpy: importing the CLI, then running the count; the modules that cost most are those of "
+        "`python -X importtime -c 'import archsweep.cli'` that `import numpy` does not import.",
+    )
+    cmds = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
+        "python -c 'import archsweep'": [sys.executable, "-c", "import archsweep"],
+        "archsweep " + " ".join(STARTUP_CALL): [sys.executable, "-m", "archsweep", *STARTUP_CALL],
+        "python -c 'import polars' (for reference)": [sys.executable, "-c", "import polars"],
+    }
+    with tempfile.TemporaryDirectory() as cache:
+        env = _children_env(cache)
+        times: dict = {name: [] for name in cmds}
+        for turn in range(runs + 1):
+            for name, cmd in cmds.items():
+                t = time.perf_counter()
+                subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, check=True)
+                if turn:
+                    times[name].append(time.perf_counter() - t)
+        numpy_ms = statistics.median(times["python -c 'import numpy'"]) * 1e3
+        report.table(["command", "wall ms (median)", "÷ import numpy"],
+                     [[name, f"{statistics.median(ts) * 1e3:.1f}", f"{statistics.median(ts) * 1e3 / numpy_ms:.2f}"]
+                      for name, ts in times.items()])  # fmt: skip
+        imports, mains, own = [], [], {}
+        probe = ("import io, contextlib, time, numpy\nt0 = time.perf_counter()\nfrom archsweep import cli\n"
+                 "t1 = time.perf_counter()\nwith contextlib.redirect_stdout(io.StringIO()):\n    cli.main(%r)\n"
+                 "print((t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3)") % STARTUP_CALL  # fmt: skip
+        for _ in range(runs):
+            base = _import_times("import numpy", env)
+            for m, us in _import_times("import archsweep.cli", env).items():
+                if m not in base:
+                    own.setdefault(m, []).append(us)
+            out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+            imported, ran = map(float, out.stdout.split())
+            imports.append(imported)
+            mains.append(ran)
+        loaded = subprocess.run(
+            [sys.executable, "-c", "import sys, io, contextlib\nfrom archsweep import cli\n"
+             f"with contextlib.redirect_stdout(io.StringIO()): cli.main({STARTUP_CALL!r})\n"
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'polars', 'tqdm', 'matplotlib'}) + "
+             "sorted({'importlib.metadata'} & set(sys.modules)))"],
+            capture_output=True, text=True, env=env, check=True).stdout.strip()  # fmt: skip
+    top = sorted(own.items(), key=lambda kv: -statistics.median(kv[1]))[:6]
+    report.table(["archsweep's share of `archsweep count`", "ms (median)"], [
+        ["`from archsweep import cli` after numpy (archsweep's modules, argparse, ...)",
+         f"{statistics.median(imports):.1f}"],
+        ["`cli.main(...)`: argparse for the one command, and the count", f"{statistics.median(mains):.1f}"],
+    ])  # fmt: skip
+    report.note("Largest self times beyond numpy: " + ", ".join(
+        f"{m} {statistics.median(us) / 1e3:.1f} ms" for m, us in top) + f". Imported by `archsweep count` of "
+        f"polars, tqdm, matplotlib, importlib.metadata: {loaded} (tests/test_cli_edges.py asserts none).")  # fmt: skip
+
+
 # --------------------------------------------------------------------------
 
 
@@ -551,9 +633,16 @@ def versions() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grids, a smoke run; README left alone")
+    parser.add_argument("--only", choices=["startup"],
+                        help="run only this section; prints it, writes nothing")  # fmt: skip
     parser.add_argument("--framework-python", action="append", metavar="PYTHON",
                         help="an interpreter with Keras and/or PyTorch for section 8 (repeatable; default: this one)")  # fmt: skip
     args = parser.parse_args()
+    if args.only:
+        report = Report()
+        {"startup": section_startup}[args.only](report)
+        print("\n".join(report.lines))
+        return 0
     sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
     report = Report()
     started = time.time()
@@ -566,6 +655,7 @@ def main() -> int:
     section_huge(report, full=not args.quick)
     section_framework(report, args.framework_python or [sys.executable])
     section_search(report)
+    section_startup(report)
     body = "\n".join(report.lines)
     print(body)
     if not args.quick:

@@ -11,6 +11,7 @@ import pytest
 
 import archsweep as asw
 from archsweep import _sink, cli
+from archsweep._axis import Chain
 
 
 def run(*args):
@@ -59,7 +60,8 @@ def test_numbers_and_ranges():
     assert cli.parse_number("250k") == 250_000
     assert cli.parse_number("1.5e6") == 1_500_000
     assert cli.parse_values("1..4") == range(1, 5)
-    assert cli.parse_values("8..32:8,100") == [8, 16, 24, 32, 100]
+    values = cli.parse_values("8..32:8,100")
+    assert isinstance(values, Chain) and list(values) == [8, 16, 24, 32, 100]
     assert cli.parse_kernel("3,1x7,3x3x3") == [3, (1, 7), (3, 3, 3)]
     with pytest.raises(Exception, match="not a whole number"):
         cli.parse_number("1.5")
@@ -68,8 +70,8 @@ def test_numbers_and_ranges():
 def test_failed_sweep_leaves_existing_file_untouched(tmp_path, capsys):
     out = tmp_path / "table.csv"
     out.write_text("precious\n")
-    # The second n_units overflows int64 (no budget): an error mid-stream.
-    code = cli.main(["sweep", "--layer", "lstm", "--n-units", "1..10,3037000499", "-o", str(out)])
+    # The last n_units overflows int64 (no budget): an error mid-stream.
+    code = cli.main(["sweep", "--layer", "lstm", "--n-units", "1,2,3,4,5,6,7,8,9,10,3037000499", "-o", str(out)])
     assert code == 2 and "int64" in capsys.readouterr().err
     assert out.read_text() == "precious\n"
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]

@@ -61,7 +61,7 @@ def test_models_lists_counts_and_writes(run, tmp_path):
 
 def test_command_line_refusals(run, tmp_path):
     r = run("models", tmp_path / "missing.toml", "--budget", "1M")
-    assert r.returncode == 2 and "cannot read" in r.stderr and "missing.toml" in r.stderr
+    assert r.returncode == 2 and r.stderr == f"archsweep: error: {tmp_path / 'missing.toml'}: No such file or directory\n"
     bad = tmp_path / "bad.toml"
     bad.write_text("input_shape = [3\n")
     r = run("summary", bad)

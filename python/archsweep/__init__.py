@@ -6,9 +6,11 @@ formulas, vectorized over huge grids, without any framework installed.
 24832
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from . import layers
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._count import count_params
 from ._errors import (
     ArchsweepError,
@@ -17,18 +19,33 @@ from ._errors import (
     ParamOverflowError,
     SweepTooLargeError,
 )
-from ._model import Model, count_models, search_models
 from ._names import CONVENTIONS, LAYERS
-from ._plot import plot
-from ._search import search
-from ._sink import sweep_to_file
 from ._space import choice, repeat
-from ._sweep import count_fitting, sweep
 
-try:
-    __version__ = version("archsweep")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+# Imported on first use (PEP 562, ``__getattr__`` below): these modules import
+# polars (~0.1 s) or importlib.metadata (~30 ms), which ``import archsweep``
+# and ``archsweep count`` must not pay for.
+_LAZY = {
+    "Model": "_model",
+    "count_models": "_model",
+    "search_models": "_model",
+    "plot": "_plot",
+    "search": "_search",
+    "sweep_to_file": "_sink",
+    "count_fitting": "_sweep",
+    "sweep": "_sweep",
+    "layers": "layers",  # a submodule; `import inspect` there costs a few ms
+}
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers
+    from . import layers
+    from ._model import Model, count_models, search_models
+    from ._plot import plot
+    from ._search import search
+    from ._sink import sweep_to_file
+    from ._sweep import count_fitting, sweep
+
+    __version__: str
 
 __all__ = [
     "CONVENTIONS",
@@ -52,3 +69,26 @@ __all__ = [
     "sweep",
     "sweep_to_file",
 ]
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which see the imports above: a misspelt name stays an error
+
+    def __getattr__(name: str) -> Any:
+        if name == "__version__":
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                value: Any = version("archsweep")
+            except PackageNotFoundError:  # pragma: no cover - running from a source tree
+                value = "0+unknown"
+        elif name in _LAZY:
+            module = importlib.import_module(f".{_LAZY[name]}", __name__)
+            value = module if name == _LAZY[name] else getattr(module, name)
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value  # later look-ups find it without calling this
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,3 +1,6 @@
+"""``python -m archsweep``: the command line."""
+
 from .cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # importing this module (stubtest, pydoc) runs nothing
+    raise SystemExit(main())

@@ -7,8 +7,6 @@ the code that crosses the binding.
 
 from __future__ import annotations
 
-import difflib
-
 from ._errors import ArgumentTypeError, InvalidArgumentError
 
 LAYERS = ("dense", "conv1d", "conv2d", "conv3d", "rnn", "lstm", "gru")
@@ -42,6 +40,8 @@ def _choose(argument: str, value: object, allowed: tuple[str, ...], aliases: dic
     name = aliases.get(name, name)
     if name in allowed:
         return name
+    import difflib  # here, not at import: only a misspelt name needs it (start-up time)
+
     close = difflib.get_close_matches(name, [*allowed, *aliases], n=1, cutoff=0.5)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise InvalidArgumentError(f"{argument} {value!r} is not one of {', '.join(allowed)}.{hint}")

@@ -34,6 +34,7 @@ from ._errors import ArgumentTypeError, InvalidArgumentError
 from ._model import Model
 from ._space import choice, repeat
 
+MAX_FILE_BYTES = 16 << 20
 _CLASSES = {name.lower(): getattr(_layers, name) for name in _layers.__all__ if name != "Layer"}
 
 
@@ -105,10 +106,24 @@ def model_from_spec(spec: dict[str, Any], *, backend: str = "auto") -> Model:
 
 
 def read_model(path: str | Path, *, backend: str = "auto") -> Model:
-    """The Model (or space) in a TOML file."""
+    """The Model (or space) in a TOML file. A file that cannot be read raises
+    the OSError open() raises; one that is not UTF-8, not TOML, nested too
+    deeply to read, or over 16 MiB (a model is a few lines: this is /dev/zero
+    or a mistake, not to be read until memory runs out) raises
+    InvalidArgumentError naming the file."""
+    with open(path, "rb") as f:
+        raw = f.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise InvalidArgumentError(f"{path}: over {MAX_FILE_BYTES:,} bytes, too large for a model file")
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise InvalidArgumentError(f"{path}: not valid TOML: line {line} is not UTF-8 "
+                                   f"(byte {raw[exc.start]:#04x})") from None  # fmt: skip
+    try:
+        return model_from_spec(tomllib.loads(text), backend=backend)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidArgumentError(f"{path}: not valid TOML: {exc}") from None
-    return model_from_spec(data, backend=backend)
+    except RecursionError:  # tomllib (and reading the structure) recurse once per level
+        raise InvalidArgumentError(f"{path}: nested too deeply to read") from None

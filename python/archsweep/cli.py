@@ -1,74 +1,121 @@
-"""The command line: ``archsweep count`` and ``archsweep sweep``.
+"""The command line: ``archsweep count``, ``sweep``, ``search``, ``plot``,
+``models`` and ``summary``.
 
-Values are written as comma-separated items: an integer (``64``, ``250k``,
-``5M``, ``1.5e6``), an inclusive range ``1..4096`` or a stepped one
+Values are written as comma-separated items: a number (``64``, ``1_000``,
+``250k``, ``4.1M``, ``1.5e6``), an inclusive range ``1..4096`` or a stepped one
 ``8..512:8``. Kernels are ``3`` (square) or ``1x7`` / ``3x3x3`` (one entry per
 dimension). Flags take ``true``, ``false`` or ``both``.
+
+Every failure ends the same way (see ``main``): one line ``archsweep: error:
+...`` on stderr and exit status 2, never a traceback.
+
+polars (and tqdm, matplotlib) are imported inside the commands that make a
+table, so ``archsweep count`` starts in the time numpy takes to import.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
-from ._count import count_params
+from ._axis import Chain
 from ._errors import ArchsweepError
-from ._model import _search_models, count_models, summary_table
 from ._names import CONVENTIONS, LAYERS
-from ._plot import plot
-from ._search import search
-from ._spec import read_model
-from . import _sink
-from ._sweep import sweep
 
-_SUFFIX = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-_WRITERS = {".csv": pl.DataFrame.write_csv, ".parquet": pl.DataFrame.write_parquet}
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import polars as pl
+
+INT64_MAX = 2**63 - 1
+_SUFFIX = {"k": 3, "m": 6, "g": 9, "t": 12}  # powers of ten
+_DIGITS = r"\d+(?:_\d+)*"
+_NUMBER = re.compile(rf"([-+]?)({_DIGITS})(?:\.({_DIGITS}))?(?:[eE]([-+]?\d+)|([kKmMgGtT]))?", re.ASCII)
+_WRITERS = {".csv": lambda df, tmp: df.write_csv(tmp), ".parquet": lambda df, tmp: df.write_parquet(tmp)}
+GIVEN = "given_options"  # the namespace's set of the dests the user gave
+_TRACEBACK = "ARCHSWEEP_TRACEBACK"  # set to 1: an internal error prints its traceback too
+
+
+class _UsageError(ArchsweepError):
+    """A command line argparse (or a check of the flags) refuses."""
 
 
 def parse_number(text: str) -> int:
-    """``250k``, ``5M``, ``1.5e6``, ``4096`` → int (whole values only)."""
-    t = text.strip().lower().replace("_", "")
-    scale = _SUFFIX.get(t[-1:], 1)
-    if scale != 1:
-        t = t[:-1]
-    try:
-        value = float(t) * scale if re.search(r"[.e]", t) else int(t) * scale
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number (examples: 64, 250k, 5M, 1.5e6)") from None
-    if value != int(value):
+    """``4096``, ``1_000``, ``250k``, ``4.1M``, ``1.5e6`` → that int, exactly.
+
+    The digits and the exponent are read as integers and the value is their
+    exact product (never a float), so ``4.1M`` is 4,100,000 and every whole
+    value up to 2**63 - 1 comes out as written. A value beyond that is refused
+    before it is computed (``1e400``, or ``1e999999999`` which would take
+    minutes to build), as is a value that is not whole (``2.5``)."""
+    m = _NUMBER.fullmatch(text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (examples: 64, 1_000, 250k, 4.1M, 1.5e6)")
+    sign, whole, fraction, exponent, suffix = m.groups()
+    fraction = (fraction or "").replace("_", "")
+    digits = (whole.replace("_", "") + fraction).lstrip("0")
+    if not digits:
+        return 0
+    # The value is int(digits) * 10**shift.
+    shift = _exponent(exponent) + _SUFFIX.get((suffix or "").lower(), 0) - len(fraction)
+    if len(digits) + shift > len(str(INT64_MAX)):
+        raise argparse.ArgumentTypeError(f"{text!r} is too large: numbers go up to 2**63 - 1 = {INT64_MAX:,}")
+    if shift < 0 and (-shift >= len(digits) or digits[shift:].strip("0")):
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-    return int(value)
+    value = int(digits) * 10**shift if shift >= 0 else int(digits[:shift])
+    if value > INT64_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large: numbers go up to 2**63 - 1 = {INT64_MAX:,}")
+    return -value if sign == "-" else value
 
 
-def parse_values(text: str) -> list[int] | range:
-    """``1..4096`` (inclusive), ``8..512:8``, ``3,5,7`` or a mix."""
-    values: list[int] = []
-    for item in text.split(","):
-        m = re.fullmatch(r"\s*([^.:]+)\.\.([^.:]+?)(?::([^.:]+))?\s*", item)
-        if m:
-            start, stop = parse_number(m[1]), parse_number(m[2])
-            step = parse_number(m[3]) if m[3] else 1
-            if step < 1:
-                raise argparse.ArgumentTypeError(f"{item!r}: the step must be at least 1")
-            r = range(start, stop + 1, step)
-            if len(text.split(",")) == 1:
-                return r  # keep a lone range lazy: it may be huge
-            values.extend(r)
-        else:
-            values.append(parse_number(item))
-    return values
+def _exponent(text: str | None) -> int:
+    """An exponent's value; past a million digits of shift only its sign
+    matters (no command line holds that many digits), so it is capped."""
+    if text is None:
+        return 0
+    body = text.lstrip("+-").lstrip("0") or "0"
+    value = int(body) if len(body) <= 7 else 10**7
+    return -value if text.startswith("-") else value
+
+
+def parse_values(text: str) -> list[int] | range | Chain:
+    """``1..4096`` (inclusive), ``8..512:8``, ``3,5,7`` or a mix. A lone range
+    stays a ``range`` and a list with ranges in it a ``Chain``: nothing is
+    listed, so ``1..1G,2G`` costs what ``1..4,8`` does."""
+    items = [_range_or_number(item) for item in text.split(",")]
+    if len(items) == 1 and isinstance(items[0], range):
+        return items[0]
+    if any(isinstance(item, range) for item in items):
+        return Chain(items)
+    return [item for item in items if isinstance(item, int)]
+
+
+def _range_or_number(item: str) -> range | int:
+    if ".." not in item:
+        return parse_number(item)
+    start, _, rest = item.partition("..")
+    stop, colon, step = rest.partition(":")
+    first, last = parse_number(start), parse_number(stop)
+    by = parse_number(step) if colon else 1
+    if by < 1:
+        raise argparse.ArgumentTypeError(f"{item.strip()!r}: the step must be at least 1")
+    if last < first:
+        raise argparse.ArgumentTypeError(f"{item.strip()!r} is empty: it starts above its end")
+    return range(first, last + 1, by)
 
 
 def parse_kernel(text: str) -> list[int | tuple[int, ...]]:
     """``3,5`` (square kernels) or ``1x7,5x5`` (one entry per dimension)."""
     kernels: list[int | tuple[int, ...]] = []
     for item in text.split(","):
-        parts = [parse_number(p) for p in item.lower().split("x")]
+        if ".." in item:
+            raise argparse.ArgumentTypeError(f"{item.strip()!r}: a kernel is a size (3) or one per dimension (1x7), "
+                                             "not a range; list them: 1,3,5")  # fmt: skip
+        parts = [parse_number(p) for p in re.split("[xX]", item)]
         kernels.append(parts[0] if len(parts) == 1 else tuple(parts))
     return kernels
 
@@ -81,23 +128,48 @@ def parse_flag(text: str) -> list[bool]:
         raise argparse.ArgumentTypeError(f"{text!r}: use true, false or both") from None
 
 
+def parse_names(text: str) -> list[str]:
+    """``lstm,gru`` → ``["lstm", "gru"]`` (the names are checked by the library)."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: an empty name in the list")
+    return names
+
+
 def table_path(text: str) -> Path:
     """An output table: a .csv or .parquet file in an existing folder."""
+    from . import _sink
+
     try:
         return _sink.check_output_path(text)
     except ArchsweepError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _single(name: str, values: Sequence[int] | range) -> int:
-    if len(values) != 1:
-        raise ArchsweepError(f"count takes one value for --{name}; use 'archsweep sweep' for many")
-    return values[0]
+def _single(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse`` for ``archsweep count``: the one value the text holds, and a
+    refusal when it holds more (``3,5``, ``both``, ``keras,torch``, ``1..4``)."""
+
+    def one(text: str) -> Any:
+        values = parse(text)
+        chain = Chain.of(values)
+        n = chain.size if chain is not None else len(values)
+        if n != 1:
+            raise argparse.ArgumentTypeError(f"{text!r} is {n:,} values, but count takes one; "
+                                             "use 'archsweep sweep' for many")  # fmt: skip
+        return next(iter(values))
+
+    one.__name__ = parse.__name__  # argparse names the type in some messages
+    return one
 
 
 def _show(df: pl.DataFrame, output: Path | None) -> int:
     """Prints ``df`` as a table, or writes it to ``output`` (CSV or Parquet by
     extension) through a temporary file renamed into place when complete."""
+    import polars as pl
+
+    from . import _sink
+
     if output is None:
         with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
             print(df)
@@ -107,79 +179,221 @@ def _show(df: pl.DataFrame, output: Path | None) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="archsweep", description="Exact parameter counts of neural-network layers, without any framework."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Exit(Exception):
+    """argparse is done (it printed --help): main ends with this status."""
 
-    def common(p: argparse.ArgumentParser, many: bool) -> None:
-        p.add_argument("--kernel", type=parse_kernel, help="conv kernel: 3 (square) or 1x7 / 3x3x3; comma-separated")
-        p.add_argument("--convention", type=lambda s: s.split(","), default=["keras"] if many else None,
-                       help=f"whose defaults: {', '.join(CONVENTIONS)} (sweep: comma-separated; default keras)")  # fmt: skip
-        p.add_argument("--groups", type=parse_values, default=[1], help="conv groups (default 1)")
-        p.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
-        if many:  # flags over a grid take one value or both
-            p.add_argument("--bias", type=parse_flag, default=[True], help="true, false or both (default true)")
-            p.add_argument("--bidirectional", type=parse_flag, default=[False], help="true, false or both")
-            p.add_argument("--reset-after", type=parse_flag, help="Keras GRU: true, false or both (default Keras')")
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
-    count = sub.add_parser("count", help="the count of one layer", description="Print the count of one layer.")
-    count.add_argument("layer", help=f"one of {', '.join(LAYERS)}")
-    count.add_argument("--n-features", type=parse_values, required=True, help="input width / channels")
-    count.add_argument("--n-units", type=parse_values, required=True, help="units / filters")
-    count.add_argument("--no-bias", action="store_true", help="layer without bias")
-    count.add_argument("--bidirectional", action="store_true", help="wrap an rnn/lstm/gru in Bidirectional")
-    count.add_argument("--reset-after", type=parse_flag, help="Keras GRU only: true or false")
-    common(count, many=False)
 
-    sw = sub.add_parser(
-        "sweep",
-        help="a table of counts over a grid",
-        description="Print (or write with -o) the count of every configuration in a grid. "
-        "Defaults: rnn, lstm and gru of every width 1..4096 on 128 features (Keras conventions).",
-    )
-    sw.add_argument("--layer", type=lambda s: s.split(","), default=["rnn", "lstm", "gru"],
-                    help="comma-separated layer kinds (default rnn,lstm,gru)")  # fmt: skip
-    sw.add_argument("--n-features", type=parse_values, default=[128], help="e.g. 128 or 1..512 (default 128)")
-    sw.add_argument("--n-units", type=parse_values, default=range(1, 4097), help="e.g. 1..4096 (the default)")
-    sw.add_argument("--budget", type=parse_number, help="keep only rows with params <= this (e.g. 5M)")
-    sw.add_argument("--max-bytes", type=parse_number, help="refuse tables larger than this (default half the RAM)")
-    sw.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file (streamed: "
-                    "any size fits in memory)")
-    sw.add_argument("--no-progress", action="store_true", help="no progress bar on stderr while writing -o")
-    common(sw, many=True)
+def _note(action: argparse.Action, namespace: argparse.Namespace) -> None:
+    """Records that the user gave ``action``'s option, refusing it the second
+    time: the first value would do nothing."""
+    given = namespace.__dict__.setdefault(GIVEN, set())
+    if action.dest in given:
+        raise argparse.ArgumentError(action, "given twice (only the last would count); give it once")
+    given.add(action.dest)
 
-    models = sub.add_parser(
-        "models",
-        help="the models of a space (TOML) that fit a budget",
-        description="Print (or write with -o) every model of a model space written in TOML whose parameter count "
-        "fits the budget, largest first: one column per choice, and params. See README, 'Model spaces'.",
-    )
-    models.add_argument("space", type=Path, help="a model space in TOML, e.g. examples/text_space.toml")
-    models.add_argument("--budget", type=parse_number, required=True, help="the most parameters a model may have")
-    models.add_argument("--limit", type=parse_number, help="only the K largest fitting models")
-    models.add_argument("--count", action="store_true", help="print only how many models fit")
-    models.add_argument("--max-bytes", type=parse_number, help="refuse results larger than this (default half the RAM)")
-    models.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file")
-    models.add_argument("--no-progress", action="store_true", help="no progress bar on stderr while listing")
-    models.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
-    summary = sub.add_parser("summary", help="the Keras-style summary of a model (TOML)",
-                             description="Print each layer's output shape and count, and the total, as Keras' "
-                             "model.summary() does, for a model written in TOML.")  # fmt: skip
-    summary.add_argument("model", type=Path, help="a model in TOML, e.g. examples/mnist_cnn.toml")
-    summary.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
-    _add_search_parsers(sub, common)
-    return parser
+
+class _Store(argparse.Action):
+    """argparse's "store", noting the option as given."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        _note(self, namespace)
+        setattr(namespace, self.dest, values)
+
+
+class _StoreTrue(argparse.Action):
+    """argparse's "store_true", noting the option as given."""
+
+    def __init__(self, option_strings: Any, dest: str, default: bool = False, required: bool = False,
+                 help: str | None = None) -> None:  # fmt: skip
+        super().__init__(option_strings, dest, nargs=0, const=True, default=default, required=required, help=help)
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        _note(self, namespace)
+        setattr(namespace, self.dest, True)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose refusals become the one error line of ``main`` instead
+    of a usage text, which returns to ``main`` (to flush stdout there)
+    instead of exiting from inside the parser, and which records the options
+    given (in ``GIVEN``), each at most once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in (None, "store"):
+            self.register("action", name, _Store)
+        self.register("action", "store_true", _StoreTrue)
+
+    def error(self, message: str) -> Any:
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
+        if message:
+            self._print_message(message, sys.stderr)
+        raise _Exit(status)
+
+
+# Flags that would do nothing in some combination are refused, not ignored.
+# (command, flag, "with" or "without", other flag, why it would do nothing),
+# flags named by their argparse dest; checked in one place, _refuse_no_effect.
+NO_EFFECT = (
+    ("sweep", "max_bytes", "with", "output", "-o streams the table to the file in bounded memory"),
+    ("sweep", "no_progress", "without", "output", "a progress bar is shown only while writing -o"),
+    ("models", "output", "with", "count", "--count prints only the number of fitting models"),
+    ("models", "limit", "with", "count", "--count counts every fitting model"),
+    ("models", "no_progress", "with", "count", "--count shows no progress bar"),
+)
+
+
+def _refuse_no_effect(args: argparse.Namespace) -> None:
+    given = getattr(args, GIVEN, set()).__contains__
+
+    def flag(dest: str) -> str:
+        return "-o/--output" if dest == "output" else "--" + dest.replace("_", "-")
+
+    for command, dest, relation, other, why in NO_EFFECT:
+        if command == args.command and given(dest) and given(other) == (relation == "with"):
+            raise _UsageError(f"{flag(dest)} has no effect {relation} {flag(other)} ({why})")
+
+
+def _layer_options(p: argparse.ArgumentParser, many: bool) -> None:
+    """The options of a layer, shared by count (one value each) and the grid commands (many)."""
+    p.add_argument("--kernel", type=parse_kernel, help="conv kernel: 3 (square) or 1x7 / 3x3x3; comma-separated")
+    p.add_argument("--convention", type=parse_names, default=["keras"] if many else "keras",
+                   help=f"whose defaults: {', '.join(CONVENTIONS)} (sweep: comma-separated; default keras)")  # fmt: skip
+    p.add_argument("--groups", type=parse_values, default=[1] if many else 1, help="conv groups (default 1)")
+    p.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
+    if many:  # flags over a grid take one value or both
+        p.add_argument("--bias", type=parse_flag, default=[True], help="true, false or both (default true)")
+        p.add_argument("--bidirectional", type=parse_flag, default=[False], help="true, false or both")
+        p.add_argument("--reset-after", type=parse_flag, help="Keras GRU: true, false or both (default Keras')")
+
+
+def _count_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("layer", help=f"one of {', '.join(LAYERS)}")
+    p.add_argument("--n-features", type=parse_values, required=True, help="input width / channels")
+    p.add_argument("--n-units", type=parse_values, required=True, help="units / filters")
+    p.add_argument("--no-bias", action="store_true", help="layer without bias")
+    p.add_argument("--bidirectional", action="store_true", help="wrap an rnn/lstm/gru in Bidirectional")
+    p.add_argument("--reset-after", type=parse_flag, help="Keras GRU only: true or false")
+    _layer_options(p, many=False)
+    for action in p._actions:  # every value count takes is one value, whatever the flag
+        if action.type is not None:
+            action.type = _single(action.type)  # type: ignore[arg-type]
+
+
+def _sweep_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--layer", type=parse_names, default=["rnn", "lstm", "gru"],
+                   help="comma-separated layer kinds (default rnn,lstm,gru)")  # fmt: skip
+    p.add_argument("--n-features", type=parse_values, default=[128], help="e.g. 128 or 1..512 (default 128)")
+    p.add_argument("--n-units", type=parse_values, default=range(1, 4097), help="e.g. 1..4096 (the default)")
+    p.add_argument("--budget", type=parse_number, help="keep only rows with params <= this (e.g. 5M)")
+    p.add_argument("--max-bytes", type=parse_number,
+                   help="refuse printed tables larger than this (default half the RAM; not with -o)")  # fmt: skip
+    p.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file (streamed: "
+                   "any size fits in memory)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr while writing -o")
+    _layer_options(p, many=True)
+
+
+def _grid_arguments(p: argparse.ArgumentParser) -> None:
+    """search's and plot's grid: sweep's options and value syntax, plus a budget."""
+    p.add_argument("--n-features", type=parse_values, required=True, help="e.g. 128 or 1..512")
+    p.add_argument("--n-units", type=parse_values, required=True, help="e.g. 1..4096 or 1..1G (never listed)")
+    p.add_argument("--budget", type=parse_number, required=True, help="the most parameters (e.g. 5M, 250k)")
+    _layer_options(p, many=True)
+
+
+def _search_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("layer", type=parse_names, help="comma-separated layer kinds, e.g. lstm,gru")
+    p.add_argument("--maximize", default="n_units", choices=["n_units", "n_features"],
+                   help="the axis to maximize (default n_units)")  # fmt: skip
+    p.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file")
+    _grid_arguments(p)
+
+
+def _plot_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=["heatmap", "frontier"])
+    p.add_argument("layer", type=parse_names, help="a layer kind (frontier: comma-separated kinds)")
+    p.add_argument("-o", "--output", required=True, help="the picture: a .png or .svg file")
+    p.add_argument("--title", help="the picture's title (default: what it shows)")
+    _grid_arguments(p)
+
+
+def _models_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("space", help="a model space in TOML, e.g. examples/text_space.toml")
+    p.add_argument("--budget", type=parse_number, required=True, help="the most parameters a model may have")
+    p.add_argument("--limit", type=parse_number, help="only the K largest fitting models (not with --count)")
+    p.add_argument("--count", action="store_true", help="print only how many models fit")
+    p.add_argument("--max-bytes", type=parse_number, help="refuse results larger than this (default half the RAM)")
+    p.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr while listing")
+    p.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
+
+
+def _summary_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="a model in TOML, e.g. examples/mnist_cnn.toml")
+    p.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
+
+
+def _count_command(args: argparse.Namespace) -> int:
+    from ._count import count_params
+
+    print(count_params(args.layer, args.n_features, args.n_units, kernel=args.kernel, bias=not args.no_bias,
+                       bidirectional=args.bidirectional, convention=args.convention, reset_after=args.reset_after,
+                       groups=args.groups, backend=args.backend))  # fmt: skip
+    return 0
+
+
+def _grid_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments sweep, search and plot share."""
+    names = ("kernel", "bias", "bidirectional", "convention", "reset_after", "groups", "budget", "backend")
+    return {name: getattr(args, name) for name in names}
+
+
+def _sweep_command(args: argparse.Namespace) -> int:
+    options = _grid_options(args)
+    if args.output is not None:
+        from ._sink import sweep_to_file
+
+        progress = False if args.no_progress else None
+        rows = sweep_to_file(args.output, args.layer, args.n_features, args.n_units, progress=progress, **options)
+        print(f"wrote {rows:,} rows to {args.output}", file=sys.stderr)
+        return 0
+    from ._sweep import sweep
+
+    return _show(sweep(args.layer, args.n_features, args.n_units, max_bytes=args.max_bytes, **options), None)
+
+
+def _search_command(args: argparse.Namespace) -> int:
+    """``archsweep search`` and ``archsweep plot``."""
+    options = _grid_options(args)
+    if args.command == "plot":
+        from ._plot import plot
+
+        try:
+            plot(args.kind, args.layer, args.n_features, args.n_units, output=args.output, title=args.title,
+                 **options)  # fmt: skip
+        except ImportError as exc:  # matplotlib is an optional extra
+            raise ArchsweepError(str(exc)) from None
+        print(f"wrote {args.kind} to {args.output}", file=sys.stderr)
+        return 0
+    from ._search import search
+
+    df = search(args.layer, args.n_features, args.n_units, maximize=args.maximize, **options)
+    return _show(df, args.output)
 
 
 def _model_command(args: argparse.Namespace) -> int:
     """``archsweep summary`` and ``archsweep models``."""
-    path = args.model if args.command == "summary" else args.space
-    try:
-        model = read_model(path, backend=args.backend)
-    except OSError as exc:
-        raise ArchsweepError(f"cannot read {path}: {exc.strerror or exc}") from None
+    from ._model import _search_models, count_models, summary_table
+    from ._spec import read_model
+
+    model = read_model(args.model if args.command == "summary" else args.space, backend=args.backend)
     if args.command == "summary":
         print(summary_table(model))
         return 0
@@ -192,103 +406,112 @@ def _model_command(args: argparse.Namespace) -> int:
     return _show(df, args.output)
 
 
-def _add_search_parsers(sub, common) -> None:
-    """``archsweep search`` and ``archsweep plot``: sweep's options and value syntax, plus a budget."""
+_Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+# name: (help, description, arguments, run)
+COMMANDS: dict[str, _Command] = {
+    "count": ("the count of one layer", "Print the count of one layer.", _count_arguments, _count_command),
+    "sweep": ("a table of counts over a grid", "Print (or write with -o) the count of every configuration in a "
+              "grid. Defaults: rnn, lstm and gru of every width 1..4096 on 128 features (Keras conventions).",
+              _sweep_arguments, _sweep_command),
+    "models": ("the models of a space (TOML) that fit a budget", "Print (or write with -o) every model of a model "
+               "space written in TOML whose parameter count fits the budget, largest first: one column per choice, "
+               "and params. See README, 'Model spaces'.", _models_arguments, _model_command),
+    "summary": ("the Keras-style summary of a model (TOML)", "Print each layer's output shape and count, and the "
+                "total, as Keras' model.summary() does, for a model written in TOML.",
+                _summary_arguments, _model_command),
+    "search": ("the largest layer under a budget", "For every combination of the other options, the largest "
+               "--n-units (or --n-features) whose count fits the budget. The searched axis is bisected, never "
+               "listed: 1..1G costs what 1..100 does.", _search_arguments, _search_command),
+    "plot": ("a heatmap or frontier picture of a budget (needs matplotlib)", "heatmap: params of one configuration "
+             "over --n-features x --n-units, with the budget's contour. frontier: the largest --n-units that fits "
+             "at each --n-features, one line per layer kind. Writes PNG or SVG by the extension of -o. Needs: pip "
+             "install 'archsweep[plot]'.", _plot_arguments, _search_command),
+}  # fmt: skip
 
-    def grid(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--n-features", type=parse_values, required=True, help="e.g. 128 or 1..512")
-        p.add_argument("--n-units", type=parse_values, required=True, help="e.g. 1..4096 or 1..1G (never listed)")
-        p.add_argument("--budget", type=parse_number, required=True, help="the most parameters (e.g. 5M, 250k)")
-        common(p, many=True)
 
-    se = sub.add_parser(
-        "search",
-        help="the largest layer under a budget",
-        description="For every combination of the other options, the largest --n-units (or --n-features) whose "
-        "count fits the budget. The searched axis is bisected, never listed: 1..1G costs what 1..100 does.",
+def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of ``argv``'s command (every command's when ``argv`` is
+    None): the others are listed but left empty, since adding arguments is
+    most of argparse's start-up cost."""
+    parser = _Parser(
+        prog="archsweep", description="Exact parameter counts of neural-network layers, without any framework."
     )
-    se.add_argument("layer", type=lambda s: s.split(","), help="comma-separated layer kinds, e.g. lstm,gru")
-    se.add_argument("--maximize", default="n_units", choices=["n_units", "n_features"],
-                    help="the axis to maximize (default n_units)")  # fmt: skip
-    se.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file")
-    grid(se)
-
-    pic = sub.add_parser(
-        "plot",
-        help="a heatmap or frontier picture of a budget (needs matplotlib)",
-        description="heatmap: params of one configuration over --n-features x --n-units, with the budget's "
-        "contour. frontier: the largest --n-units that fits at each --n-features, one line per layer kind. "
-        "Writes PNG or SVG by the extension of -o. Needs: pip install 'archsweep[plot]'.",
-    )
-    pic.add_argument("kind", choices=["heatmap", "frontier"])
-    pic.add_argument("layer", type=lambda s: s.split(","), help="a layer kind (frontier: comma-separated kinds)")
-    pic.add_argument("-o", "--output", type=Path, required=True, help="the picture: a .png or .svg file")
-    pic.add_argument("--title", help="the picture's title (default: what it shows)")
-    grid(pic)
-
-
-def _search_command(args: argparse.Namespace) -> int:
-    """``archsweep search`` and ``archsweep plot``."""
-    options = dict(kernel=args.kernel, bias=args.bias, bidirectional=args.bidirectional, convention=args.convention,
-                   reset_after=args.reset_after, groups=args.groups, budget=args.budget, backend=args.backend)  # fmt: skip
-    if args.command == "plot":
-        try:
-            plot(args.kind, args.layer, args.n_features, args.n_units, output=args.output, title=args.title,
-                 **options)  # fmt: skip
-        except ImportError as exc:  # matplotlib is an optional extra
-            raise ArchsweepError(str(exc)) from None
-        print(f"wrote {args.kind} to {args.output}", file=sys.stderr)
-        return 0
-    df = search(args.layer, args.n_features, args.n_units, maximize=args.maximize, **options)
-    return _show(df, args.output)
+    sub = parser.add_subparsers(dest="command", required=True)
+    wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
+    for name, (summary, description, arguments, _) in COMMANDS.items():
+        p = sub.add_parser(name, help=summary, description=description)
+        if wanted is None or name == wanted:
+            arguments(p)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    """Runs the command line. Every failure ends here as one line
+    ``archsweep: error: ...`` on stderr and status 2 (see ``_error_line``);
+    Ctrl-C is status 130; a reader that closes the pipe early (``| head``)
+    ends the program quietly with status 141, as SIGPIPE ends other tools."""
+    output = None
     try:
-        if args.command in ("models", "summary"):
-            return _model_command(args)
-        if args.command in ("search", "plot"):
-            return _search_command(args)
-        if args.command == "count":
-            n = count_params(
-                args.layer,
-                _single("n-features", args.n_features),
-                _single("n-units", args.n_units),
-                kernel=None if args.kernel is None else args.kernel[0],
-                bias=not args.no_bias,
-                bidirectional=args.bidirectional,
-                convention=(args.convention or ["keras"])[0],
-                reset_after=None if args.reset_after is None else args.reset_after[0],
-                groups=_single("groups", args.groups),
-                backend=args.backend,
-            )
-            print(n)
-            return 0
-        options = dict(
-            kernel=args.kernel,
-            bias=args.bias,
-            bidirectional=args.bidirectional,
-            convention=args.convention,
-            reset_after=args.reset_after,
-            groups=args.groups,
-            budget=args.budget,
-            backend=args.backend,
-        )
-        if args.output is not None:
-            progress = False if args.no_progress else None
-            rows = _sink.sweep_to_file(args.output, args.layer, args.n_features, args.n_units, progress=progress,
-                                       **options)  # fmt: skip
-            print(f"wrote {rows:,} rows to {args.output}", file=sys.stderr)
-            return 0
-        return _show(sweep(args.layer, args.n_features, args.n_units, max_bytes=args.max_bytes, **options), None)
-    except ArchsweepError as exc:
-        print(f"archsweep: error: {exc}", file=sys.stderr)
-        return 2
+        argv = sys.argv[1:] if argv is None else list(argv)
+        try:
+            args = _parser(argv).parse_args(argv)
+        except _Exit as done:
+            code = done.status
+        else:
+            _refuse_no_effect(args)
+            output = getattr(args, "output", None)
+            code = COMMANDS[args.command][3](args)
+        sys.stdout.flush()  # a closed pipe is reported here, not by the interpreter at exit
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except KeyboardInterrupt:
         print("archsweep: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if os.environ.get(_TRACEBACK) and not isinstance(exc, ArchsweepError):
+            import traceback
+
+            traceback.print_exc()
+        print(f"archsweep: error: {_error_line(exc, output)}", file=sys.stderr)
+        return 2
+
+
+def _error_line(exc: Exception, output: str | Path | None) -> str:
+    """What went wrong, in one line: archsweep's message for its own errors;
+    the file and the system's reason for an OS error; and for anything else,
+    which is a bug, "internal error" with the exception, to be reported."""
+    if isinstance(exc, ArchsweepError):
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        # A rename names the temporary file first: the target (filename2) is the one the user gave.
+        where = exc.filename2 if exc.filename2 is not None else exc.filename if exc.filename is not None else output
+        reason = exc.strerror or str(exc)
+        text = f"{where}: {reason}" if where is not None else reason
+    elif output is not None and type(exc).__module__.startswith("polars"):
+        # polars reports a failed write (full disk, file too large) as its own exception types, with texts such as
+        # "underlying IO error ... (os error 28)" or "Invalid thrift: transport error".
+        text = f"{output}: cannot write the table: {exc}"
+    elif isinstance(exc, MemoryError):
+        text = f"out of memory{f' ({exc})' if str(exc) else ''}; narrow the axes, pass --budget, or write with -o"
+    elif isinstance(exc, UnicodeEncodeError):
+        text = f"cannot print {exc.object[exc.start:exc.end]!r} in the output's encoding {exc.encoding}"
+    else:
+        text = (f"internal error (a bug in archsweep; please report it with the command line): "
+                f"{type(exc).__name__}: {exc} (set {_TRACEBACK}=1 to see where)")  # fmt: skip
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip()) or type(exc).__name__
+
+
+def _closed_pipe() -> int:
+    # stdout's reader is gone. Python would flush stdout again at exit and
+    # print "Exception ignored ... BrokenPipeError": point it at /dev/null.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file (a test's capture): nothing to flush
+        pass
+    return 141  # 128 + SIGPIPE: what a shell reports for a command ended by a closed pipe
 
 
 if __name__ == "__main__":  # pragma: no cover
