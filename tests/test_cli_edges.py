@@ -499,16 +499,6 @@ def test_huge_value_lists_stay_lazy():
     assert cli.parse_values("7..7") == range(7, 8)
 
 
-def _sweep_takes_chains() -> bool:
-    try:
-        asw.sweep("lstm", 8, Chain([range(1, 3), 5]))
-    except asw.ArchsweepError:
-        return False
-    return True
-
-
-@pytest.mark.xfail(not _sweep_takes_chains(), reason="sweep and search take a Chain once the lazy axes land (lead)",
-                   strict=True)  # fmt: skip
 def test_a_small_chain_gives_the_table_of_its_list(main, tmp_path):
     for command in (["sweep", "--layer", "lstm,gru"], ["search", "lstm,gru", "--budget", "1M"]):
         chained = main(*command, "--n-features", "8,16..20:2,100", "--n-units", "1..30,50,64..70")
