@@ -64,14 +64,34 @@ class Quantities:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A constraint between two sizes: ``divides`` (``small`` divides
+    ``large``) or ``less`` (``small < large``), under ``conventions`` (None:
+    all). The blamed argument is ``small``. A kernel reads the same rules, so
+    a point that breaks one is skipped by a sweep and refused by a count."""
+
+    test: str  # "divides" or "less"
+    small: str
+    large: str
+    conventions: frozenset[str] | None = None
+
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        a, b = values[self.small], values[self.large]
+        return b % a == 0 if self.test == "divides" else a < b
+
+    def allowed(self) -> str:
+        verb = "divide" if self.test == "divides" else "be less than"
+        return f"{self.small} must {verb} {self.large}"
+
+
+@dataclass(frozen=True)
 class Kind:
     name: str
     names: tuple[str, ...]  # other names it answers to: Keras and PyTorch class names, aliases
     conventions: tuple[str, ...]
     args: tuple[Arg, ...]
     formula: Callable[..., Quantities]  # formula(convention, **values)
-    # Constraints between arguments: (argument blamed, test, what is allowed).
-    rules: tuple[tuple[str, Callable[..., bool], str], ...] = ()
+    rules: tuple[Rule, ...] = ()
     rank: int = 0  # spatial dimensions of a kernel
     # Flags the formula reads that follow from a size's value (PyTorch's LSTM
     # has a projection when proj_size > 0): within one value of each, the
@@ -102,8 +122,8 @@ def _u(doc: str = "units, filters or hidden size") -> Arg:
 
 _BIAS = Arg("bias", FLAG, True, doc="with bias vectors")
 _GROUPS = Arg("groups", SIZE, 1, doc="channel groups: must divide n_features and n_units")
-_DIVIDES_F = ("groups", lambda v: v["n_features"] % v["groups"] == 0, "groups must divide n_features")
-_DIVIDES_U = ("groups", lambda v: v["n_units"] % v["groups"] == 0, "groups must divide n_units")
+_DIVIDES_F = Rule("divides", "groups", "n_features")
+_DIVIDES_U = Rule("divides", "groups", "n_units")
 
 
 # -- dense and convolutions ----------------------------------------------------------------------------------------
@@ -168,7 +188,7 @@ def _recurrent_kind(name: str, names: tuple[str, ...]) -> Kind:
     )  # fmt: skip
     reset = (Arg("reset_after", FLAG, True, conventions=ONLY_KERAS, doc="Keras GRU: two bias vectors"),)
     lstm = name == "lstm"
-    rules = (("proj_size", lambda v: v["proj_size"] < v["n_units"], "proj_size must be less than n_units"),)
+    rules = (Rule("less", "proj_size", "n_units", ONLY_TORCH),)
     # proj_size = 0 and proj_size > 0 are two formulas (r = h or r = p), as in PyTorch.
     cases = (("proj", lambda v: v["proj_size"] > 0),)
     return Kind(
@@ -291,8 +311,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("rmsnorm", ("RMSNormalization", "RMSNorm"), (KERAS, TORCH),
          (_f("normalized width"), Arg("elementwise_affine", FLAG, True, conventions=ONLY_TORCH)), _rmsnorm),
     Kind("mha", ("MultiHeadAttention", "MultiheadAttention", "attention"), (KERAS, TORCH), _MHA_ARGS, _mha,
-         (("num_heads", lambda v: v["n_features"] % v["num_heads"] == 0 or v["convention"] != TORCH,
-           "num_heads must divide n_features (embed_dim) under convention='torch'"),)),
+         (Rule("divides", "num_heads", "n_features", ONLY_TORCH),)),
 )  # fmt: skip
 
 BY_NAME: Mapping[str, Kind] = {k.name: k for k in KINDS}
@@ -369,19 +388,19 @@ def validate(kind: Kind, convention: str, values: Mapping[str, Any]) -> dict[str
         out[arg.name] = value
     broken = check(kind, convention, out)
     if broken:
-        name, allowed = broken
-        raise InvalidArgumentError(f"{allowed} ({kind.name}: got {name}={out[name]!r})")
+        got = ", ".join(f"{n}={out[n]!r}" for n in (broken.small, broken.large))
+        raise InvalidArgumentError(f"{broken.allowed()} ({kind.name}: got {got})")
     return out
 
 
-def check(kind: Kind, convention: str, values: Mapping[str, Any]) -> tuple[str, str] | None:
-    """The first broken rule, as (argument, what is allowed), or None."""
-    given = kind.defaults() | dict(values) | {"convention": convention}
-    for name, test, allowed in kind.rules:
-        arg = kind.arg(name)
-        if arg is not None and arg.applies(convention) and not test(given):
-            return name, allowed
+def check(kind: Kind, convention: str, values: Mapping[str, Any]) -> Rule | None:
+    """The first rule ``values`` break under ``convention``, or None."""
+    for rule in kind.rules:
+        arg = kind.arg(rule.small)
+        if (rule.conventions is None or convention in rule.conventions) and arg.applies(convention):
+            if not rule.holds(values):
+                return rule
     return None
 
 
-__all__ = ["Arg", "Kind", "KINDS", "Quantities", "REQUIRED", "check", "evaluate", "find", "quotient", "validate"]
+__all__ = ["Arg", "Kind", "KINDS", "Quantities", "REQUIRED", "Rule", "check", "evaluate", "find", "validate"]
