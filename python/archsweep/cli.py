@@ -12,6 +12,7 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 
 import polars as pl
@@ -24,10 +25,10 @@ from ._plot import plot
 from ._search import search
 from ._spec import read_model
 from . import _sink
+from ._signals import Terminated, signals_as_interrupts
 from ._sweep import sweep
 
 _SUFFIX = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-_WRITERS = {".csv": pl.DataFrame.write_csv, ".parquet": pl.DataFrame.write_parquet}
 
 
 def parse_number(text: str) -> int:
@@ -97,12 +98,12 @@ def _single(name: str, values: Sequence[int] | range) -> int:
 
 def _show(df: pl.DataFrame, output: Path | None) -> int:
     """Prints ``df`` as a table, or writes it to ``output`` (CSV or Parquet by
-    extension) through a temporary file renamed into place when complete."""
+    extension), atomically and interruptibly."""
     if output is None:
         with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
             print(df)
     else:
-        _sink.write_atomically(output, lambda tmp: _WRITERS[output.suffix.lower()](df, tmp))
+        _sink.write_table(df, output)
         print(f"wrote {df.height:,} rows to {output}", file=sys.stderr)
     return 0
 
@@ -243,6 +244,7 @@ def _search_command(args: argparse.Namespace) -> int:
     return _show(df, args.output)
 
 
+@signals_as_interrupts()  # SIGTERM and SIGHUP clean up as Ctrl-C does
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -286,8 +288,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ArchsweepError as exc:
         print(f"archsweep: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        with suppress(OSError):  # after SIGHUP the terminal may be gone
+            print(f"archsweep: terminated by {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
-        print("archsweep: interrupted", file=sys.stderr)
+        with suppress(OSError):
+            print("archsweep: interrupted", file=sys.stderr)
         return 130
 
 
