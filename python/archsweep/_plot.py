@@ -49,6 +49,13 @@ def _matplotlib():
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:
+        # A signal during a compiled module's initialisation comes back as an
+        # ImportError (pybind11 wraps any error there): it is still a signal.
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, KeyboardInterrupt):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise cause from None
         raise ImportError(
             f"archsweep.plot needs matplotlib ({exc}); install it with: pip install 'archsweep[plot]'"
         ) from exc
@@ -205,8 +212,6 @@ def plot(
         _two_values("n_features", n_features)
         _two_values("n_units", n_units)
         table = sweep(layer, n_features, n_units, max_bytes=limit, **options)
-        if table.is_empty():
-            raise InvalidArgumentError(f"nothing to draw: groups={groups!r} divides no n_features × n_units pair")
         fs, us = _drawn_axis("n_features", n_features), _drawn_axis("n_units", n_units)
         _fits(limit, table, len(fs) * len(us) * CELL_BYTES, f"draw {len(fs):,} × {len(us):,} cells")
         drawn = sweep(layer, fs, us, **options)
