@@ -146,7 +146,7 @@ def check_output_path(
     one of ``extensions``, not be a directory (or another non-file), and its
     folder (a symlink's target's) must exist and be writable."""
     allowed = " or ".join(extensions)
-    if not isinstance(path, (str, os.PathLike)):
+    if not isinstance(path, (str, bytes, os.PathLike)):
         raise ArgumentTypeError(f"{name} must be a file path ending in {allowed}, got {type(path).__name__}")
     path = Path(os.fsdecode(path))
     if path.suffix.lower() not in extensions:
