@@ -145,20 +145,25 @@ def test_an_uneven_axis_is_drawn_with_its_own_cell_widths(tmp_path):
 
 
 def test_max_bytes_bounds_the_table_and_the_drawing(tmp_path, backend):
+    from archsweep._plot import DRAWING_BYTES
+
     out = tmp_path / "p.png"
     out.write_bytes(b"precious")
     kw = dict(layer="lstm", n_features=range(1, 101), n_units=range(1, 101), budget=10**5, output=out,
               backend=backend)  # fmt: skip
+    table = asw.sweep("lstm", range(1, 101), range(1, 101)).estimated_size()
+    fixed, each = DRAWING_BYTES["heatmap"]
+    drawing = fixed + 100 * 100 * each
     with pytest.raises(asw.SweepTooLargeError, match="10,000 rows"):  # the table, as sweep refuses it
-        asw.plot("heatmap", **kw, max_bytes=10_000)
-    with pytest.raises(asw.SweepTooLargeError, match=r"draw 100 × 100 cells, taking about 1,600,000 bytes"):
-        asw.plot("heatmap", **kw, max_bytes=1_000_000)
+        asw.plot("heatmap", **kw, max_bytes=table - 1)
+    with pytest.raises(asw.SweepTooLargeError, match=f"draw 100 × 100 cells, taking about {drawing:,} bytes"):
+        asw.plot("heatmap", **kw, max_bytes=table + drawing - 1)
     with pytest.raises(asw.SweepTooLargeError, match=r"draw 100 points.*max_bytes=5,000"):
         asw.plot("frontier", **kw | {"max_bytes": 5_000})
     with pytest.raises(asw.InvalidArgumentError, match="max_bytes"):
         asw.plot("heatmap", **kw, max_bytes=0)
     assert out.read_bytes() == b"precious"
-    asw.plot("heatmap", **kw, max_bytes=4_000_000)
+    asw.plot("heatmap", **kw, max_bytes=table + drawing)
     assert out.read_bytes().startswith(PNG)
 
 

@@ -37,10 +37,10 @@ KINDS = ("heatmap", "frontier")
 FORMATS = {".png": "png", ".svg": "svg"}
 # Values of an axis a heatmap draws at most: more than its picture's pixels.
 DRAWN = 1024
-# Bytes matplotlib and the drawn table take per heatmap cell (measured: ~115)
-# and per frontier point, checked against max_bytes before drawing.
-CELL_BYTES = 160
-POINT_BYTES = 64
+# Bytes a drawing takes (measured with tracemalloc, PNG and SVG alike): the
+# figure's buffers, and matplotlib's arrays with the drawn table per heatmap
+# cell or frontier point; checked against max_bytes before drawing.
+DRAWING_BYTES = {"heatmap": (27 << 20, 112), "frontier": (5 << 20, 80)}
 
 
 def _matplotlib():
@@ -213,14 +213,14 @@ def plot(
         _two_values("n_units", n_units)
         table = sweep(layer, n_features, n_units, max_bytes=limit, **options)
         fs, us = _drawn_axis("n_features", n_features), _drawn_axis("n_units", n_units)
-        _fits(limit, table, len(fs) * len(us) * CELL_BYTES, f"draw {len(fs):,} × {len(us):,} cells")
+        _fits(limit, table, kind, len(fs) * len(us), f"{len(fs):,} × {len(us):,} cells")
         drawn = sweep(layer, fs, us, **options)
         title = title or f"{table['layer'][0]} parameters ({table['convention'][0]} convention)"
     else:
         table = search(layer, n_features, n_units, budget=budget, **options)
         if table.is_empty():
             raise InvalidArgumentError(f"nothing fits budget={budget:,}: no frontier to draw")
-        _fits(limit, table, table.height * POINT_BYTES, f"draw {table.height:,} points")
+        _fits(limit, table, kind, table.height, f"{table.height:,} points")
         title = title or f"Widest layer under {budget:,} parameters"
 
     fig = Figure(figsize=(7.5, 5), layout="constrained")
@@ -233,11 +233,13 @@ def plot(
     return table
 
 
-def _fits(limit: int, table: pl.DataFrame, drawing: int, what: str) -> None:
-    """Refuses a drawing that would take the call over ``max_bytes``, before drawing it."""
-    held = table.estimated_size()
+def _fits(limit: int, table: pl.DataFrame, kind: str, items: int, what: str) -> None:
+    """Refuses a drawing of ``items`` cells or points that would take the
+    call over ``max_bytes`` with the table it holds, before drawing it."""
+    fixed, each = DRAWING_BYTES[kind]
+    drawing, held = fixed + items * each, table.estimated_size()
     if held + drawing > limit:
         raise SweepTooLargeError(
-            f"the plot would {what}, taking about {drawing:,} bytes besides the table's {held:,}, over "
+            f"the plot would draw {what}, taking about {drawing:,} bytes besides the table's {held:,}, over "
             f"max_bytes={limit:,}; narrow the axes or raise max_bytes"
         )
