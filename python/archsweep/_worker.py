@@ -18,22 +18,27 @@ def run_in_worker(work: Callable[[], T], *, tick: Callable[[], None] = lambda: N
     ``stop()``, waits for the worker and re-raises. Returns what ``work``
     returned, or raises what it raised."""
     outcome: list[Any] = []
+    # An Event, not Thread.join: on Python 3.11 a join interrupted by a signal
+    # marks the thread finished while it still runs, so a later join returns
+    # at once instead of waiting for it to stop.
+    done = threading.Event()
 
     def run() -> None:
         try:
             outcome.append((True, work()))
         except BaseException as exc:  # re-raised on the calling thread
             outcome.append((False, exc))
+        finally:
+            done.set()
 
-    worker = threading.Thread(target=run, name="archsweep-worker", daemon=True)
-    worker.start()
+    threading.Thread(target=run, name="archsweep-worker", daemon=True).start()
     try:
-        while worker.is_alive():
-            worker.join(0.05)  # short waits: Ctrl-C lands between them
+        while not done.wait(0.05):  # short waits: Ctrl-C lands between them
             tick()
+        tick()
     except BaseException:
         stop()
-        worker.join()
+        done.wait()
         raise
     ok, value = outcome[0]
     if not ok:

@@ -20,11 +20,13 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from ._axis import Chain
 from ._errors import ArchsweepError
 from ._names import CONVENTIONS, LAYERS
+from ._signals import Terminated, signals_as_interrupts
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,7 +37,6 @@ INT64_MAX = 2**63 - 1
 _SUFFIX = {"k": 3, "m": 6, "g": 9, "t": 12}  # powers of ten
 _DIGITS = r"\d+(?:_\d+)*"
 _NUMBER = re.compile(rf"([-+]?)({_DIGITS})(?:\.({_DIGITS}))?(?:[eE]([-+]?\d+)|([kKmMgGtT]))?", re.ASCII)
-_WRITERS = {".csv": lambda df, tmp: df.write_csv(tmp), ".parquet": lambda df, tmp: df.write_parquet(tmp)}
 GIVEN = "given_options"  # the namespace's set of the dests the user gave
 _TRACEBACK = "ARCHSWEEP_TRACEBACK"  # set to 1: an internal error prints its traceback too
 
@@ -165,7 +166,7 @@ def _single(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 def _show(df: pl.DataFrame, output: Path | None) -> int:
     """Prints ``df`` as a table, or writes it to ``output`` (CSV or Parquet by
-    extension) through a temporary file renamed into place when complete."""
+    extension), atomically and interruptibly."""
     import polars as pl
 
     from . import _sink
@@ -174,7 +175,7 @@ def _show(df: pl.DataFrame, output: Path | None) -> int:
         with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
             print(df)
     else:
-        _sink.write_atomically(output, lambda tmp: _WRITERS[output.suffix.lower()](df, tmp))
+        _sink.write_table(df, output)
         print(f"wrote {df.height:,} rows to {output}", file=sys.stderr)
     return 0
 
@@ -445,6 +446,7 @@ def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+@signals_as_interrupts()  # SIGTERM and SIGHUP clean up as Ctrl-C does
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line. Every failure ends here as one line
     ``archsweep: error: ...`` on stderr and status 2 (see ``_error_line``);
@@ -465,8 +467,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _closed_pipe()
+    except Terminated as exc:
+        with suppress(OSError):  # after SIGHUP the terminal may be gone
+            print(f"archsweep: terminated by {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
-        print("archsweep: interrupted", file=sys.stderr)
+        with suppress(OSError):
+            print("archsweep: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
         if os.environ.get(_TRACEBACK) and not isinstance(exc, ArchsweepError):
