@@ -31,7 +31,7 @@ const STRIP: usize = 1024;
 /// per quantity, each holding exactly those points). Fails at the first
 /// point, in C order, where a factor is invalid or a quantity overflows.
 pub fn evaluate(spec: &Spec, mesh: &Mesh, range: Range<usize>, outs: Vec<&mut [i64]>) -> Result<()> {
-    check_call(spec, mesh, &range, None)?;
+    check(spec, mesh, &range, None)?;
     if outs.len() != spec.quantities.len() || outs.iter().any(|o| o.len() != range.len()) {
         return Err(Error::Shape(format!(
             "evaluate needs {} outputs of {} values for points {range:?}",
@@ -56,7 +56,7 @@ pub fn evaluate(spec: &Spec, mesh: &Mesh, range: Range<usize>, outs: Vec<&mut [i
 /// overflows does not). Fails, at the first failing point in C order, where
 /// a kept point has a quantity that overflows.
 pub fn chunk_counts(spec: &Spec, mesh: &Mesh, budget: Budget, range: Range<usize>) -> Result<Vec<usize>> {
-    check_call(spec, mesh, &range, budget)?;
+    check(spec, mesh, &range, budget)?;
     let pieces = chunk_ranges(range.clone());
     if budget.is_some_and(|(_, limit)| limit < 0) {
         return Ok(vec![0; pieces.len()]);
@@ -93,7 +93,7 @@ pub fn sweep_fill(
     outs: Vec<&mut [i64]>,
     columns: Vec<Column>,
 ) -> Result<usize> {
-    check_call(spec, mesh, &range, budget)?;
+    check(spec, mesh, &range, budget)?;
     let rows: usize = counts.iter().sum();
     if counts.len() != chunk_ranges(range.clone()).len()
         || outs.len() != spec.quantities.len()
@@ -136,7 +136,9 @@ pub fn check_column(operand: usize, width: usize, operands: usize) -> Result<()>
     Ok(())
 }
 
-fn check_call(spec: &Spec, mesh: &Mesh, range: &Range<usize>, budget: Budget) -> Result<()> {
+/// Whether a call fits its mesh: the spec's operand count, the budget's
+/// quantity, and points `range` within the mesh (checked in that order).
+pub fn check(spec: &Spec, mesh: &Mesh, range: &Range<usize>, budget: Budget) -> Result<()> {
     if spec.sized.len() != mesh.operands() {
         return Err(Error::Spec(format!(
             "the spec reads {} operands, the mesh has {}",
