@@ -242,9 +242,11 @@ fn spec(n_operands: usize, factors: Vec<FactorArg>, quantities: Vec<Vec<TermArg>
                 FactorArg::Triple(kind, i, k) if kind == "quotient" => Factor::Quotient(index(i)?, index(k)?),
                 FactorArg::Triple(kind, i, c) if kind == "offset" => Factor::Offset(index(i)?, c),
                 FactorArg::Triple(kind, i, k) if kind == "less" => Factor::Less(index(i)?, index(k)?),
-                _ => return Err(Error::Spec(format!(
+                _ => {
+                    return Err(Error::Spec(format!(
                     "factor {f} is none of (\"axis\", i), (\"quotient\", i, k), (\"offset\", i, c), (\"less\", i, k)"
-                ))),
+                )))
+                }
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -319,6 +321,7 @@ fn poly_count(
 /// valid points and, with `budget = (quantity, limit)`, those within it.
 #[pyfunction]
 #[pyo3(signature = (shape, operands, factors, quantities, budget=None, start=0, end=None))]
+#[allow(clippy::too_many_arguments)]
 fn poly_sweep_count(
     py: Python<'_>,
     shape: Vec<usize>,
