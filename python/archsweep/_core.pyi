@@ -1,20 +1,27 @@
 """The compiled kernels (private: use archsweep's public functions)."""
 
-from typing import final
+from typing import TypeAlias, final
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
     "count", "count_one", "sweep_count", "sweep_fill", "fill", "KernelError", "SpaceSearch", "space_count", "CHUNK",
-    "PARALLEL_MIN",
+    "PARALLEL_MIN", "poly_count", "poly_sweep_count", "poly_sweep_fill",
 ]
+
+# The generic kernel's spec: factors ("axis", i), ("quotient", i, k), ("offset", i, c), ("less", i, k) over the
+# operands; a quantity is a list of terms (coefficient operand, [(factor, power 1..3), ...]).
+_Factor: TypeAlias = tuple[str, int] | tuple[str, int, int]
+_Term: TypeAlias = tuple[int, list[tuple[int, int]]]
+_Budget: TypeAlias = tuple[int, int] | None
 
 CHUNK: int
 PARALLEL_MIN: int
 
 class KernelError(Exception):
-    """A kernel refusal: args are (kind, grid index or None, message)."""
+    """A kernel refusal: args are (kind, grid index or None, message); from the poly_* entry points a fourth, the
+    factor, quantity or operand at fault (or None)."""
 
 def count_one(
     layer_code: int,
@@ -48,6 +55,32 @@ def sweep_fill(
     end: int | None = None,
 ) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.uint8]]]: ...
 def fill(out: npt.NDArray[np.int64], value: int, threads: int) -> None: ...
+def poly_count(
+    shape: list[int],
+    operands: list[npt.NDArray[np.int64]],
+    factors: list[_Factor],
+    quantities: list[list[_Term]],
+    outs: list[npt.NDArray[np.int64]],
+) -> None: ...
+def poly_sweep_count(
+    shape: list[int],
+    operands: list[npt.NDArray[np.int64]],
+    factors: list[_Factor],
+    quantities: list[list[_Term]],
+    budget: _Budget = None,
+    start: int = 0,
+    end: int | None = None,
+) -> int: ...
+def poly_sweep_fill(
+    shape: list[int],
+    operands: list[npt.NDArray[np.int64]],
+    factors: list[_Factor],
+    quantities: list[list[_Term]],
+    budget: _Budget,
+    columns: list[tuple[int, int]],
+    start: int = 0,
+    end: int | None = None,
+) -> tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.uint8]]]: ...
 
 @final
 class SpaceSearch:

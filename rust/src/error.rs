@@ -22,6 +22,15 @@ pub enum Error {
     CountOverflow,
     /// The caller asked a running search to stop.
     Stopped,
+    /// Factor `factor` is invalid at this grid point (the first that is): a
+    /// quotient that does not divide, an offset below 0, a `less` that fails.
+    Invalid { index: usize, factor: usize },
+    /// Quantity `quantity` does not fit in `i64` at this grid point.
+    QuantityOverflow { index: usize, quantity: usize },
+    /// An operand holds a negative value (its smallest is `value`).
+    NegativeOperand { operand: usize, value: i64 },
+    /// Factors, terms, a budget or columns that do not fit the operands.
+    Spec(String),
 }
 
 impl Error {
@@ -35,13 +44,30 @@ impl Error {
             Error::Memory { .. } => "memory",
             Error::CountOverflow => "count_overflow",
             Error::Stopped => "stopped",
+            Error::Invalid { .. } => "invalid",
+            Error::QuantityOverflow { .. } => "overflow",
+            Error::NegativeOperand { .. } => "operand",
+            Error::Spec(_) => "spec",
         }
     }
 
     /// The grid point at fault, where there is one.
     pub fn index(&self) -> Option<usize> {
         match self {
-            Error::Overflow { index } | Error::GroupsDoNotDivide { index } => Some(*index),
+            Error::Overflow { index }
+            | Error::GroupsDoNotDivide { index }
+            | Error::Invalid { index, .. }
+            | Error::QuantityOverflow { index, .. } => Some(*index),
+            _ => None,
+        }
+    }
+
+    /// The factor, quantity or operand at fault, where the error names one.
+    pub fn subject(&self) -> Option<usize> {
+        match self {
+            Error::Invalid { factor: s, .. }
+            | Error::QuantityOverflow { quantity: s, .. }
+            | Error::NegativeOperand { operand: s, .. } => Some(*s),
             _ => None,
         }
     }
@@ -63,6 +89,14 @@ impl fmt::Display for Error {
             }
             Error::CountOverflow => f.write_str("the number of models exceeds 2**128"),
             Error::Stopped => f.write_str("stopped on request"),
+            Error::Invalid { index, factor } => write!(f, "factor {factor} is invalid at grid point {index}"),
+            Error::QuantityOverflow { index, quantity } => {
+                write!(f, "quantity {quantity} overflows int64 at grid point {index}")
+            }
+            Error::NegativeOperand { operand, value } => {
+                write!(f, "operand {operand} holds {value}; operands must be at least 0")
+            }
+            Error::Spec(msg) => f.write_str(msg),
         }
     }
 }

@@ -3,13 +3,13 @@
 //! rayon's pool when the grid is large enough to pay for the threads.
 
 use std::marker::PhantomData;
-use std::ops::Range;
 
 use ndarray::{ArrayViewD, IxDyn};
-use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::formula::{Config, Convention};
+pub use crate::mesh::{chunk_ranges, run_chunks, CHUNK, PARALLEL_MIN};
+pub(crate) use crate::mesh::{ConstLane, ContigLane, Lane, StridedLane};
 
 /// The formula's inputs, in the order the binding passes them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -423,60 +423,6 @@ impl<'g> Row<'g> {
     }
 }
 
-/// How a row reads one field. Separate loops for each kind let the
-/// compiler vectorise the constant and contiguous cases.
-#[derive(Clone, Copy)]
-pub(crate) enum Lane {
-    Const(i64),
-    Contig(*const i64),
-    Strided(*const i64, isize),
-}
-
-impl Lane {
-    /// The same lane starting `n` points further along the row.
-    pub(crate) fn skip(self, n: usize) -> Lane {
-        // SAFETY: callers skip to a point inside the row (n < len).
-        unsafe {
-            match self {
-                Lane::Const(v) => Lane::Const(v),
-                Lane::Contig(p) => Lane::Contig(p.add(n)),
-                Lane::Strided(p, s) => Lane::Strided(p.offset(n as isize * s), s),
-            }
-        }
-    }
-}
-
-pub(crate) trait Read: Copy {
-    fn at(self, j: usize) -> i64;
-}
-
-#[derive(Clone, Copy)]
-pub(crate) struct ConstLane(pub(crate) i64);
-#[derive(Clone, Copy)]
-pub(crate) struct ContigLane(pub(crate) *const i64);
-#[derive(Clone, Copy)]
-pub(crate) struct StridedLane(pub(crate) *const i64, pub(crate) isize);
-
-// SAFETY (all three): `j` is below the row length the lane was made from.
-impl Read for ConstLane {
-    #[inline(always)]
-    fn at(self, _: usize) -> i64 {
-        self.0
-    }
-}
-impl Read for ContigLane {
-    #[inline(always)]
-    fn at(self, j: usize) -> i64 {
-        unsafe { *self.0.add(j) }
-    }
-}
-impl Read for StridedLane {
-    #[inline(always)]
-    fn at(self, j: usize) -> i64 {
-        unsafe { *self.0.offset(j as isize * self.1) }
-    }
-}
-
 /// Evaluates `$body` with `$x`, `$y` bound to the two lanes as concrete
 /// reader types: one monomorphised loop per combination of lane kinds.
 macro_rules! with_lanes {
@@ -508,41 +454,9 @@ macro_rules! with_lanes {
     }};
 }
 
-/// Points per work unit: large enough to amortise scheduling, small enough
-/// to balance two cores and keep a chunk's output in cache-friendly pieces.
-pub const CHUNK: usize = 1 << 16;
-
-/// Below this many points a single thread is faster than waking the pool
-/// (measured by benches/bench.py: two threads win from about this size on).
-pub const PARALLEL_MIN: usize = 1 << 17;
-
 /// Most points of trailing option axes a kernel walks transposed, and the
 /// least length of the size axis before them for that to pay.
 const TILE_MAX: usize = 16;
 const TILE_MIN_ROW: usize = 16;
 
 pub(crate) use with_lanes;
-
-/// The chunks of `range`: `CHUNK` points each, the last one shorter.
-pub fn chunk_ranges(range: Range<usize>) -> Vec<Range<usize>> {
-    (range.start..range.end).step_by(CHUNK).map(|s| s..(s + CHUNK).min(range.end)).collect()
-}
-
-/// Runs `work(chunk, state)` on each chunk of `range` with its own state
-/// (an output slice, say), on both cores when the range is large, and returns
-/// the results in grid order, or the first error in grid order (so an error
-/// names the same point whatever the thread timing).
-pub fn run_chunks<S: Send, T: Send>(
-    range: Range<usize>,
-    states: Vec<S>,
-    work: impl Fn(Range<usize>, S) -> Result<T> + Sync,
-) -> Result<Vec<T>> {
-    let pieces = chunk_ranges(range.clone());
-    debug_assert_eq!(pieces.len(), states.len());
-    let results: Vec<Result<T>> = if range.len() >= PARALLEL_MIN {
-        pieces.into_par_iter().zip(states).map(|(r, s)| work(r, s)).collect()
-    } else {
-        pieces.into_iter().zip(states).map(|(r, s)| work(r, s)).collect()
-    };
-    results.into_iter().collect()
-}

@@ -9,7 +9,8 @@
 //! compiler vectorises for the enabled features.
 
 use crate::formula::Coeffs;
-use crate::grid::Read;
+use crate::mesh::Read;
+use crate::poly::Cubic;
 
 /// The counts along a row where only the sizes change: two multiplies and
 /// two adds a point, no overflow possible (the caller proved it).
@@ -17,6 +18,27 @@ use crate::grid::Read;
 fn sizes_row_body<F: Read, U: Read>(k: &Coeffs<i64>, f: F, u: U, out: &mut [i64]) {
     for (j, o) in out.iter_mut().enumerate() {
         *o = k.eval(f.at(j), u.at(j));
+    }
+}
+
+/// A folded quantity along a row: `c` at `x(j) + shift` by Horner, one loop
+/// per degree so each vectorises (a multiply and an add per degree a point;
+/// wrapping, exact where the caller proved the values fit).
+#[inline(always)]
+fn horner_body<X: Read>(c: &Cubic, shift: i64, x: X, out: &mut [i64]) {
+    let [c0, c1, c2, c3] = c.wrap;
+    let at = |j: usize| x.at(j).wrapping_add(shift);
+    match c.degree {
+        0 => out.fill(c0),
+        1 => out.iter_mut().enumerate().for_each(|(j, o)| *o = c1.wrapping_mul(at(j)).wrapping_add(c0)),
+        2 => out.iter_mut().enumerate().for_each(|(j, o)| {
+            let x = at(j);
+            *o = c2.wrapping_mul(x).wrapping_add(c1).wrapping_mul(x).wrapping_add(c0);
+        }),
+        _ => out.iter_mut().enumerate().for_each(|(j, o)| {
+            let x = at(j);
+            *o = c3.wrapping_mul(x).wrapping_add(c2).wrapping_mul(x).wrapping_add(c1).wrapping_mul(x).wrapping_add(c0);
+        }),
     }
 }
 
@@ -99,6 +121,12 @@ multiversion! {
 }
 
 multiversion! {
+    /// A folded quantity along a row (see `horner_body`).
+    pub fn horner<X: Read>(c: &Cubic, shift: i64, x: X, out: &mut [i64]) -> () => horner_body;
+    horner_v4, horner_v3
+}
+
+multiversion! {
     /// How many of `values` are at most `limit`.
     pub fn count_at_most(values: &[i64], limit: i64) -> usize => count_at_most_body;
     count_at_most_v4, count_at_most_v3
@@ -113,7 +141,7 @@ multiversion! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grid::{ConstLane, ContigLane};
+    use crate::mesh::{ConstLane, ContigLane, StridedLane};
 
     #[test]
     fn every_version_agrees_with_the_portable_loop() {
@@ -152,6 +180,37 @@ mod tests {
                 let (mut a, mut b) = (vec![0; u.len()], vec![0; u.len()]);
                 let n = unsafe { select_at_most_v4(&u, 500, 0, &mut a) };
                 assert_eq!((n, &a[..n]), (select_at_most_body(&u, 500, 0, &mut b), &b[..n]));
+            }
+        }
+    }
+
+    #[test]
+    fn horner_agrees_with_the_scalar_cubic_at_every_degree_and_version() {
+        let x: Vec<i64> = (1..=1000).map(|v| (v * 7919) % 1009 + 1).collect();
+        for degree in 0..4 {
+            let mut c = Cubic { wrap: [5, 3, 7, 2], sat: [5, 3, 7, 2], degree };
+            c.wrap[degree + 1..].iter_mut().for_each(|w| *w = 0);
+            let expected: Vec<i64> = x.iter().map(|&v| c.eval(v - 1)).collect();
+            let mut got = vec![0; x.len()];
+            horner(&c, -1, ContigLane(x.as_ptr()), &mut got);
+            assert_eq!(got, expected);
+            horner_body(&c, -1, ContigLane(x.as_ptr()), &mut got);
+            assert_eq!(got, expected);
+            let mut strided = vec![0; x.len() / 2];
+            horner(&c, -1, StridedLane(x.as_ptr(), 2), &mut strided);
+            assert!(strided.iter().enumerate().all(|(j, &v)| v == expected[2 * j]));
+            horner(&c, 0, ConstLane(9), &mut strided);
+            assert!(strided.iter().all(|&v| v == c.eval(9)));
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::is_x86_feature_detected!("avx2") {
+                    unsafe { horner_v3(&c, -1, ContigLane(x.as_ptr()), &mut got) };
+                    assert_eq!(got, expected);
+                }
+                if std::is_x86_feature_detected!("avx512dq") && std::is_x86_feature_detected!("avx512vl") {
+                    unsafe { horner_v4(&c, -1, ContigLane(x.as_ptr()), &mut got) };
+                    assert_eq!(got, expected);
+                }
             }
         }
     }

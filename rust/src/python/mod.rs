@@ -14,8 +14,12 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use crate::emit;
+use crate::eval::{self, Budget};
 use crate::grid::{self, Field, Grid, N_FIELDS};
 use crate::kernels::{self, Column};
+use crate::mesh::Mesh;
+use crate::poly::{Factor, Spec, Term};
 
 mod space;
 
@@ -27,15 +31,34 @@ impl From<Error> for PyErr {
     }
 }
 
+/// A refusal of the generic kernel: `KernelError(kind, grid index or None,
+/// message, the factor, quantity or operand at fault or None)`.
+struct PolyError(Error);
+
+impl From<PolyError> for PyErr {
+    fn from(PolyError(e): PolyError) -> PyErr {
+        KernelError::new_err((e.kind(), e.index(), e.to_string(), e.subject()))
+    }
+}
+
+impl From<Error> for PolyError {
+    fn from(e: Error) -> PolyError {
+        PolyError(e)
+    }
+}
+
 /// Points per stretch of work between checks for Ctrl-C: about 10–50 ms.
 const SLAB: usize = grid::CHUNK * 128;
 
 /// Runs `work` without the GIL, then lets a pending Ctrl-C surface before
 /// the result does, and maps kernel errors to `KernelError`.
-fn detached<T: Send>(py: Python<'_>, work: impl FnOnce() -> crate::Result<T> + Send) -> PyResult<T> {
+fn detached<T: Send, E: Into<PyErr> + Send>(
+    py: Python<'_>,
+    work: impl FnOnce() -> std::result::Result<T, E> + Send,
+) -> PyResult<T> {
     let result = py.detach(work);
     py.check_signals()?;
-    Ok(result?)
+    result.map_err(Into::into)
 }
 
 /// `range` cut into slabs, so a long kernel stops within one slab of Ctrl-C.
@@ -196,6 +219,191 @@ fn sweep_fill<'py>(
     Ok((params, arrays))
 }
 
+/// A factor as the binding receives it: `(kind, i)` or `(kind, i, k or c)`.
+#[derive(FromPyObject)]
+enum FactorArg {
+    Pair(String, i64),
+    Triple(String, i64, i64),
+}
+
+/// A term as the binding receives it: `(coefficient operand, [(factor, power), ...])`.
+type TermArg = (i64, Vec<(i64, i64)>);
+
+/// The spec from its Python form: every factor one of the four kinds, every
+/// index at least 0, every power a u32 (then `Spec::new` checks the rest).
+fn spec(n_operands: usize, factors: Vec<FactorArg>, quantities: Vec<Vec<TermArg>>) -> Result<Spec, PolyError> {
+    let index = |v: i64| usize::try_from(v).map_err(|_| Error::Spec(format!("index {v} is negative")));
+    let factors = factors
+        .into_iter()
+        .enumerate()
+        .map(|(f, arg)| {
+            Ok(match arg {
+                FactorArg::Pair(kind, i) if kind == "axis" => Factor::Axis(index(i)?),
+                FactorArg::Triple(kind, i, k) if kind == "quotient" => Factor::Quotient(index(i)?, index(k)?),
+                FactorArg::Triple(kind, i, c) if kind == "offset" => Factor::Offset(index(i)?, c),
+                FactorArg::Triple(kind, i, k) if kind == "less" => Factor::Less(index(i)?, index(k)?),
+                _ => {
+                    return Err(Error::Spec(format!(
+                    "factor {f} is none of (\"axis\", i), (\"quotient\", i, k), (\"offset\", i, c), (\"less\", i, k)"
+                )))
+                }
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let quantities = quantities
+        .into_iter()
+        .map(|terms| {
+            terms
+                .into_iter()
+                .map(|(coef, powers)| {
+                    let powers = powers
+                        .into_iter()
+                        .map(|(f, p)| {
+                            let power = u32::try_from(p).map_err(|_| Error::Spec(format!("power {p} is not 1 to 3")));
+                            Ok((index(f)?, power?))
+                        })
+                        .collect::<Result<_, Error>>()?;
+                    Ok(Term { coef: index(coef)?, powers })
+                })
+                .collect::<Result<Vec<_>, Error>>()
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Spec::new(n_operands, factors, quantities)?)
+}
+
+fn views<'a>(operands: &'a [PyReadonlyArrayDyn<'_, i64>]) -> Vec<ArrayViewD<'a, i64>> {
+    operands.iter().map(|op| op.as_array()).collect()
+}
+
+/// The points `start..end` (default: all) of the mesh, checked with the budget.
+fn points(
+    spec: &Spec,
+    mesh: &Mesh,
+    budget: Budget,
+    start: usize,
+    end: Option<usize>,
+) -> Result<Range<usize>, PolyError> {
+    let range = start..end.unwrap_or(mesh.len());
+    eval::check(spec, mesh, &range, budget)?;
+    Ok(range)
+}
+
+/// Writes every quantity at every point of `shape` into `outs[q]` (C-contiguous int64 arrays of `shape`).
+#[pyfunction]
+fn poly_count(
+    py: Python<'_>,
+    shape: Vec<usize>,
+    operands: Vec<PyReadonlyArrayDyn<'_, i64>>,
+    factors: Vec<FactorArg>,
+    quantities: Vec<Vec<TermArg>>,
+    mut outs: Vec<PyReadwriteArrayDyn<'_, i64>>,
+) -> PyResult<()> {
+    let spec = spec(operands.len(), factors, quantities)?;
+    let bad = outs.len() != spec.quantities.len() || outs.iter().any(|o| o.shape() != shape.as_slice());
+    let slices: Vec<Option<&mut [i64]>> = outs.iter_mut().map(|o| o.as_slice_mut().ok()).collect();
+    if bad || slices.iter().any(Option::is_none) {
+        let n = spec.quantities.len();
+        return Err(
+            PolyError(Error::Shape(format!("outs must be {n} C-contiguous int64 arrays of shape {shape:?}"))).into()
+        );
+    }
+    let mut slices: Vec<&mut [i64]> = slices.into_iter().flatten().collect();
+    let views = views(&operands);
+    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized).map_err(PolyError))?;
+    for slab in slabs(0..mesh.len()) {
+        let pieces = slices.iter_mut().map(|s| &mut s[slab.clone()]).collect();
+        detached(py, || eval::evaluate(&spec, &mesh, slab, pieces).map_err(PolyError))?;
+    }
+    Ok(())
+}
+
+/// Number of rows a sweep keeps among points `start..end` (default: all):
+/// valid points and, with `budget = (quantity, limit)`, those within it.
+#[pyfunction]
+#[pyo3(signature = (shape, operands, factors, quantities, budget=None, start=0, end=None))]
+#[allow(clippy::too_many_arguments)]
+fn poly_sweep_count(
+    py: Python<'_>,
+    shape: Vec<usize>,
+    operands: Vec<PyReadonlyArrayDyn<'_, i64>>,
+    factors: Vec<FactorArg>,
+    quantities: Vec<Vec<TermArg>>,
+    budget: Budget,
+    start: usize,
+    end: Option<usize>,
+) -> PyResult<usize> {
+    let spec = spec(operands.len(), factors, quantities)?;
+    let views = views(&operands);
+    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized).map_err(PolyError))?;
+    let mut rows = 0;
+    for slab in slabs(points(&spec, &mesh, budget, start, end)?) {
+        rows += detached(py, || eval::sweep_count(&spec, &mesh, budget, slab).map_err(PolyError))?;
+    }
+    Ok(rows)
+}
+
+/// The rows a sweep keeps among points `start..end` (default: all): one
+/// int64 array per quantity, and for each `(operand, bytes per value)` of
+/// `columns` the operand's values as a uint8 array of that many bytes a row.
+/// Counts the rows, allocates the outputs through numpy (which asks for huge
+/// pages), then fills them, a slab at a time.
+#[pyfunction]
+#[pyo3(signature = (shape, operands, factors, quantities, budget, columns, start=0, end=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn poly_sweep_fill<'py>(
+    py: Python<'py>,
+    shape: Vec<usize>,
+    operands: Vec<PyReadonlyArrayDyn<'py, i64>>,
+    factors: Vec<FactorArg>,
+    quantities: Vec<Vec<TermArg>>,
+    budget: Budget,
+    columns: Vec<(usize, usize)>,
+    start: usize,
+    end: Option<usize>,
+) -> PyResult<(Vec<Bound<'py, PyArray1<i64>>>, Vec<Bound<'py, PyArray1<u8>>>)> {
+    let spec = spec(operands.len(), factors, quantities)?;
+    for &(operand, width) in &columns {
+        eval::check_column(operand, width, operands.len()).map_err(PolyError)?;
+    }
+    let views = views(&operands);
+    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized).map_err(PolyError))?;
+    let range = points(&spec, &mesh, budget, start, end)?;
+    let mut counts = Vec::new();
+    for slab in slabs(range.clone()) {
+        counts.push(detached(py, || eval::chunk_counts(&spec, &mesh, budget, slab).map_err(PolyError))?);
+    }
+    let rows: usize = counts.iter().flatten().sum();
+    // SAFETY (both): uninitialised arrays, every element written below before Python sees them.
+    let values: Vec<_> = spec.quantities.iter().map(|_| unsafe { PyArray1::<i64>::new(py, [rows], false) }).collect();
+    let arrays: Vec<_> =
+        columns.iter().map(|&(_, width)| unsafe { PyArray1::<u8>::new(py, [rows * width], false) }).collect();
+    {
+        let contiguous = |_| PyValueError::new_err("a new array is not contiguous");
+        let mut value_guards: Vec<_> = values.iter().map(|a| a.readwrite()).collect();
+        let mut rest: Vec<&mut [i64]> =
+            value_guards.iter_mut().map(|g| g.as_slice_mut().map_err(contiguous)).collect::<PyResult<_>>()?;
+        let mut column_guards: Vec<_> = arrays.iter().map(|a| a.readwrite()).collect();
+        let mut cols = Vec::with_capacity(columns.len());
+        for (guard, &(operand, width)) in column_guards.iter_mut().zip(&columns) {
+            cols.push(emit::Column { operand, width, bytes: guard.as_slice_mut().map_err(contiguous)? });
+        }
+        for (slab, counts) in slabs(range).zip(&counts) {
+            let n: usize = counts.iter().sum();
+            let heads: Vec<&mut [i64]> = rest
+                .iter_mut()
+                .map(|r| {
+                    let (head, tail) = std::mem::take(r).split_at_mut(n);
+                    *r = tail;
+                    head
+                })
+                .collect();
+            let slab_cols: Vec<emit::Column> = cols.iter_mut().map(|c| c.split_off_rows(n)).collect();
+            detached(py, || eval::sweep_fill(&spec, &mesh, budget, slab, counts, heads, slab_cols).map_err(PolyError))?;
+        }
+    }
+    Ok((values, arrays))
+}
+
 /// Writes `value` into every element of `out` on `threads` threads: the
 /// benchmark's measure of how fast this machine can produce an output.
 #[pyfunction]
@@ -213,6 +421,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sweep_count, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_fill, m)?)?;
     m.add_function(wrap_pyfunction!(fill, m)?)?;
+    m.add_function(wrap_pyfunction!(poly_count, m)?)?;
+    m.add_function(wrap_pyfunction!(poly_sweep_count, m)?)?;
+    m.add_function(wrap_pyfunction!(poly_sweep_fill, m)?)?;
     m.add("KernelError", m.py().get_type::<KernelError>())?;
     m.add("CHUNK", grid::CHUNK)?;
     m.add("PARALLEL_MIN", grid::PARALLEL_MIN)?;

@@ -1,0 +1,1045 @@
+//! The three kernels over a spec and a mesh: every quantity at every point
+//! (`evaluate`), the rows a sweep keeps (`chunk_counts`), and the sweep's
+//! table (`sweep_fill`, which fills what `chunk_counts` counted).
+//!
+//! Each runs chunk by chunk on rayon's pool and row by row within a chunk,
+//! as each row's plan says (`plans`). Interleaved rows (a mesh's transposed
+//! tile, see `Mesh::for_each_run`) are planned one by one, computed a
+//! cache-sized strip at a time, and emitted in C order. Errors always come
+//! from the point-by-point path, visited in C order, so an error names the
+//! first failing point whatever the plans and the threads.
+
+use std::ops::Range;
+
+use crate::emit::Column;
+use crate::error::{Error, Result};
+use crate::mesh::{chunk_ranges, run_chunks, with_lane, Lane, Mesh, MeshRow};
+use crate::plans::{Keep, Mode, Plan, Planner};
+use crate::poly::{Bounds, Cubic, Spec, INT64_MAX};
+use crate::simd;
+
+/// A sweep's budget: keep the points whose quantity `.0` is at most `.1`.
+pub type Budget = Option<(usize, i64)>;
+
+/// Points a filtering row examines at once: its values and kept positions stay in L1.
+const BLOCK: usize = 256;
+
+/// Points of interleaved rows computed at once (all rows together).
+const STRIP: usize = 1024;
+
+/// Writes every quantity at every point of `range` into `outs` (one slice
+/// per quantity, each holding exactly those points). Fails at the first
+/// point, in C order, where a factor is invalid or a quantity overflows.
+pub fn evaluate(spec: &Spec, mesh: &Mesh, range: Range<usize>, outs: Vec<&mut [i64]>) -> Result<()> {
+    check(spec, mesh, &range, None)?;
+    if outs.len() != spec.quantities.len() || outs.iter().any(|o| o.len() != range.len()) {
+        return Err(Error::Shape(format!(
+            "evaluate needs {} outputs of {} values for points {range:?}",
+            spec.quantities.len(),
+            range.len()
+        )));
+    }
+    let bounds = spec.bounds(&mesh.min, &mesh.max);
+    let sizes: Vec<usize> = chunk_ranges(range.clone()).iter().map(|r| r.len()).collect();
+    let pieces = split_outputs(outs, &sizes);
+    run_chunks(range, pieces, |chunk, mut outs| {
+        let mut worker = Worker::new(spec, &bounds, Mode::Count);
+        mesh.for_each_run(chunk.start, chunk.end, |first, rows, sorted| {
+            worker.evaluate(first - chunk.start, first, rows, sorted, &mut outs)
+        })
+    })
+    .map(|_| ())
+}
+
+/// How many points of each chunk of `range` a sweep keeps: the valid ones
+/// and, with a budget, those whose budget quantity fits it (a point where it
+/// overflows does not). Fails, at the first failing point in C order, where
+/// a kept point has a quantity that overflows.
+pub fn chunk_counts(spec: &Spec, mesh: &Mesh, budget: Budget, range: Range<usize>) -> Result<Vec<usize>> {
+    check(spec, mesh, &range, budget)?;
+    let pieces = chunk_ranges(range.clone());
+    if budget.is_some_and(|(_, limit)| limit < 0) {
+        return Ok(vec![0; pieces.len()]);
+    }
+    let bounds = spec.bounds(&mesh.min, &mesh.max);
+    if budget.is_none() && bounds.always_valid.iter().chain(&bounds.fast).all(|&ok| ok) {
+        // Nothing is dropped and nothing can overflow: every point is a row.
+        return Ok(pieces.iter().map(|r| r.len()).collect());
+    }
+    run_chunks(range, vec![(); pieces.len()], |chunk, ()| {
+        let (mut worker, mut n) = (Worker::new(spec, &bounds, Mode::Sweep(budget)), 0);
+        mesh.for_each_run(chunk.start, chunk.end, |first, rows, sorted| {
+            n += worker.count(first, rows, sorted)?;
+            Ok(())
+        })?;
+        Ok(n)
+    })
+}
+
+/// Number of points of `range` a sweep keeps (see [`chunk_counts`]).
+pub fn sweep_count(spec: &Spec, mesh: &Mesh, budget: Budget, range: Range<usize>) -> Result<usize> {
+    Ok(chunk_counts(spec, mesh, budget, range)?.iter().sum())
+}
+
+/// Writes the rows a sweep keeps in `range`, in C order: each quantity into
+/// its slice of `outs` and each column's operand into its column. `counts`
+/// are [`chunk_counts`] for the same range; the outputs hold exactly their sum.
+pub fn sweep_fill(
+    spec: &Spec,
+    mesh: &Mesh,
+    budget: Budget,
+    range: Range<usize>,
+    counts: &[usize],
+    outs: Vec<&mut [i64]>,
+    columns: Vec<Column>,
+) -> Result<usize> {
+    check(spec, mesh, &range, budget)?;
+    let rows: usize = counts.iter().sum();
+    if counts.len() != chunk_ranges(range.clone()).len()
+        || outs.len() != spec.quantities.len()
+        || outs.iter().any(|o| o.len() != rows)
+    {
+        return Err(Error::Shape(format!("the outputs do not hold the {rows} rows the sweep keeps")));
+    }
+    for c in &columns {
+        check_column(c.operand, c.width, mesh.operands())?;
+        if c.bytes.len() != rows * c.width {
+            return Err(Error::Shape(format!("column of operand {} does not hold {rows} rows", c.operand)));
+        }
+    }
+    if rows == 0 {
+        return Ok(0);
+    }
+    let bounds = spec.bounds(&mesh.min, &mesh.max);
+    let mut pieces = split_outputs(outs, counts).into_iter().map(|outs| (outs, Vec::new())).collect::<Vec<_>>();
+    for mut column in columns {
+        for ((_, cols), &n) in pieces.iter_mut().zip(counts) {
+            cols.push(column.split_off_rows(n));
+        }
+    }
+    run_chunks(range, pieces, |chunk, (mut outs, mut cols)| {
+        let (mut worker, mut at) = (Worker::new(spec, &bounds, Mode::Sweep(budget)), 0);
+        mesh.for_each_run(chunk.start, chunk.end, |first, rows, sorted| {
+            worker.fill(first, rows, sorted, &mut outs, &mut cols, &mut at)
+        })
+    })?;
+    Ok(rows)
+}
+
+/// A column's operand exists and its width is one of 1, 2, 4, 8 bytes.
+pub fn check_column(operand: usize, width: usize, operands: usize) -> Result<()> {
+    if operand >= operands || ![1, 2, 4, 8].contains(&width) {
+        return Err(Error::Spec(format!(
+            "column ({operand}, {width}): needs one of the {operands} operands and 1, 2, 4 or 8 bytes a value"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a call fits its mesh: the spec's operand count, the budget's
+/// quantity, and points `range` within the mesh (checked in that order).
+pub fn check(spec: &Spec, mesh: &Mesh, range: &Range<usize>, budget: Budget) -> Result<()> {
+    if spec.sized.len() != mesh.operands() {
+        return Err(Error::Spec(format!(
+            "the spec reads {} operands, the mesh has {}",
+            spec.sized.len(),
+            mesh.operands()
+        )));
+    }
+    if let Some((q, _)) = budget {
+        if q >= spec.quantities.len() {
+            return Err(Error::Spec(format!("the budget is on quantity {q}, but there are {}", spec.quantities.len())));
+        }
+    }
+    if range.start > range.end || range.end > mesh.len() {
+        return Err(Error::Shape(format!("points {range:?} are not within the mesh's {}", mesh.len())));
+    }
+    Ok(())
+}
+
+/// Every output cut into consecutive pieces of `sizes`, grouped by piece.
+fn split_outputs<'o>(outs: Vec<&'o mut [i64]>, sizes: &[usize]) -> Vec<Vec<&'o mut [i64]>> {
+    let mut pieces: Vec<Vec<&mut [i64]>> = sizes.iter().map(|_| Vec::with_capacity(outs.len())).collect();
+    for mut rest in outs {
+        for (piece, &n) in pieces.iter_mut().zip(sizes) {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
+            piece.push(head);
+            rest = tail;
+        }
+    }
+    pieces
+}
+
+/// A folded quantity at the row's points `from..from + out.len()`.
+#[inline(always)]
+fn horner(c: &Cubic, x: Option<(usize, i64)>, row: &MeshRow, from: usize, out: &mut [i64]) {
+    match x {
+        None => out.fill(c.wrap[0]),
+        Some((k, shift)) => with_lane!(row.lane(k).skip(from), |lane| simd::horner(c, shift, lane, out)),
+    }
+}
+
+/// One chunk's planner and scratch space, reused by its rows.
+struct Worker<'s> {
+    spec: &'s Spec,
+    planner: Planner<'s>,
+    plans: Vec<Plan>,
+    factors: Vec<i64>,
+    values: Vec<u64>,
+    block: Vec<i64>,
+    kept_at: Vec<u32>,
+    /// Interleaved rows' values: row `q`, quantity `i` at `(q·nq + i)·width`.
+    strip: Vec<i64>,
+}
+
+impl<'s> Worker<'s> {
+    fn new(spec: &'s Spec, bounds: &'s Bounds, mode: Mode) -> Worker<'s> {
+        let nq = spec.quantities.len();
+        Worker {
+            spec,
+            planner: Planner::new(spec, bounds, mode),
+            plans: Vec::new(),
+            factors: vec![0; spec.factors.len()],
+            values: vec![0; nq],
+            block: vec![0; BLOCK],
+            kept_at: vec![0; BLOCK],
+            strip: vec![0; STRIP * nq.max(1)],
+        }
+    }
+
+    fn budget(&self) -> Option<(usize, i64)> {
+        match self.planner.mode {
+            Mode::Sweep(budget) => budget,
+            Mode::Count => None,
+        }
+    }
+
+    fn plan_all(&mut self, rows: &[MeshRow], sorted: &[bool]) {
+        self.plans.clear();
+        for (q, row) in rows.iter().enumerate() {
+            let plan = self.planner.plan(row, sorted, q);
+            self.plans.push(plan);
+        }
+    }
+
+    /// Point `j` of `row` (flat `index`), every check made: kept (its
+    /// quantities in `self.values`), dropped, or an error.
+    #[inline]
+    fn decide(&mut self, row: &MeshRow, j: usize, index: usize) -> Result<bool> {
+        if let Err(factor) = self.spec.point(|k| row.get(k, j), &mut self.factors, &mut self.values) {
+            return match self.planner.mode {
+                Mode::Count => Err(Error::Invalid { index, factor }),
+                Mode::Sweep(_) => Ok(false),
+            };
+        }
+        if let Some((b, limit)) = self.budget() {
+            if self.values[b] > limit as u64 {
+                return Ok(false);
+            }
+        }
+        match self.values.iter().position(|&v| v > INT64_MAX) {
+            Some(quantity) => Err(Error::QuantityOverflow { index, quantity }),
+            None => Ok(true),
+        }
+    }
+
+    fn evaluate(
+        &mut self,
+        at: usize,
+        first: usize,
+        rows: &[MeshRow],
+        sorted: &[bool],
+        outs: &mut [&mut [i64]],
+    ) -> Result<()> {
+        self.plan_all(rows, sorted);
+        let (m, len) = (rows.len(), rows[0].len);
+        for (q, row) in rows.iter().enumerate() {
+            let Plan::Fold { x, .. } = self.plans[q] else { continue };
+            if m == 1 {
+                for (c, out) in self.planner.cubics(q).iter().zip(outs.iter_mut()) {
+                    horner(c, x, row, 0, &mut out[at..at + len]);
+                }
+                continue;
+            }
+            // A strip at a time into scratch (in cache), then to its stride.
+            for j0 in (0..len).step_by(STRIP) {
+                let (n, strip) = (STRIP.min(len - j0), &mut self.strip[..STRIP]);
+                for (c, out) in self.planner.cubics(q).iter().zip(outs.iter_mut()) {
+                    horner(c, x, row, j0, &mut strip[..n]);
+                    for (j, &v) in strip[..n].iter().enumerate() {
+                        out[at + (j0 + j) * m + q] = v;
+                    }
+                }
+            }
+        }
+        if self.plans.iter().all(|p| *p != Plan::General) {
+            return Ok(());
+        }
+        for j in 0..len {
+            for (q, row) in rows.iter().enumerate() {
+                if self.plans[q] == Plan::General {
+                    let i = j * m + q;
+                    self.decide(row, j, first + i)?;
+                    for (out, &v) in outs.iter_mut().zip(&self.values) {
+                        out[at + i] = v as i64;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How many points of `rows` (see `Mesh::for_each_run`) a sweep keeps.
+    fn count(&mut self, first: usize, rows: &[MeshRow], sorted: &[bool]) -> Result<usize> {
+        self.plan_all(rows, sorted);
+        let mut n = 0;
+        for (q, row) in rows.iter().enumerate() {
+            if let Plan::Fold { x, keep } = self.plans[q] {
+                n += self.count_folded(row, x, keep, q);
+            }
+        }
+        if self.plans.iter().all(|p| *p != Plan::General) {
+            return Ok(n);
+        }
+        let m = rows.len();
+        for j in 0..rows[0].len {
+            for (q, row) in rows.iter().enumerate() {
+                if self.plans[q] == Plan::General && self.decide(row, j, first + j * m + q)? {
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    fn count_folded(&mut self, row: &MeshRow, x: Option<(usize, i64)>, keep: Keep, slot: usize) -> usize {
+        match (keep, x) {
+            (Keep::All, _) => row.len,
+            (Keep::Nothing, _) => 0,
+            (Keep::Prefix(n), _) => n,
+            (Keep::AtMost(v), Some((k, _))) => match row.lane(k) {
+                Lane::Const(c) => (c <= v) as usize * row.len,
+                // SAFETY: a contiguous lane holds `row.len` values from its pointer.
+                Lane::Contig(p) => simd::count_at_most(unsafe { std::slice::from_raw_parts(p, row.len) }, v),
+                Lane::Strided(..) => (0..row.len).filter(|&j| row.get(k, j) <= v).count(),
+            },
+            (_, _) => {
+                // Compare (a short row): a vectorisable compare-and-sum.
+                let (b, limit) = self.budget().expect("a compare plan has a budget");
+                let c = &self.planner.cubics(slot)[b];
+                let mut n = 0;
+                for b0 in (0..row.len).step_by(BLOCK) {
+                    let block = &mut self.block[..BLOCK.min(row.len - b0)];
+                    horner(c, x, row, b0, block);
+                    n += simd::count_at_most(block, limit);
+                }
+                n
+            }
+        }
+    }
+
+    /// Writes the rows a sweep keeps among `rows` from output row `*at` on.
+    fn fill(
+        &mut self,
+        first: usize,
+        rows: &[MeshRow],
+        sorted: &[bool],
+        outs: &mut [&mut [i64]],
+        cols: &mut [Column],
+        at: &mut usize,
+    ) -> Result<()> {
+        self.plan_all(rows, sorted);
+        let [row] = rows else {
+            return self.fill_interleaved(first, rows, outs, cols, at);
+        };
+        match self.plans[0] {
+            Plan::Fold { keep: Keep::Nothing, .. } => {}
+            Plan::Fold { x, keep: Keep::All } => self.emit_prefix(row, x, row.len, outs, cols, at),
+            Plan::Fold { x, keep: Keep::Prefix(n) } => self.emit_prefix(row, x, n, outs, cols, at),
+            Plan::Fold { x, keep } => self.emit_selected(row, x, keep, outs, cols, at),
+            Plan::General => {
+                for j in 0..row.len {
+                    if self.decide(row, j, first + j)? {
+                        self.emit_point(row, j, outs, cols, at);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The first `n` points of a folded row, straight into the outputs.
+    fn emit_prefix(
+        &self,
+        row: &MeshRow,
+        x: Option<(usize, i64)>,
+        n: usize,
+        outs: &mut [&mut [i64]],
+        cols: &mut [Column],
+        at: &mut usize,
+    ) {
+        for (c, out) in self.planner.cubics(0).iter().zip(outs.iter_mut()) {
+            horner(c, x, row, 0, &mut out[*at..*at + n]);
+        }
+        for col in cols.iter_mut() {
+            col.write_prefix(*at, row, n);
+        }
+        *at += n;
+    }
+
+    /// The points of a folded row its keep rule selects, a block at a time:
+    /// select first (by `x` or by the budget quantity), then compute only
+    /// what is kept.
+    fn emit_selected(
+        &mut self,
+        row: &MeshRow,
+        x: Option<(usize, i64)>,
+        keep: Keep,
+        outs: &mut [&mut [i64]],
+        cols: &mut [Column],
+        at: &mut usize,
+    ) {
+        let (k, shift) = x.expect("a selecting plan has a varying factor");
+        for b0 in (0..row.len).step_by(BLOCK) {
+            let n = BLOCK.min(row.len - b0);
+            let kept = match (keep, row.lane(k).skip(b0)) {
+                (Keep::AtMost(v), Lane::Contig(p)) => {
+                    // SAFETY: a contiguous lane holds the row's values from its pointer.
+                    let values = unsafe { std::slice::from_raw_parts(p, n) };
+                    simd::select_at_most(values, v, b0 as u32, &mut self.kept_at)
+                }
+                (Keep::AtMost(v), _) => {
+                    let mut kept = 0;
+                    for j in b0..b0 + n {
+                        self.kept_at[kept] = j as u32;
+                        kept += (row.get(k, j) <= v) as usize; // branch-free: always write, advance if kept
+                    }
+                    kept
+                }
+                _ => {
+                    let (b, limit) = self.budget().expect("a compare plan has a budget");
+                    horner(&self.planner.cubics(0)[b], x, row, b0, &mut self.block[..n]);
+                    simd::select_at_most(&self.block[..n], limit, b0 as u32, &mut self.kept_at)
+                }
+            };
+            let kept_at = &self.kept_at[..kept];
+            for (c, out) in self.planner.cubics(0).iter().zip(outs.iter_mut()) {
+                for (o, &j) in out[*at..*at + kept].iter_mut().zip(kept_at) {
+                    *o = c.eval(row.get(k, j as usize).wrapping_add(shift));
+                }
+            }
+            for col in cols.iter_mut() {
+                col.write_at(*at, row, kept_at);
+            }
+            *at += kept;
+        }
+    }
+
+    /// One kept point of the point-by-point path (its values in `self.values`).
+    #[inline]
+    fn emit_point(&self, row: &MeshRow, j: usize, outs: &mut [&mut [i64]], cols: &mut [Column], at: &mut usize) {
+        for (out, &v) in outs.iter_mut().zip(&self.values) {
+            out[*at] = v as i64;
+        }
+        for col in cols.iter_mut() {
+            col.set(*at, row.get(col.operand, j));
+        }
+        *at += 1;
+    }
+
+    /// Interleaved rows (point `j` of row `q` is flat `first + j·m + q`), a
+    /// strip at a time: folded rows are computed into the strip a row at a
+    /// time, then every point is emitted in C order.
+    fn fill_interleaved(
+        &mut self,
+        first: usize,
+        rows: &[MeshRow],
+        outs: &mut [&mut [i64]],
+        cols: &mut [Column],
+        at: &mut usize,
+    ) -> Result<()> {
+        let (m, len, nq) = (rows.len(), rows[0].len, outs.len());
+        let width = STRIP / m;
+        let keeps_all = self.plans.iter().all(|p| matches!(p, Plan::Fold { keep: Keep::All, .. }));
+        for j0 in (0..len).step_by(width) {
+            let n = width.min(len - j0);
+            if keeps_all {
+                // Every point is kept: write each row at stride m.
+                for (q, row) in rows.iter().enumerate() {
+                    let Plan::Fold { x, .. } = self.plans[q] else { unreachable!() };
+                    for (c, out) in self.planner.cubics(q).iter().zip(outs.iter_mut()) {
+                        horner(c, x, row, j0, &mut self.strip[..n]);
+                        for (j, &v) in self.strip[..n].iter().enumerate() {
+                            out[*at + j * m + q] = v;
+                        }
+                    }
+                    for col in cols.iter_mut() {
+                        col.write_every(*at + q, m, row, j0, n);
+                    }
+                }
+                *at += n * m;
+                continue;
+            }
+            for (q, row) in rows.iter().enumerate() {
+                if let Plan::Fold { x, keep } = self.plans[q] {
+                    if keep != Keep::Nothing {
+                        for (i, c) in self.planner.cubics(q).iter().enumerate() {
+                            horner(c, x, row, j0, &mut self.strip[(q * nq + i) * width..][..n]);
+                        }
+                    }
+                }
+            }
+            let budget = self.budget();
+            for j in j0..j0 + n {
+                for (q, row) in rows.iter().enumerate() {
+                    let s = |i: usize| (q * nq + i) * width + j - j0;
+                    let kept = match self.plans[q] {
+                        Plan::General => {
+                            if self.decide(row, j, first + j * m + q)? {
+                                self.emit_point(row, j, outs, cols, at);
+                            }
+                            continue;
+                        }
+                        Plan::Fold { keep: Keep::All, .. } => true,
+                        Plan::Fold { keep: Keep::Nothing, .. } => false,
+                        Plan::Fold { keep: Keep::Prefix(p), .. } => j < p,
+                        Plan::Fold { keep: Keep::AtMost(v), x } => x.is_some_and(|(k, _)| row.get(k, j) <= v),
+                        Plan::Fold { keep: Keep::Compare, .. } => {
+                            budget.is_some_and(|(b, limit)| self.strip[s(b)] <= limit)
+                        }
+                    };
+                    if kept {
+                        for (i, out) in outs.iter_mut().enumerate() {
+                            out[*at] = self.strip[s(i)];
+                        }
+                        for col in cols.iter_mut() {
+                            col.set(*at, row.get(col.operand, j));
+                        }
+                        *at += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The kernels against brute force: every point evaluated on its own in
+    //! i128 (a term is 0 when a factor or its coefficient is, else a checked
+    //! product), on random meshes, factors, polynomials and budgets.
+
+    use super::*;
+    use crate::poly::{Factor, Term};
+    use ndarray::{ArrayD, IxDyn};
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            // xorshift64*
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+            items[self.below(items.len())]
+        }
+    }
+
+    const EDGES: [i64; 9] = [0, 1, 2, 3_037_000_499, 3_037_000_500, 1 << 31, 1 << 32, 1 << 62, i64::MAX];
+
+    type Brute = std::result::Result<Vec<Option<i64>>, usize>;
+
+    /// A case: mesh shape, operands, spec, and brute force at every point.
+    struct Case {
+        shape: Vec<usize>,
+        operands: Vec<ArrayD<i64>>,
+        spec: Spec,
+        /// Operand values at each flat point.
+        values: Vec<Vec<i64>>,
+        /// At each flat point: the first invalid factor, or each quantity
+        /// (None where it overflows i64).
+        brute: Vec<Brute>,
+    }
+
+    impl Case {
+        fn new(shape: Vec<usize>, operands: Vec<ArrayD<i64>>, spec: Spec) -> Case {
+            let len = shape.iter().product();
+            let mut case = Case { shape, operands, spec, values: Vec::new(), brute: Vec::new() };
+            case.values = (0..len).map(|i| case.values_at(i)).collect();
+            case.brute = case.values.iter().map(|v| case.point(v)).collect();
+            case
+        }
+
+        fn mesh(&self) -> Mesh<'_> {
+            let views: Vec<_> = self.operands.iter().map(|a| a.view()).collect();
+            Mesh::new(&self.shape, &views, &self.spec.sized).unwrap()
+        }
+
+        fn len(&self) -> usize {
+            self.values.len()
+        }
+
+        fn values_at(&self, i: usize) -> Vec<i64> {
+            let mut index = vec![0; self.shape.len()];
+            let mut rest = i;
+            for d in (0..self.shape.len()).rev() {
+                index[d] = rest % self.shape[d];
+                rest /= self.shape[d];
+            }
+            self.operands
+                .iter()
+                .map(|op| {
+                    let at: Vec<usize> =
+                        index.iter().zip(op.shape()).map(|(&i, &n)| if n == 1 { 0 } else { i }).collect();
+                    op[IxDyn(&at)]
+                })
+                .collect()
+        }
+
+        fn point(&self, v: &[i64]) -> Brute {
+            let mut fv = Vec::new();
+            for (f, factor) in self.spec.factors.iter().enumerate() {
+                let value = match *factor {
+                    Factor::Axis(a) => Some(v[a] as i128),
+                    Factor::Quotient(a, b) => (v[b] != 0 && v[a] % v[b] == 0).then(|| (v[a] / v[b]) as i128),
+                    Factor::Offset(a, c) => {
+                        Some(v[a] as i128 + c as i128).filter(|&x| (0..=i64::MAX as i128).contains(&x))
+                    }
+                    Factor::Less(a, b) => (v[a] < v[b]).then_some(0),
+                };
+                fv.push(value.ok_or(f)?);
+            }
+            let max = i64::MAX as i128;
+            Ok(self
+                .spec
+                .quantities
+                .iter()
+                .map(|terms| {
+                    let mut sum = 0i128;
+                    for t in terms {
+                        let mut parts = vec![v[t.coef] as i128];
+                        for &(f, e) in &t.powers {
+                            parts.extend(std::iter::repeat_n(fv[f], e as usize));
+                        }
+                        if parts.contains(&0) {
+                            continue;
+                        }
+                        let mut p = 1i128;
+                        for x in parts {
+                            p = p.checked_mul(x).filter(|&p| p <= max)?;
+                        }
+                        sum = Some(sum + p).filter(|&s| s <= max)?;
+                    }
+                    Some(sum as i64)
+                })
+                .collect())
+        }
+
+        /// What `evaluate` must give: every point's values, or the first error.
+        fn expected_count(&self) -> Result<Vec<Vec<i64>>> {
+            let mut outs = vec![Vec::new(); self.spec.quantities.len()];
+            for i in 0..self.len() {
+                let values = self.brute[i].clone().map_err(|factor| Error::Invalid { index: i, factor })?;
+                for (q, (v, out)) in values.iter().zip(&mut outs).enumerate() {
+                    out.push(v.ok_or(Error::QuantityOverflow { index: i, quantity: q })?);
+                }
+            }
+            Ok(outs)
+        }
+
+        /// What a sweep over `range` must keep: (point, values) rows, or the first error.
+        fn expected_sweep(&self, budget: Budget, range: Range<usize>) -> Result<Vec<(usize, Vec<i64>)>> {
+            let mut rows = Vec::new();
+            for i in range {
+                let Ok(values) = self.brute[i].clone() else { continue };
+                if let Some((b, limit)) = budget {
+                    if values[b].is_none_or(|v| v > limit) {
+                        continue;
+                    }
+                }
+                if let Some(q) = values.iter().position(Option::is_none) {
+                    return Err(Error::QuantityOverflow { index: i, quantity: q });
+                }
+                rows.push((i, values.into_iter().flatten().collect()));
+            }
+            Ok(rows)
+        }
+
+        fn run_count(&self) -> Result<Vec<Vec<i64>>> {
+            let mesh = self.mesh();
+            let mut outs = vec![vec![0i64; mesh.len()]; self.spec.quantities.len()];
+            evaluate(&self.spec, &mesh, 0..mesh.len(), outs.iter_mut().map(|o| &mut o[..]).collect())?;
+            Ok(outs)
+        }
+
+        /// The sweep's rows (point values of every operand, as columns of
+        /// 8 bytes, then the quantities), and the count.
+        #[allow(clippy::type_complexity)]
+        fn run_sweep(&self, budget: Budget, range: Range<usize>) -> Result<(usize, Vec<Vec<i64>>, Vec<Vec<i64>>)> {
+            let mesh = self.mesh();
+            let count = sweep_count(&self.spec, &mesh, budget, range.clone())?;
+            let counts = chunk_counts(&self.spec, &mesh, budget, range.clone())?;
+            let rows: usize = counts.iter().sum();
+            let mut outs = vec![vec![0i64; rows]; self.spec.quantities.len()];
+            let n_ops = self.operands.len();
+            let mut bytes = vec![vec![0u8; rows * 8]; n_ops];
+            let columns =
+                bytes.iter_mut().enumerate().map(|(k, b)| Column { operand: k, width: 8, bytes: b }).collect();
+            let filled = sweep_fill(
+                &self.spec,
+                &mesh,
+                budget,
+                range,
+                &counts,
+                outs.iter_mut().map(|o| &mut o[..]).collect(),
+                columns,
+            )?;
+            assert_eq!(filled, rows);
+            let cols = bytes
+                .iter()
+                .map(|b| b.chunks_exact(8).map(|w| i64::from_ne_bytes(w.try_into().unwrap())).collect())
+                .collect();
+            Ok((count, outs, cols))
+        }
+
+        fn check(&self, rng: &mut Rng) {
+            let n = self.len();
+            match (self.run_count(), self.expected_count()) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "evaluate: {}", self.describe()),
+                (got, want) => assert_eq!(got.err(), want.err(), "evaluate: {}", self.describe()),
+            }
+            // Budgets at values the quantities take, and at the edges.
+            let mut limits = vec![0, i64::MAX, 1 + rng.below(1000) as i64];
+            for _ in 0..3 {
+                if n > 0 {
+                    if let Ok(values) = &self.brute[rng.below(n)] {
+                        limits.extend(values.iter().flatten());
+                    }
+                }
+            }
+            let nq = self.spec.quantities.len();
+            let mut budgets: Vec<Budget> = vec![None];
+            for l in limits {
+                if nq > 0 {
+                    budgets.push(Some((rng.below(nq), l)));
+                }
+            }
+            budgets.push(Some((0, -1)).filter(|_| nq > 0));
+            for budget in budgets {
+                let (a, b) = (rng.below(n + 1), rng.below(n + 1));
+                for range in [0..n, a.min(b)..a.max(b)] {
+                    let got = self.run_sweep(budget, range.clone());
+                    let want = self.expected_sweep(budget, range.clone());
+                    let what = || format!("sweep {budget:?} {range:?}: {}", self.describe());
+                    match (got, want) {
+                        (Ok((count, outs, cols)), Ok(rows)) => {
+                            assert_eq!(count, rows.len(), "{}", what());
+                            for (r, (i, values)) in rows.iter().enumerate() {
+                                let at = &self.values[*i];
+                                for (k, col) in cols.iter().enumerate() {
+                                    assert_eq!(col[r], at[k], "row {r} operand {k}: {}", what());
+                                }
+                                for (q, out) in outs.iter().enumerate() {
+                                    assert_eq!(out[r], values[q], "row {r} quantity {q}: {}", what());
+                                }
+                            }
+                        }
+                        (got, want) => assert_eq!(got.err(), want.err(), "{}", what()),
+                    }
+                }
+            }
+        }
+
+        fn describe(&self) -> String {
+            let ops: Vec<String> = self
+                .operands
+                .iter()
+                .map(|o| format!("{:?}={:?}", o.shape(), o.iter().take(12).collect::<Vec<_>>()))
+                .collect();
+            format!("shape {:?} operands {ops:?} spec {:?} {:?}", self.shape, self.spec.factors, self.spec.quantities)
+        }
+    }
+
+    /// Values for an operand of `shape`: small, ascending along its last
+    /// axis, or at the int64 edges.
+    fn operand(rng: &mut Rng, shape: &[usize], coefficient: bool) -> ArrayD<i64> {
+        let len: usize = shape.iter().product();
+        let style = rng.below(if coefficient { 3 } else { 5 });
+        let step = 1 + rng.below(3) as i64;
+        let last = shape.last().copied().unwrap_or(1).max(1);
+        let start = rng.below(4) as i64;
+        let values: Vec<i64> = (0..len)
+            .map(|i| match style {
+                0 | 1 => rng.below(if coefficient { 5 } else { 13 }) as i64,
+                2 if coefficient => rng.pick(&[0, 1, 2, 4, 8]),
+                2 | 3 => start + step * (i % last) as i64,
+                _ => rng.pick(&EDGES),
+            })
+            .collect();
+        ArrayD::from_shape_vec(IxDyn(shape), values).unwrap()
+    }
+
+    fn random_spec(rng: &mut Rng, sizes: &[usize], coefficients: &[usize]) -> (Vec<Factor>, Vec<Vec<Term>>) {
+        let size = |rng: &mut Rng| rng.pick(sizes);
+        let mut factors = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            factors.push(match rng.below(7) {
+                0..=2 => Factor::Axis(size(rng)),
+                3 => Factor::Quotient(size(rng), size(rng)),
+                4 => Factor::Offset(size(rng), rng.pick(&[-3, -1, 0, 2, i64::MAX / 2])),
+                5 => Factor::Less(size(rng), size(rng)),
+                _ => Factor::Axis(size(rng)),
+            });
+        }
+        let quantities = (0..1 + rng.below(3))
+            .map(|_| {
+                (0..rng.below(4))
+                    .map(|_| {
+                        let mut powers: Vec<(usize, u32)> = Vec::new();
+                        for _ in 0..rng.below(4) {
+                            let f = rng.below(factors.len());
+                            if powers.iter().all(|&(g, _)| g != f) {
+                                powers.push((f, 1 + rng.below(3) as u32));
+                            }
+                        }
+                        Term { coef: rng.pick(coefficients), powers }
+                    })
+                    .collect()
+            })
+            .collect();
+        (factors, quantities)
+    }
+
+    /// A sweep's layout: sizes along the leading axes, options along short
+    /// trailing ones (so most rows fold, and tiles are walked transposed).
+    fn sweep_like(rng: &mut Rng) -> Case {
+        let n_sizes = 1 + rng.below(2);
+        let n_options = rng.below(3);
+        let mut shape = Vec::new();
+        while shape.is_empty() || shape.iter().product::<usize>() > 5000 {
+            shape = (0..n_sizes).map(|_| rng.pick(&[1, 3, 17, 70, 300])).collect();
+            shape.extend((0..n_options).map(|_| rng.pick(&[1, 2, 3, 5])));
+        }
+        let mut operands = Vec::new();
+        let along = |d: usize| {
+            let mut s = vec![1; shape.len()];
+            s[d] = shape[d];
+            s
+        };
+        for d in 0..n_sizes {
+            operands.push(operand(rng, &along(d), false));
+        }
+        // A divisor or a size on an option axis, like groups.
+        let divisor_axis = rng.below(shape.len());
+        operands.push(
+            ArrayD::from_shape_vec(IxDyn(&along(divisor_axis)), {
+                (0..shape[divisor_axis]).map(|_| rng.pick(&[1, 1, 2, 3])).collect()
+            })
+            .unwrap(),
+        );
+        let sizes: Vec<usize> = (0..operands.len()).collect();
+        let first_coef = operands.len();
+        for _ in 0..2 {
+            let d = if n_options > 0 && rng.below(3) > 0 { n_sizes + rng.below(n_options) } else { 0 };
+            let s = if rng.below(3) == 0 { vec![1; shape.len()] } else { along(d) };
+            operands.push(operand(rng, &s, true));
+        }
+        let coefficients: Vec<usize> = (first_coef..operands.len()).collect();
+        let (factors, quantities) = random_spec(rng, &sizes, &coefficients);
+        let spec = Spec::new(operands.len(), factors, quantities).unwrap();
+        Case::new(shape, operands, spec)
+    }
+
+    /// Anything: operands broadcast along random axes, read as sizes and
+    /// coefficients at random.
+    fn anything(rng: &mut Rng) -> Case {
+        let shape: Vec<usize> = (0..1 + rng.below(4)).map(|_| rng.pick(&[0, 1, 2, 3, 7, 20])).collect();
+        let n_ops = 2 + rng.below(4);
+        let operands: Vec<ArrayD<i64>> = (0..n_ops)
+            .map(|_| {
+                let s: Vec<usize> = shape.iter().map(|&n| if rng.below(2) == 0 { n } else { 1 }).collect();
+                let coefficient = rng.below(2) == 0;
+                operand(rng, &s, coefficient)
+            })
+            .collect();
+        let all: Vec<usize> = (0..n_ops).collect();
+        let (factors, quantities) = random_spec(rng, &all, &all);
+        let spec = Spec::new(n_ops, factors, quantities).unwrap();
+        Case::new(shape, operands, spec)
+    }
+
+    /// Tallies the plans of a case's rows under `mode`, by kind and by
+    /// whether the rows came interleaved.
+    fn tally(case: &Case, mode: Mode, seen: &mut std::collections::BTreeMap<String, usize>) {
+        let mesh = case.mesh();
+        let bounds = case.spec.bounds(&mesh.min, &mesh.max);
+        let mut planner = Planner::new(&case.spec, &bounds, mode);
+        mesh.for_each_run(0, mesh.len(), |_, rows, sorted| {
+            for (q, row) in rows.iter().enumerate() {
+                let kind = match planner.plan(row, sorted, q) {
+                    Plan::General => "General".to_string(),
+                    Plan::Fold { x, keep } => {
+                        let keep = format!("{keep:?}");
+                        format!("{}{}", keep.split('(').next().unwrap(), if x.is_some() { "" } else { " (constant)" })
+                    }
+                };
+                *seen.entry(format!("{kind}{}", if rows.len() > 1 { ", interleaved" } else { "" })).or_default() += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn random_meshes_and_polynomials_match_brute_force() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut seen = std::collections::BTreeMap::new();
+        for _ in 0..300 {
+            for case in [sweep_like(&mut rng), anything(&mut rng)] {
+                case.check(&mut rng);
+                let limit = rng.pick(&[10, 1000, 100_000]);
+                for mode in [Mode::Count, Mode::Sweep(None), Mode::Sweep(Some((0, limit)))] {
+                    if !case.spec.quantities.is_empty() {
+                        tally(&case, mode, &mut seen);
+                    }
+                }
+            }
+        }
+        // The cases reach every plan, alone and interleaved.
+        for kind in ["All", "Nothing", "Prefix", "AtMost", "Compare", "General"] {
+            for how in ["", ", interleaved"] {
+                let n: usize = [format!("{kind}{how}"), format!("{kind} (constant){how}")]
+                    .iter()
+                    .filter_map(|k| seen.get(k))
+                    .sum();
+                assert!(n >= 5, "{kind}{how}: {n} rows in {seen:?}");
+            }
+        }
+    }
+
+    fn along(shape: &[usize], d: usize, values: Vec<i64>) -> ArrayD<i64> {
+        let mut s = vec![1; shape.len()];
+        s[d] = shape[d];
+        ArrayD::from_shape_vec(IxDyn(&s), values).unwrap()
+    }
+
+    fn scalar(v: i64) -> ArrayD<i64> {
+        ArrayD::from_shape_vec(IxDyn(&[]), vec![v]).unwrap()
+    }
+
+    /// An LSTM-like quantity `4·f·u + 4·u² + b·u` over f × u, big enough for
+    /// several chunks and both threads, optionally with u shuffled.
+    fn lstm(nf: usize, nu: usize, shuffle: bool) -> Case {
+        let shape = vec![nf, nu];
+        let mut u: Vec<i64> = (1..=nu as i64).collect();
+        if shuffle {
+            let mut rng = Rng(7);
+            for i in (1..u.len()).rev() {
+                u.swap(i, rng.below(i + 1));
+            }
+        }
+        let operands = vec![along(&shape, 0, (1..=nf as i64).collect()), along(&shape, 1, u), scalar(4), scalar(8)];
+        let t = |coef, powers: &[(usize, u32)]| Term { coef, powers: powers.to_vec() };
+        let params = vec![t(2, &[(0, 1), (1, 1)]), t(2, &[(1, 2)]), t(3, &[(1, 1)])];
+        let spec =
+            Spec::new(4, vec![Factor::Axis(0), Factor::Axis(1)], vec![params.clone(), params[1..].to_vec()]).unwrap();
+        Case::new(shape, operands, spec)
+    }
+
+    #[test]
+    fn large_sweeps_by_prefix_and_threshold_across_chunks_and_threads() {
+        let mut rng = Rng(3);
+        for shuffle in [false, true] {
+            let case = lstm(700, 400, shuffle);
+            assert_eq!(case.mesh().sorted[1], !shuffle);
+            let want = case.expected_count().unwrap();
+            assert_eq!(case.run_count().unwrap(), want);
+            for limit in [0, 50_000, 700_000, i64::MAX] {
+                for range in [0..case.len(), 70_001..200_000] {
+                    let (count, outs, cols) = case.run_sweep(Some((0, limit)), range.clone()).unwrap();
+                    let rows = case.expected_sweep(Some((0, limit)), range).unwrap();
+                    assert_eq!(count, rows.len());
+                    assert!(rows.iter().enumerate().all(|(r, (i, v))| outs[0][r] == v[0]
+                        && outs[1][r] == v[1]
+                        && cols[1][r] == case.values[*i][1]));
+                }
+            }
+            let _ = rng.next();
+        }
+    }
+
+    #[test]
+    fn overflow_at_the_int64_edge_is_an_error_without_a_budget_and_unfit_with_one() {
+        // 4·u² overflows from u = 1_518_500_250 on; the second quantity (u) never does.
+        let shape = vec![3];
+        let u = along(&shape, 0, vec![1_518_500_249, 1_518_500_250, 5]);
+        let t = |coef, powers: &[(usize, u32)]| Term { coef, powers: powers.to_vec() };
+        let spec = Spec::new(2, vec![Factor::Axis(0)], vec![vec![t(1, &[(0, 2)])], vec![t(1, &[(0, 1)])]]).unwrap();
+        let case = Case::new(shape, vec![u, scalar(4)], spec);
+        assert_eq!(case.run_count(), Err(Error::QuantityOverflow { index: 1, quantity: 0 }));
+        assert_eq!(case.run_sweep(None, 0..3).err(), Some(Error::QuantityOverflow { index: 1, quantity: 0 }));
+        let (count, outs, _) = case.run_sweep(Some((0, i64::MAX)), 0..3).unwrap();
+        assert_eq!(
+            (count, &outs[0][..], &outs[1][..]),
+            (2, &[4 * 1_518_500_249i64.pow(2), 100][..], &[4 * 1_518_500_249, 20][..])
+        );
+        // A budget on the quantity that fits keeps the point where the other overflows: an error.
+        assert_eq!(
+            case.run_sweep(Some((1, i64::MAX)), 0..3).err(),
+            Some(Error::QuantityOverflow { index: 1, quantity: 0 })
+        );
+    }
+
+    #[test]
+    fn negative_operands_and_bad_calls_are_refused() {
+        let ops = [scalar(3), scalar(-2)];
+        let views: Vec<_> = ops.iter().map(|a| a.view()).collect();
+        assert!(matches!(
+            Mesh::new(&[2], &views, &[true, false]),
+            Err(Error::NegativeOperand { operand: 1, value: -2 })
+        ));
+        let case = lstm(3, 4, false);
+        let mesh = case.mesh();
+        assert!(matches!(sweep_count(&case.spec, &mesh, Some((2, 5)), 0..12), Err(Error::Spec(_))));
+        assert!(matches!(sweep_count(&case.spec, &mesh, None, 0..13), Err(Error::Shape(_))));
+        assert!(matches!(check_column(4, 8, 4), Err(Error::Spec(_))));
+        assert!(matches!(check_column(0, 3, 4), Err(Error::Spec(_))));
+    }
+
+    #[test]
+    fn rows_plan_as_the_module_docs_say() {
+        // f × u × groups: rows along u fold where groups is 1 and check
+        // point by point where it is not (u / g may be invalid).
+        let shape = vec![4, 100, 2];
+        let operands = vec![
+            along(&shape, 0, vec![2, 4, 6, 8]),
+            along(&shape, 1, (1..=100).collect()),
+            along(&shape, 2, vec![1, 2]),
+            scalar(3),
+        ];
+        let t = |coef, powers: &[(usize, u32)]| Term { coef, powers: powers.to_vec() };
+        let factors = vec![Factor::Quotient(0, 2), Factor::Axis(1), Factor::Quotient(1, 2)];
+        let spec = Spec::new(4, factors, vec![vec![t(3, &[(0, 1), (1, 1)])]]).unwrap();
+        let case = Case::new(shape, operands, spec);
+        let mesh = case.mesh();
+        let bounds = case.spec.bounds(&mesh.min, &mesh.max);
+        let mut planner = Planner::new(&case.spec, &bounds, Mode::Sweep(Some((0, 300))));
+        let mut plans = Vec::new();
+        mesh.for_each_run(0, mesh.len(), |_, rows, sorted| {
+            assert_eq!(rows.len(), 2); // the groups axis is walked transposed
+            plans.extend(rows.iter().enumerate().map(|(q, row)| planner.plan(row, sorted, q)));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(plans[0], Plan::Fold { x: Some((1, 0)), keep: Keep::Prefix(300 / (3 * 2)) });
+        assert_eq!(plans[1], Plan::General);
+        case.check(&mut Rng(11));
+    }
+}

@@ -1,0 +1,461 @@
+//! A block's mesh: any number of operands broadcast (numpy rules) over one
+//! output shape, walked in C order row by row, in chunks that run on rayon's
+//! pool when the mesh is large enough to pay for the threads.
+//!
+//! Nothing here knows what an operand means; the kernel's spec (`poly`) tells
+//! it only which operands are sizes (read by factors), so that a mesh whose
+//! innermost axes are short option axes is walked transposed (see
+//! `split_tile`).
+
+use std::marker::PhantomData;
+use std::ops::Range;
+
+use ndarray::{ArrayViewD, IxDyn};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// Points per work unit: large enough to amortise scheduling, small enough
+/// to balance two cores and keep a chunk's output in cache-friendly pieces.
+pub const CHUNK: usize = 1 << 16;
+
+/// Below this many points a single thread is faster than waking the pool
+/// (measured by benches/bench.py: two threads win from about this size on).
+pub const PARALLEL_MIN: usize = 1 << 17;
+
+/// Most points of trailing short axes a kernel walks transposed, and the
+/// least length of the size axis before them for that to pay.
+const TILE_MAX: usize = 16;
+const TILE_MIN_ROW: usize = 16;
+
+/// Operands broadcast over one output shape. The value of operand `k` at
+/// multi-index `i` is `*ptrs[k].offset(Σ_d i[d] · strides[d·n + k])`.
+pub struct Mesh<'a> {
+    n: usize,
+    shape: Vec<usize>,
+    strides: Vec<isize>,
+    ptrs: Vec<*const i64>,
+    len: usize,
+    /// Each operand's smallest and largest value: what bounds every quantity.
+    pub(crate) min: Vec<i64>,
+    pub(crate) max: Vec<i64>,
+    /// Per operand: whether it never decreases along the innermost axis, so
+    /// a quantity that grows with it keeps a prefix of each row under a budget.
+    pub(crate) sorted: Vec<bool>,
+    /// When the innermost axes are short (a sweep varies its options
+    /// fastest), the mesh without them and the operands' offsets at each of
+    /// their points: kernels then walk, for each such point, a long row along
+    /// the axis before them (see `for_each_run`).
+    outer: Option<Box<Mesh<'a>>>,
+    tile: Vec<isize>,
+    _data: PhantomData<&'a i64>,
+}
+
+// SAFETY: a Mesh only reads through its pointers, which point into arrays
+// borrowed for 'a; sharing read-only access across threads is sound.
+unsafe impl Send for Mesh<'_> {}
+unsafe impl Sync for Mesh<'_> {}
+
+impl<'a> Mesh<'a> {
+    /// Refuses a negative operand (every quantity is a polynomial with
+    /// non-negative coefficients in non-negative factors, which is what makes
+    /// the bounds and the budget rules sound), broadcasts every operand to
+    /// `shape`, and simplifies the shape (size-1 axes dropped, axes that every
+    /// operand walks contiguously merged) so rows are as long as possible.
+    /// `sized[k]`: operand `k` is read by a factor (a size, not a coefficient).
+    pub fn new(shape: &[usize], operands: &[ArrayViewD<'a, i64>], sized: &[bool]) -> Result<Mesh<'a>> {
+        let n = operands.len();
+        let (mut min, mut max, mut ptrs) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut full = vec![0isize; shape.len() * n];
+        for (k, op) in operands.iter().enumerate() {
+            let (lo, hi) = op.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            if lo < 0 {
+                return Err(Error::NegativeOperand { operand: k, value: lo });
+            }
+            let view = op.broadcast(IxDyn(shape)).ok_or_else(|| {
+                Error::Shape(format!("operand {k} of shape {:?} does not broadcast to {:?}", op.shape(), shape))
+            })?;
+            ptrs.push(view.as_ptr());
+            for (d, &s) in view.strides().iter().enumerate() {
+                full[d * n + k] = s;
+            }
+            let empty = op.is_empty();
+            min.push(if empty { 0 } else { lo });
+            max.push(if empty { 0 } else { hi });
+        }
+        let len = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        let len = len.ok_or_else(|| Error::Shape(format!("mesh {shape:?} has more points than usize holds")))?;
+
+        let (mut dims, mut strides): (Vec<usize>, Vec<isize>) = (Vec::new(), Vec::new());
+        for (d, &size) in shape.iter().enumerate() {
+            if size == 1 {
+                continue;
+            }
+            let these = &full[d * n..(d + 1) * n];
+            // Merge an axis into the previous one when every operand steps
+            // through both as through one: previous stride = this stride · size.
+            let merge = !dims.is_empty() && {
+                let prev = &strides[strides.len() - n..];
+                prev.iter().zip(these).all(|(&p, &s)| p == s * size as isize)
+            };
+            if merge {
+                *dims.last_mut().unwrap() *= size;
+                let at = strides.len() - n;
+                strides[at..].copy_from_slice(these);
+            } else {
+                dims.push(size);
+                strides.extend_from_slice(these);
+            }
+        }
+        if dims.is_empty() {
+            // A single point: one row of length 1 keeps the walk uniform.
+            dims.push(1);
+            strides.resize(n, 0);
+        }
+        let mut mesh = Mesh {
+            n,
+            shape: dims,
+            strides,
+            ptrs,
+            len,
+            min,
+            max,
+            sorted: Vec::new(),
+            outer: None,
+            tile: Vec::new(),
+            _data: PhantomData,
+        };
+        mesh.sorted = (0..n).map(|k| mesh.rows_nondecreasing(k)).collect();
+        mesh.split_tile(sized);
+        Ok(mesh)
+    }
+
+    /// Number of operands.
+    pub fn operands(&self) -> usize {
+        self.n
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn stride(&self, d: usize, k: usize) -> isize {
+        self.strides[d * self.n + k]
+    }
+
+    /// Finds the trailing axes of at most `TILE_MAX` points in all and, when
+    /// the axis before them is a long one along which some size varies, sets
+    /// up the transposed walk over them: rows along that axis, one per point
+    /// of the trailing axes, instead of rows of a few points each.
+    fn split_tile(&mut self, sized: &[bool]) {
+        let (mut cut, mut m) = (self.shape.len(), 1);
+        while cut > 1 && m * self.shape[cut - 1] <= TILE_MAX {
+            m *= self.shape[cut - 1];
+            cut -= 1;
+        }
+        let long = cut >= 1 && self.shape[cut - 1] >= TILE_MIN_ROW;
+        if m == 1 || !long || self.len == 0 || !(0..self.n).any(|k| sized[k] && self.stride(cut - 1, k) != 0) {
+            return;
+        }
+        let (n, dims, strides) = (self.n, &self.shape[cut..], &self.strides[cut * self.n..]);
+        let mut tile = vec![0isize; m * n];
+        for q in 0..m {
+            let mut rest = q;
+            for (d, &size) in dims.iter().enumerate().rev() {
+                for k in 0..n {
+                    tile[q * n + k] += (rest % size) as isize * strides[d * n + k];
+                }
+                rest /= size;
+            }
+        }
+        let mut outer = Mesh {
+            n,
+            shape: self.shape[..cut].to_vec(),
+            strides: self.strides[..cut * n].to_vec(),
+            ptrs: self.ptrs.clone(),
+            len: self.len / m,
+            min: self.min.clone(),
+            max: self.max.clone(),
+            sorted: Vec::new(),
+            outer: None,
+            tile: Vec::new(),
+            _data: PhantomData,
+        };
+        outer.sorted = (0..n).map(|k| outer.rows_nondecreasing(k)).collect();
+        self.tile = tile;
+        self.outer = Some(Box::new(outer));
+    }
+
+    /// Whether operand `k` never decreases along the innermost axis. Visits
+    /// each distinct row of the operand once (axes it is broadcast along are
+    /// skipped), so the cost is at most the operand's own size.
+    fn rows_nondecreasing(&self, k: usize) -> bool {
+        let last = self.shape.len() - 1;
+        let (len, step) = (self.shape[last], self.stride(last, k));
+        if step == 0 || len < 2 || self.len == 0 {
+            return true;
+        }
+        let outer: Vec<(usize, isize)> =
+            (0..last).filter(|&d| self.stride(d, k) != 0).map(|d| (self.shape[d], self.stride(d, k))).collect();
+        let mut index = vec![0usize; outer.len()];
+        loop {
+            let base: isize = index.iter().zip(&outer).map(|(&i, &(_, s))| i as isize * s).sum();
+            // SAFETY: base and j address points inside the broadcast shape.
+            let at = |j: usize| unsafe { *self.ptrs[k].offset(base + j as isize * step) };
+            if (1..len).any(|j| at(j) < at(j - 1)) {
+                return false;
+            }
+            let mut d = outer.len();
+            loop {
+                if d == 0 {
+                    return true;
+                }
+                d -= 1;
+                index[d] += 1;
+                if index[d] < outer[d].0 {
+                    break;
+                }
+                index[d] = 0;
+            }
+        }
+    }
+
+    /// Calls `visit(flat_index_of_first_point, row)` for every run of points
+    /// along the innermost axis within `start..end`, in C order. Stops at, and
+    /// returns, the first error `visit` returns.
+    pub(crate) fn for_each_row<F>(&self, start: usize, end: usize, mut visit: F) -> Result<()>
+    where
+        F: FnMut(usize, &MeshRow) -> Result<()>,
+    {
+        if start >= end {
+            return Ok(());
+        }
+        let (n, ndim) = (self.n, self.shape.len());
+        let last = ndim - 1;
+        let (inner_len, inner) = (self.shape[last], &self.strides[last * n..]);
+        // Unravel `start` into a multi-index and the operands' offsets there.
+        let mut index = vec![0usize; ndim];
+        let mut rest = start;
+        for d in (0..ndim).rev() {
+            index[d] = rest % self.shape[d];
+            rest /= self.shape[d];
+        }
+        let mut outer = vec![0isize; n];
+        for (d, &i) in index[..last].iter().enumerate() {
+            for (o, &s) in outer.iter_mut().zip(&self.strides[d * n..(d + 1) * n]) {
+                *o += i as isize * s;
+            }
+        }
+        let mut offsets = vec![0isize; n];
+        let (mut flat, mut j0) = (start, index[last]);
+        loop {
+            let len = (inner_len - j0).min(end - flat);
+            for ((o, &base), &s) in offsets.iter_mut().zip(&outer).zip(inner) {
+                *o = base + j0 as isize * s;
+            }
+            visit(flat, &MeshRow { ptrs: &self.ptrs, strides: inner, offsets: &offsets, len })?;
+            flat += len;
+            if flat >= end {
+                return Ok(());
+            }
+            j0 = 0;
+            // Advance the odometer over the outer axes.
+            let mut d = last;
+            while d > 0 {
+                d -= 1;
+                index[d] += 1;
+                let step = &self.strides[d * n..(d + 1) * n];
+                for (o, &s) in outer.iter_mut().zip(step) {
+                    *o += s;
+                }
+                if index[d] < self.shape[d] {
+                    break;
+                }
+                for (o, &s) in outer.iter_mut().zip(step) {
+                    *o -= self.shape[d] as isize * s;
+                }
+                index[d] = 0;
+            }
+        }
+    }
+
+    /// Calls `visit(first, rows, sorted)` for the points of `start..end`, in
+    /// C order. Usually `rows` is one row, whose point `j` is flat index
+    /// `first + j`. On a mesh with a tile (see `split_tile`), whole tiles come
+    /// as `m` rows along the long axis, interleaved: point `j` of row `q` is
+    /// flat index `first + j·m + q`. `sorted[k]`: operand `k` never decreases
+    /// along the rows given. Stops at, and returns, the first error `visit` returns.
+    pub(crate) fn for_each_run<F>(&self, start: usize, end: usize, mut visit: F) -> Result<()>
+    where
+        F: FnMut(usize, &[MeshRow], &[bool]) -> Result<()>,
+    {
+        let single = |s, e, visit: &mut F| {
+            self.for_each_row(s, e, |first, row| visit(first, std::slice::from_ref(row), &self.sorted))
+        };
+        let Some(outer) = self.outer.as_deref() else {
+            return single(start, end, &mut visit);
+        };
+        let (n, m) = (self.n, self.tile.len() / self.n);
+        let (lo, hi) = (start.div_ceil(m) * m, end / m * m);
+        if lo >= hi {
+            return single(start, end, &mut visit);
+        }
+        single(start, lo, &mut visit)?;
+        let mut offsets = vec![0isize; m * n];
+        outer.for_each_row(lo / m, hi / m, |t, row| {
+            for (q, shifted) in offsets.chunks_exact_mut(n).enumerate() {
+                for (k, o) in shifted.iter_mut().enumerate() {
+                    *o = row.offsets[k] + self.tile[q * n + k];
+                }
+            }
+            let rows: Vec<MeshRow> = offsets
+                .chunks_exact(n)
+                .map(|offsets| MeshRow { ptrs: row.ptrs, strides: row.strides, offsets, len: row.len })
+                .collect();
+            visit(t * m, &rows, &outer.sorted)
+        })?;
+        single(hi, end, &mut visit)
+    }
+}
+
+/// A run of `len` consecutive mesh points along the innermost axis.
+pub(crate) struct MeshRow<'r> {
+    ptrs: &'r [*const i64],
+    strides: &'r [isize],
+    offsets: &'r [isize],
+    pub(crate) len: usize,
+}
+
+impl MeshRow<'_> {
+    /// Operand `k` at point `j` of the row.
+    #[inline(always)]
+    pub(crate) fn get(&self, k: usize, j: usize) -> i64 {
+        debug_assert!(j < self.len);
+        // SAFETY: j < len keeps the point inside the broadcast shape, so the
+        // offset addresses an element of operand k's array.
+        unsafe { *self.ptrs[k].offset(self.offsets[k] + j as isize * self.strides[k]) }
+    }
+
+    #[inline(always)]
+    pub(crate) fn varies(&self, k: usize) -> bool {
+        self.strides[k] != 0 && self.len > 1
+    }
+
+    /// Operand `k` along the row as the cheapest way to read it.
+    #[inline(always)]
+    pub(crate) fn lane(&self, k: usize) -> Lane {
+        // SAFETY: offsets[k] addresses the row's first point (len >= 1).
+        let first = unsafe { self.ptrs[k].offset(self.offsets[k]) };
+        match self.strides[k] {
+            _ if !self.varies(k) => Lane::Const(self.get(k, 0)),
+            1 => Lane::Contig(first),
+            s => Lane::Strided(first, s),
+        }
+    }
+}
+
+/// How a row reads one operand. Separate loops for each kind let the
+/// compiler vectorise the constant and contiguous cases.
+#[derive(Clone, Copy)]
+pub(crate) enum Lane {
+    Const(i64),
+    Contig(*const i64),
+    Strided(*const i64, isize),
+}
+
+impl Lane {
+    /// The same lane starting `n` points further along the row.
+    #[inline(always)]
+    pub(crate) fn skip(self, n: usize) -> Lane {
+        // SAFETY: callers skip to a point inside the row (n < len).
+        unsafe {
+            match self {
+                Lane::Const(v) => Lane::Const(v),
+                Lane::Contig(p) => Lane::Contig(p.add(n)),
+                Lane::Strided(p, s) => Lane::Strided(p.offset(n as isize * s), s),
+            }
+        }
+    }
+}
+
+pub(crate) trait Read: Copy {
+    fn at(self, j: usize) -> i64;
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct ConstLane(pub(crate) i64);
+#[derive(Clone, Copy)]
+pub(crate) struct ContigLane(pub(crate) *const i64);
+#[derive(Clone, Copy)]
+pub(crate) struct StridedLane(pub(crate) *const i64, pub(crate) isize);
+
+// SAFETY (all three): `j` is below the row length the lane was made from.
+impl Read for ConstLane {
+    #[inline(always)]
+    fn at(self, _: usize) -> i64 {
+        self.0
+    }
+}
+impl Read for ContigLane {
+    #[inline(always)]
+    fn at(self, j: usize) -> i64 {
+        unsafe { *self.0.add(j) }
+    }
+}
+impl Read for StridedLane {
+    #[inline(always)]
+    fn at(self, j: usize) -> i64 {
+        unsafe { *self.0.offset(j as isize * self.1) }
+    }
+}
+
+/// Evaluates `$body` with `$x` bound to the lane as a concrete reader type:
+/// one monomorphised loop per lane kind.
+macro_rules! with_lane {
+    ($lane:expr, |$x:ident| $body:expr) => {
+        match $lane {
+            $crate::mesh::Lane::Const(v) => {
+                let $x = $crate::mesh::ConstLane(v);
+                $body
+            }
+            $crate::mesh::Lane::Contig(p) => {
+                let $x = $crate::mesh::ContigLane(p);
+                $body
+            }
+            $crate::mesh::Lane::Strided(p, s) => {
+                let $x = $crate::mesh::StridedLane(p, s);
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_lane;
+
+/// The chunks of `range`: `CHUNK` points each, the last one shorter.
+pub fn chunk_ranges(range: Range<usize>) -> Vec<Range<usize>> {
+    (range.start..range.end).step_by(CHUNK).map(|s| s..(s + CHUNK).min(range.end)).collect()
+}
+
+/// Runs `work(chunk, state)` on each chunk of `range` with its own state
+/// (an output slice, say), on both cores when the range is large, and returns
+/// the results in mesh order, or the first error in mesh order (so an error
+/// names the same point whatever the thread timing).
+pub fn run_chunks<S: Send, T: Send>(
+    range: Range<usize>,
+    states: Vec<S>,
+    work: impl Fn(Range<usize>, S) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let pieces = chunk_ranges(range.clone());
+    debug_assert_eq!(pieces.len(), states.len());
+    let results: Vec<Result<T>> = if range.len() >= PARALLEL_MIN {
+        pieces.into_par_iter().zip(states).map(|(r, s)| work(r, s)).collect()
+    } else {
+        pieces.into_iter().zip(states).map(|(r, s)| work(r, s)).collect()
+    };
+    results.into_iter().collect()
+}

@@ -1,0 +1,208 @@
+//! What a kernel does with one row of the mesh, decided once per row.
+//!
+//! The usual row (sizes on their own mesh axes, options constant along it)
+//! has one factor `x` varying and its coefficients constant: every quantity
+//! folds into a cubic in `x` (`Spec::fold`), evaluated by Horner in a tight
+//! SIMD loop. Under a budget the cubic grows with `x`, so when `x` is sorted
+//! along the row the kept points are a prefix (binary search), and when it is
+//! not, they are the points with `x ≤ x0` (`x0` found once by bisection): a
+//! compare, with no arithmetic, selects them. Overflow is settled here too:
+//! a folded row is only planned where every value it will produce is proved
+//! to fit (at the bound of `x`, or of the kept `x`); anything else — several
+//! factors varying, a factor that may be invalid along the row (a quotient
+//! by anything but 1), coefficients varying, a possible overflow — is
+//! evaluated point by point with every check (`Plan::General`).
+
+use crate::mesh::MeshRow;
+use crate::poly::{Bounds, Cubic, Factor, Spec, INT64_MAX};
+
+/// Rows shorter than this under a budget compare their computed values
+/// instead of bisecting for a threshold (63 evaluations would cost more).
+pub(crate) const THRESHOLD_MIN_ROW: usize = 64;
+
+/// What a kernel is asked: every point's quantities (an invalid point or an
+/// overflow is an error), or a sweep's rows (invalid points are dropped, and
+/// with a budget `(quantity, limit)` so are those over it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Count,
+    Sweep(Option<(usize, i64)>),
+}
+
+/// Which points of a folded row a sweep keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Keep {
+    All,
+    Nothing,
+    /// The first `n`.
+    Prefix(usize),
+    /// Those whose `x` operand is at most this.
+    AtMost(i64),
+    /// Those whose budget quantity, computed, is at most the limit.
+    Compare,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// The quantities are the planner's cubics for the row's slot, in
+    /// operand `x.0` plus `x.1` (constants when `x` is None); every value at
+    /// a kept point fits.
+    Fold { x: Option<(usize, i64)>, keep: Keep },
+    /// Point by point, every factor and every sum checked.
+    General,
+}
+
+/// How one factor behaves along a row.
+enum Along {
+    Const(i64),
+    Invalid,
+    /// Operand `.0` plus `.1`, valid at every point.
+    Lane(usize, i64),
+    /// Varies and may be invalid somewhere: check every point.
+    Check,
+}
+
+/// Plans rows for one kernel call; one per chunk (it keeps scratch space).
+pub(crate) struct Planner<'s> {
+    spec: &'s Spec,
+    bounds: &'s Bounds,
+    pub(crate) mode: Mode,
+    factors: Vec<i64>,
+    /// The cubics of planned rows: slot `s` holds quantities `s·nq..(s+1)·nq`.
+    cubics: Vec<Cubic>,
+}
+
+impl<'s> Planner<'s> {
+    pub(crate) fn new(spec: &'s Spec, bounds: &'s Bounds, mode: Mode) -> Planner<'s> {
+        Planner { spec, bounds, mode, factors: vec![0; spec.factors.len()], cubics: Vec::new() }
+    }
+
+    /// The cubics of the row planned into `slot`.
+    #[inline(always)]
+    pub(crate) fn cubics(&self, slot: usize) -> &[Cubic] {
+        let nq = self.spec.quantities.len();
+        &self.cubics[slot * nq..(slot + 1) * nq]
+    }
+
+    fn along(&self, f: usize, row: &MeshRow) -> Along {
+        let factor = &self.spec.factors[f];
+        let at0 = |k: usize| row.get(k, 0);
+        let constant = |v: Option<i64>| v.map_or(Along::Invalid, Along::Const);
+        match *factor {
+            Factor::Axis(i) if row.varies(i) => Along::Lane(i, 0),
+            Factor::Axis(i) => Along::Const(at0(i)),
+            Factor::Offset(i, c) if row.varies(i) => {
+                if self.bounds.always_valid[f] {
+                    Along::Lane(i, c)
+                } else {
+                    Along::Check
+                }
+            }
+            Factor::Quotient(_, k) if row.varies(k) => Along::Check,
+            Factor::Quotient(i, k) if row.varies(i) => match at0(k) {
+                1 => Along::Lane(i, 0),
+                0 => Along::Invalid,
+                _ => Along::Check,
+            },
+            Factor::Less(i, k) if row.varies(i) || row.varies(k) => {
+                if self.bounds.always_valid[f] {
+                    Along::Const(0)
+                } else {
+                    Along::Check
+                }
+            }
+            _ => constant(factor.value(at0)),
+        }
+    }
+
+    /// The plan for `row`, whose cubics (if it folds) go into `slot`.
+    /// `sorted[k]`: operand `k` never decreases along the row.
+    pub(crate) fn plan(&mut self, row: &MeshRow, sorted: &[bool], slot: usize) -> Plan {
+        let spec = self.spec;
+        if spec.coef_operands.iter().any(|&k| row.varies(k)) {
+            return Plan::General;
+        }
+        let (mut x, mut dead) = (None, false);
+        for f in 0..spec.factors.len() {
+            match self.along(f, row) {
+                Along::Const(v) => self.factors[f] = v,
+                Along::Invalid => dead = true,
+                Along::Check => return Plan::General,
+                Along::Lane(..) if !spec.in_terms[f] => {}
+                Along::Lane(_, _) if x.is_some() => return Plan::General,
+                Along::Lane(k, c) => x = Some((f, k, c)),
+            }
+        }
+        if dead {
+            // No point of the row is valid: a sweep keeps none, a count
+            // reports the first (point by point names its factor).
+            return match self.mode {
+                Mode::Count => Plan::General,
+                Mode::Sweep(_) => Plan::Fold { x: None, keep: Keep::Nothing },
+            };
+        }
+        let nq = spec.quantities.len();
+        if self.cubics.len() < (slot + 1) * nq {
+            self.cubics.resize((slot + 1) * nq, Cubic::default());
+        }
+        for q in 0..nq {
+            self.cubics[slot * nq + q] = spec.fold(q, x.map(|(f, ..)| f), &self.factors, |k| row.get(k, 0));
+        }
+        let cubics = &self.cubics[slot * nq..(slot + 1) * nq];
+        let fast = &self.bounds.fast;
+        let fits_i64 = |q: usize, at: u64| fast[q] || cubics[q].eval_sat(at) <= INT64_MAX;
+        let lane = x.map(|(_, k, c)| (k, c));
+        let x_max = x.map_or(0, |(f, ..)| self.bounds.factor_max[f]);
+        // The plan, and the largest x at a kept point.
+        let (keep, x_kept) = match (self.mode, lane) {
+            (Mode::Count | Mode::Sweep(None), _) => (Keep::All, x_max),
+            (Mode::Sweep(Some((b, limit))), None) => {
+                let fits = cubics[b].eval_sat(0) <= limit as u64;
+                (if fits { Keep::All } else { Keep::Nothing }, 0)
+            }
+            (Mode::Sweep(Some((b, limit))), Some((k, c))) => {
+                let fits = |x: u64| cubics[b].eval_sat(x) <= limit as u64;
+                // Valid along the row: the sum is at least 0 and fits.
+                let x_at = |j: usize| row.get(k, j).wrapping_add(c) as u64;
+                if sorted[k] {
+                    let n = prefix(row.len, |j| fits(x_at(j)));
+                    (Keep::Prefix(n), if n > 0 { x_at(n - 1) } else { 0 })
+                } else if row.len < THRESHOLD_MIN_ROW && fits_i64(b, x_max) {
+                    (Keep::Compare, x_max)
+                } else if fits(x_max) {
+                    (Keep::All, x_max)
+                } else if !fits(0) {
+                    (Keep::Nothing, 0)
+                } else {
+                    // fits(0) and not fits(x_max): the largest x that fits.
+                    let x0 = prefix_u64(x_max, fits) - 1;
+                    let at_most = (x0 as i128 - c as i128).min(i64::MAX as i128) as i64;
+                    (Keep::AtMost(at_most), x0)
+                }
+            }
+        };
+        if keep != Keep::Nothing && (0..nq).any(|q| !fits_i64(q, x_kept)) {
+            return Plan::General;
+        }
+        Plan::Fold { x: lane, keep }
+    }
+}
+
+/// How many of `0..n` satisfy `holds`, for a `holds` true on a prefix.
+pub(crate) fn prefix(n: usize, holds: impl Fn(usize) -> bool) -> usize {
+    prefix_u64(n as u64, |j| holds(j as usize)) as usize
+}
+
+/// How many of `0..hi` satisfy `holds`, for a `holds` true on a prefix.
+fn prefix_u64(hi: u64, holds: impl Fn(u64) -> bool) -> u64 {
+    let (mut lo, mut hi) = (0u64, hi);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if holds(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
