@@ -16,6 +16,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,6 +50,40 @@ def test_every_formula_matches_the_framework(framework):
         q = _kinds.evaluate(kind, framework, values)
         got = {"params": q.params, "trainable": q.trainable, "non_trainable": q.non_trainable, "buffers": q.buffers}
         assert got == {k: r[k] for k in got}, r
+
+
+@pytest.mark.parametrize("framework", ["keras", "torch"])
+def test_the_public_api_matches_the_framework(framework, backend):
+    # One call per kind and quantity over all its fixture cases at once: the
+    # cases' arguments as arrays, broadcast together.
+    by_kind: dict[tuple, list[dict]] = {}
+    for r in records(framework):
+        if "error" not in r:
+            by_kind.setdefault((r["layer"], tuple(sorted(arguments(r)))), []).append(r)
+    for (layer, names), rows in by_kind.items():
+        kernel_rank = _kinds.find(layer).rank
+        columns = {}
+        for name in names:
+            values = [arguments(r)[name] for r in rows]
+            if name == "kernel":
+                dims = [v if isinstance(v, tuple) else (v,) * kernel_rank for v in values]
+                columns[name] = tuple(np.array([d[i] for d in dims]) for i in range(kernel_rank))
+            elif any(v is None for v in values):
+                columns = None  # None is one value for the whole call: checked case by case below
+                break
+            else:
+                columns[name] = np.array(values)
+        for quantity in ("params", "trainable", "non_trainable", "buffers"):
+            expected = [r[quantity] for r in rows]
+            if columns is None:
+                got = [asw.count(layer, quantity=quantity, convention=framework, backend=backend, **arguments(r))
+                       for r in rows]  # fmt: skip
+            else:
+                got = asw.count(layer, quantity=quantity, convention=framework, backend=backend, **columns).tolist()
+            assert got == expected, (layer, quantity)
+        if columns is not None:
+            params = asw.count_params(layer, convention=framework, backend=backend, **columns)
+            assert params.tolist() == [r["params"] for r in rows]
 
 
 @pytest.mark.parametrize("framework", ["keras", "torch"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._count import count_params
+from ._count import count, count_params
 from ._errors import (
     ArchsweepError,
     ArgumentTypeError,
@@ -58,6 +58,7 @@ __all__ = [
     "SweepTooLargeError",
     "__version__",
     "choice",
+    "count",
     "count_fitting",
     "count_models",
     "count_params",

@@ -108,10 +108,9 @@ def compile(kind: Kind, arrays: Mapping[str, np.ndarray], quantities: Sequence[s
     # The option values at each point of the options' own broadcast: the
     # formula is one polynomial within each combination.
     keys, key_names = _option_keys(kind, operands, operand_of)
-    combos, inverse = np.unique(np.stack([k.reshape(-1) for k in keys]) if keys else np.zeros((0, 1), np.int64),
-                                axis=1, return_inverse=True)  # fmt: skip
-    key_shape = np.broadcast_shapes(*(k.shape for k in keys)) if keys else ()
-    inverse = inverse.reshape(key_shape)
+    keys = np.broadcast_arrays(*keys)  # over the options' axes only: small
+    combos, inverse = np.unique(np.stack([k.reshape(-1) for k in keys]), axis=1, return_inverse=True)
+    inverse = inverse.reshape(keys[0].shape)
     per_combo = [_symbolic(kind, dict(zip(key_names, combo.tolist())), quantities) for combo in combos.T]
 
     polynomials = []

@@ -1,30 +1,39 @@
-"""``count_params``: the count for one layer kind over broadcast arguments."""
+"""``count_params`` and ``count``: one layer kind's count over broadcast
+arguments. ``count`` takes any kind of the registry (``_kinds``) and any
+quantity, through the kernel's algebra (``_algebra``); ``count_params``
+keeps the seed kinds' direct path, and hands every other kind to ``count``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
-from . import _args
+from . import _algebra, _args, _kinds
 from ._backend import KERNEL_ERRORS, MODULES, core, raise_kernel_error
-from ._errors import ArgumentTypeError, InvalidArgumentError
-from ._names import ALIASES, CONV_RANK, CONVENTIONS, LAYERS, RECURRENT, convention_name, layer_name
+from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError
+from ._names import ALIASES, CONV_RANK, CONVENTIONS, LAYERS, RECURRENT, _choose, convention_name, layer_name
 
 _ONE = np.ones((), dtype=np.int64)
 
 
 def kernel_operands(layer: str, kernel: Any) -> list[np.ndarray]:
-    """``kernel`` as the (kernel_d, kernel_h, kernel_w) operands of ``layer``,
-    read by ``_args.kernels`` (the rule sweep shares): an int or array is
-    square kernels, a tuple one kernel (entries may be arrays), a list a
-    collection of kernels, which becomes one array of shape (n,) per
-    dimension. Dimensions a layer does not have are 1."""
+    """``kernel`` as the (kernel_d, kernel_h, kernel_w) operands of ``layer``
+    (see :func:`kernel_dims`). Dimensions a layer does not have are 1."""
     rank = CONV_RANK.get(layer)
     if rank is None:
         if kernel is not None:
             raise InvalidArgumentError(f"kernel applies only to conv layers; {layer} has none (got kernel={kernel!r})")
         return [_ONE, _ONE, _ONE]
+    return [_ONE] * (3 - rank) + kernel_dims(layer, rank, kernel)
+
+
+def kernel_dims(layer: str, rank: int, kernel: Any) -> list[np.ndarray]:
+    """``kernel`` as one operand per dimension of a ``rank``-dimensional
+    ``layer``, read by ``_args.kernels`` (the rule sweep shares): an int or
+    array is square kernels, a tuple one kernel (entries may be arrays), a
+    list a collection of kernels, which becomes one array of shape (n,) per
+    dimension."""
     if kernel is None:
         raise InvalidArgumentError(
             f"kernel is required for {layer}: an int (the same size in every dimension) or a tuple of {rank}"
@@ -37,10 +46,8 @@ def kernel_operands(layer: str, kernel: Any) -> list[np.ndarray]:
                 "(one per dimension) or a single int"
             )
     if isinstance(read, list):
-        dims = [np.array([k.dims(rank)[d] for k in read], dtype=np.int64).reshape(-1) for d in range(rank)]
-    else:
-        dims = list(read.dims(rank))
-    return [_ONE] * (3 - rank) + dims
+        return [np.array([k.dims(rank)[d] for k in read], dtype=np.int64).reshape(-1) for d in range(rank)]
+    return list(read.dims(rank))
 
 
 def check_options(layer: str, convention: str, *, bidirectional: bool, reset_after: bool, groups: bool) -> None:
@@ -109,8 +116,8 @@ def _scalar_values(layer, n_features, n_units, kernel, bias, bidirectional, conv
 
 def count_params(
     layer: str,
-    n_features: Any,
-    n_units: Any,
+    n_features: Any = None,
+    n_units: Any = None,
     *,
     kernel: Any = None,
     bias: Any = True,
@@ -120,6 +127,7 @@ def count_params(
     groups: Any = 1,
     backend: str = "auto",
     out: np.ndarray | None = None,
+    **arguments: Any,
 ) -> int | np.ndarray:
     """The exact parameter count of a ``layer`` with ``n_features`` inputs and ``n_units`` units.
 
@@ -133,10 +141,13 @@ def count_params(
     24832
     >>> count_params("gru", 32, 64, convention="tf1")
     18624
+
+    Any other kind of the registry, and the seed kinds with arguments of
+    their own (``num_layers``, ``proj_size``), go through :func:`count`.
     """
     module = MODULES.get(backend) if type(backend) is str else None
     module = module or core(backend)
-    if out is None:
+    if out is None and not arguments:
         scalar = _scalar_values(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups)
         if scalar is not None:
             code, values = scalar
@@ -144,6 +155,14 @@ def count_params(
                 return module.count_one(code, *values)
             except KERNEL_ERRORS as exc:
                 raise_kernel_error(exc, LAYERS[code], (), [np.asarray(v, dtype=np.int64) for v in values])
+    kind = _kinds.find(layer) if isinstance(layer, str) else None
+    if arguments or (kind is not None and kind.name not in LAYERS):
+        # The seed kinds' options at their defaults say nothing: a kind without them accepts them so.
+        seed = {"kernel": (kernel, None), "bias": (bias, True), "bidirectional": (bidirectional, False),
+                "reset_after": (reset_after, None), "groups": (groups, 1)}  # fmt: skip
+        options = {n: v for n, (v, default) in seed.items() if not _same(v, default)}
+        return count(layer, n_features, n_units, convention=convention, backend=backend, out=out, **options,
+                     **arguments)  # fmt: skip
     layer = layer_name(layer)
     convention = convention_name(convention)
     operand = {
@@ -192,6 +211,10 @@ def count_params(
     return result
 
 
+def _same(value: Any, default: Any) -> bool:
+    return value is default or (type(value) is type(default) and value == default)
+
+
 def _check_out(out: Any, shape: tuple[int, ...]) -> None:
     if not isinstance(out, np.ndarray):
         raise ArgumentTypeError(f"out must be a numpy int64 array of shape {shape}, got {type(out).__name__}")
@@ -205,3 +228,172 @@ def _check_out(out: Any, shape: tuple[int, ...]) -> None:
     if problems:
         raise InvalidArgumentError(f"out must be a writeable C-contiguous int64 array of shape {shape}; it is "
                                    + ", ".join(problems))  # fmt: skip
+
+
+# -- any registered kind, any quantity -----------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def kind_of(layer: Any, argument: str = "layer") -> _kinds.Kind:
+    """The registered kind ``layer`` names (its name, Keras or PyTorch class name, any case)."""
+    if not isinstance(layer, str):
+        raise ArgumentTypeError(f"{argument} must be a string naming a layer kind, got {type(layer).__name__} {layer!r}")
+    kind = _kinds.find(layer)
+    if kind is None:
+        import difflib
+
+        names = [n for k in _kinds.KINDS for n in (k.name, *k.names)]
+        close = difflib.get_close_matches(layer, names, n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise InvalidArgumentError(f"{argument} {layer!r} is not a layer kind ({', '.join(_kinds.all_names())}).{hint}")
+    return kind
+
+
+def count(
+    layer: str,
+    n_features: Any = None,
+    n_units: Any = None,
+    *,
+    quantity: str = "params",
+    convention: str = "keras",
+    backend: str = "auto",
+    out: np.ndarray | None = None,
+    **arguments: Any,
+) -> int | np.ndarray:
+    """One quantity of any registered layer kind: ``params`` (what Keras'
+    ``count_params()`` reports; under ``torch``, ``sum(p.numel() for p in
+    m.parameters())``), ``trainable``, ``non_trainable`` (Keras' moving
+    statistics) or ``buffers`` (PyTorch's running statistics).
+
+    The kind's own arguments are keywords (``num_heads=8``, ``proj_size=64``,
+    ``center=False``); ``n_features`` and ``n_units`` may also be given by
+    position. Every argument may be a scalar or array-like; arrays broadcast
+    as numpy does; all scalars give an ``int``, any array an int64 array.
+
+    >>> count("batchnorm", 64, quantity="non_trainable")
+    128
+    >>> count("lstm", 32, 64, num_layers=2, proj_size=16, convention="torch")
+    23552
+    """
+    module = _poly_core(backend)
+    kind = kind_of(layer)
+    convention = convention_name(convention)
+    if convention not in kind.conventions:
+        raise InvalidArgumentError(
+            f"{kind.name} has no {convention!r} convention; it has {', '.join(kind.conventions)}"
+        )
+    quantity = _choose("quantity", quantity, _algebra.QUANTITIES, {})
+    given = dict(arguments)
+    for name, value in (("n_features", n_features), ("n_units", n_units)):
+        if value is not None:
+            given[name] = value
+    arrays, scalar = _kind_operands(kind, convention, given)
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in arrays.items() if a.shape)
+        raise InvalidArgumentError(f"arguments do not broadcast together: {shapes}") from None
+    compiled = _algebra.compile(kind, arrays, [quantity])
+    if out is None:
+        result = np.empty(shape, dtype=np.int64)
+    else:
+        _check_out(out, shape)
+        compiled.operands = [op.copy() if np.may_share_memory(op, out) else op for op in compiled.operands]
+        result = out
+    try:
+        module.poly_count(list(shape), compiled.operands, compiled.factors, compiled.polynomials, [result])
+    except KERNEL_ERRORS as exc:
+        _kind_error(exc, kind, quantity, compiled, shape)
+    return int(result[()]) if scalar and out is None else result
+
+
+def _poly_core(backend: Any) -> Any:
+    from . import _polycore
+
+    module = core(backend)
+    return _polycore if module is MODULES["python"] else module
+
+
+def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any]) -> tuple[dict[str, np.ndarray], bool]:
+    """Every operand of ``kind`` (see ``_algebra.operand_names``) from the
+    arguments given, each checked by the kind's entry: an argument it does
+    not have, or one it has only under another convention given a value
+    other than its default, is refused. Also: whether every value was a
+    plain scalar (the call then gives an int)."""
+    names = [a.name for a in kind.args]
+    for name in given:
+        if name not in names:
+            takes = ", ".join(a.name for a in kind.args if a.applies(convention))
+            raise InvalidArgumentError(
+                f"{name} is not an argument of {kind.name}; under convention={convention!r} it takes {takes}"
+            )
+    arrays: dict[str, np.ndarray] = {"convention": np.asarray(CONVENTIONS.index(convention), dtype=np.int64)}
+    scalar = True
+    for arg in kind.args:
+        value = given.get(arg.name, _MISSING)
+        if value is not _MISSING:
+            scalar = scalar and (_args.is_scalar(value) or value is None) and not isinstance(value, np.ndarray)
+        if not arg.applies(convention):
+            if value is not _MISSING and value is not None and not _is_default(arg, value):
+                where = " or ".join(sorted(arg.conventions or ()))
+                raise InvalidArgumentError(
+                    f"{arg.name} applies to {kind.name} only under convention {where}, not {convention!r}"
+                )
+            value = _MISSING
+        if value is _MISSING or (value is None and arg.type != _kinds.SIZE):
+            if arg.default is _kinds.REQUIRED and arg.applies(convention):
+                raise InvalidArgumentError(f"{arg.name} is required for {kind.name}")
+            value = arg.default
+        if arg.type == _kinds.KERNEL:
+            if value is _kinds.REQUIRED:
+                value = 1
+            elif isinstance(value, tuple):
+                scalar = scalar and all(_args.is_scalar(v) for v in value)
+            for i, dims in enumerate(kernel_dims(kind.name, kind.rank, value)):
+                arrays[f"kernel[{i}]"] = dims
+        elif arg.type == _kinds.FLAG:
+            arrays[arg.name] = _args.flags(arg.name, value)
+        elif value is None or value is _kinds.REQUIRED:
+            if value is None and not arg.nullable:
+                raise ArgumentTypeError(f"{arg.name} must be a whole number, got None")
+            arrays[arg.name] = np.asarray(_algebra.NONE if value is None else 1, dtype=np.int64)
+        else:
+            arrays[arg.name] = _args.sizes(arg.name, value, minimum=arg.minimum)
+    return arrays, scalar
+
+
+def _is_default(arg: _kinds.Arg, value: Any) -> bool:
+    try:
+        return bool(np.all(np.asarray(value) == arg.default))
+    except (TypeError, ValueError):
+        return False
+
+
+def _kind_error(exc: Exception, kind: _kinds.Kind, quantity: str, compiled: _algebra.Compiled, shape) -> NoReturn:
+    """A kernel refusal as the exception a user should see, naming the point."""
+    what, index, message, subject = (*exc.args, None)[:4]
+    where = ""
+    if index is not None:
+        at = np.unravel_index(index, tuple(shape)) if shape else ()
+        def value(name: str) -> int:
+            return int(np.broadcast_to(compiled.operands[compiled.operand_of[name]], tuple(shape))[at])
+
+        convention = CONVENTIONS[value("convention")]
+        parts = []
+        for arg in kind.args:
+            if not arg.applies(convention):
+                continue
+            if arg.type == _kinds.KERNEL:
+                dims = tuple(value(f"kernel[{i}]") for i in range(kind.rank))
+                parts.append(f"kernel={dims if kind.rank > 1 else dims[0]}")
+            else:
+                v = value(arg.name)
+                shown = bool(v) if arg.type == _kinds.FLAG else None if arg.nullable and v == _algebra.NONE else v
+                parts.append(f"{arg.name}={shown}")
+        where = " at " + ", ".join(parts)
+    if what == "invalid" and subject in compiled.rule_of:
+        raise InvalidArgumentError(f"{compiled.rule_of[subject].allowed()} ({kind.name}{where})") from None
+    if what == "overflow":
+        raise ParamOverflowError(f"the {kind.name} {quantity} count{where} does not fit in int64 (max 2**63 - 1)") from None
+    raise ArchsweepError(f"internal error in the {kind.name} kernel: {message}") from exc
