@@ -118,3 +118,39 @@ def test_bad_extension_is_refused_before_work(tmp_path):
     r = run("sweep", "-o", str(tmp_path / "t.xlsx"))
     assert r.returncode == 2 and ".csv or .parquet" in r.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_count_takes_every_kind_s_arguments(capsys):
+    # Every registered kind from the command line: its arguments are flags of their own names, checked
+    # against a framework case of each kind and quantity.
+    import json
+    from pathlib import Path
+
+    from archsweep import cli
+
+    seen = set()
+    for framework in ("keras", "torch"):
+        for line in open(Path(__file__).parent / "data" / f"{framework}_catalogue.jsonl"):
+            r = json.loads(line)
+            if "error" in r or r["layer"] in seen or "padding_idx" in r["args"]:
+                continue
+            seen.add(r["layer"])
+            argv = ["count", r["layer"], "--convention", framework]
+            for name, value in r["args"].items():
+                if name in ("output_padding", "dilation"):
+                    continue
+                flag = "--" + name.replace("_", "-")
+                if name == "bias":
+                    argv += [] if value else ["--no-bias"]
+                elif name == "bidirectional":
+                    argv += ["--bidirectional"] if value else []
+                elif name == "kernel":
+                    argv += [flag, "x".join(map(str, value)) if isinstance(value, list) else str(value)]
+                elif isinstance(value, bool):
+                    argv += [flag, str(value).lower()]
+                else:
+                    argv += [flag, "none" if value is None else str(value)]
+            for quantity in ("params", "buffers", "non_trainable"):
+                assert cli.main([*argv, "--quantity", quantity]) == 0, argv
+                assert capsys.readouterr().out.strip() == str(r[quantity]), (argv, quantity)
+    assert len(seen) >= 15

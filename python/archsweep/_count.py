@@ -160,7 +160,8 @@ def count_params(
         # The seed kinds' options at their defaults say nothing: a kind without them accepts them so.
         seed = {"kernel": (kernel, None), "bias": (bias, True), "bidirectional": (bidirectional, False),
                 "reset_after": (reset_after, None), "groups": (groups, 1)}  # fmt: skip
-        options = {n: v for n, (v, default) in seed.items() if not _same(v, default)}
+        options = {n: v for n, (v, default) in seed.items()
+                   if not _same(v, default) or (kind is not None and kind.arg(n) is not None)}  # fmt: skip
         return count(layer, n_features, n_units, convention=convention, backend=backend, out=out, **options,
                      **arguments)  # fmt: skip
     layer = layer_name(layer)

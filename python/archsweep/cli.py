@@ -121,6 +121,14 @@ def parse_kernel(text: str) -> list[int | tuple[int, ...]]:
     return kernels
 
 
+NONE_GIVEN = object()  # "--kdim none": the argument's None, which differs from not giving it
+
+
+def parse_optional(text: str) -> Any:
+    """A size, or ``none`` (a nullable argument's None)."""
+    return [NONE_GIVEN] if text.strip().lower() == "none" else parse_values(text)
+
+
 def parse_flag(text: str) -> list[bool]:
     choice = {"true": [True], "false": [False], "both": [False, True], "yes": [True], "no": [False]}
     try:
@@ -274,14 +282,37 @@ def _layer_options(p: argparse.ArgumentParser, many: bool) -> None:
         p.add_argument("--reset-after", type=parse_flag, help="Keras GRU: true, false or both (default Keras')")
 
 
+# The seed kinds' options, which count spells as it always has; every other
+# argument of a registered kind gets a flag of its own name.
+_COUNT_FLAGS = ("n_features", "n_units", "kernel", "bias", "bidirectional", "reset_after", "groups")
+
+
 def _count_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("layer", help=f"one of {', '.join(LAYERS)}")
-    p.add_argument("--n-features", type=parse_values, required=True, help="input width / channels")
-    p.add_argument("--n-units", type=parse_values, required=True, help="units / filters")
+    from . import _kinds
+
+    p.add_argument("layer", help=f"one of {', '.join(_kinds.all_names())} (or its Keras or PyTorch class name)")
+    p.add_argument("--n-features", type=parse_values, help="input width / channels")
+    p.add_argument("--n-units", type=parse_values, help="units / filters (kinds that have them)")
     p.add_argument("--no-bias", action="store_true", help="layer without bias")
     p.add_argument("--bidirectional", action="store_true", help="wrap an rnn/lstm/gru in Bidirectional")
     p.add_argument("--reset-after", type=parse_flag, help="Keras GRU only: true or false")
+    p.add_argument("--quantity", default="params", choices=["params", "trainable", "non_trainable", "buffers"],
+                   help="what to count (default params)")  # fmt: skip
     _layer_options(p, many=False)
+    seen = set(_COUNT_FLAGS)
+    for kind in _kinds.KINDS:
+        for arg in kind.args:
+            if arg.name in seen:
+                continue
+            seen.add(arg.name)
+            where = f" ({' or '.join(sorted(arg.conventions))} only)" if arg.conventions else ""
+            if arg.type == _kinds.FLAG:
+                p.add_argument(f"--{arg.name.replace('_', '-')}", dest=arg.name, type=parse_flag, metavar="BOOL",
+                               help=f"true or false{where}")  # fmt: skip
+            else:
+                p.add_argument(f"--{arg.name.replace('_', '-')}", dest=arg.name, metavar="N",
+                               type=parse_optional if arg.nullable else parse_values,
+                               help=(arg.doc or arg.name) + where)  # fmt: skip
     for action in p._actions:  # every value count takes is one value, whatever the flag
         if action.type is not None:
             action.type = _single(action.type)  # type: ignore[arg-type]
@@ -342,11 +373,27 @@ def _summary_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _count_command(args: argparse.Namespace) -> int:
-    from ._count import count_params
+    from . import _kinds
+    from ._count import count, count_params
 
-    print(count_params(args.layer, args.n_features, args.n_units, kernel=args.kernel, bias=not args.no_bias,
-                       bidirectional=args.bidirectional, convention=args.convention, reset_after=args.reset_after,
-                       groups=args.groups, backend=args.backend))  # fmt: skip
+    extra = {a.name: getattr(args, a.name) for k in _kinds.KINDS for a in k.args
+             if a.name not in _COUNT_FLAGS and getattr(args, a.name, None) is not None}  # fmt: skip
+    extra = {n: (None if v is NONE_GIVEN else v) for n, v in extra.items()}
+    seed = {"kernel": args.kernel, "bias": not args.no_bias, "bidirectional": args.bidirectional,
+            "reset_after": args.reset_after, "groups": args.groups}  # fmt: skip
+    common = dict(convention=args.convention, backend=args.backend)
+    kind = _kinds.find(args.layer)
+    for arg in kind.args if kind is not None else ():
+        value = {"n_features": args.n_features, "n_units": args.n_units, **seed, **extra}.get(arg.name)
+        if arg.default is _kinds.REQUIRED and value is None and arg.applies(str(args.convention).strip().lower()):
+            raise _UsageError(f"--{arg.name.replace('_', '-')} is required for {kind.name}")
+    if args.quantity == "params":
+        print(count_params(args.layer, args.n_features, args.n_units, **seed, **common, **extra))
+        return 0
+    # Other quantities: only the seed options given count (a kind without them takes none).
+    defaults = {"kernel": None, "bias": True, "bidirectional": False, "reset_after": None, "groups": 1}
+    given = {n: v for n, v in seed.items() if v != defaults[n] or (kind is not None and kind.arg(n) is not None)}
+    print(count(args.layer, args.n_features, args.n_units, quantity=args.quantity, **given, **common, **extra))
     return 0
 
 
