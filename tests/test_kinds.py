@@ -203,3 +203,23 @@ def test_options_are_refused_where_they_do_not_apply():
     ]:
         with pytest.raises(asw.InvalidArgumentError, match=words):
             _kinds.validate(kind, convention, values)
+
+
+def test_the_readme_table_is_the_registry_s():
+    import subprocess
+    import sys
+
+    root = Path(__file__).parent.parent
+    table = subprocess.run([sys.executable, str(root / "tools" / "conventions_table.py")], capture_output=True,
+                           text=True, check=True).stdout.strip()  # fmt: skip
+    assert table in (root / "README.md").read_text()
+
+
+def test_the_readme_examples_of_count():
+    assert asw.count("batchnorm", 64) == 256
+    assert asw.count("batchnorm", 64, quantity="non_trainable") == 128
+    assert asw.count("BatchNorm2d", 64, convention="torch", quantity="buffers") == 129
+    assert asw.count("lstm", 32, 64, num_layers=2, proj_size=16, convention="torch") == 23552
+    assert asw.count("mha", 512, num_heads=8, key_dim=64) == 1050624
+    assert asw.count("mha", 512, num_heads=8, kdim=128, vdim=128, convention="torch") == 657408
+    assert asw.count_params("SeparableConv2D", 32, 64, kernel=3, depth_multiplier=2) == 4736
