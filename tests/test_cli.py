@@ -154,3 +154,16 @@ def test_count_takes_every_kind_s_arguments(capsys):
                 assert cli.main([*argv, "--quantity", quantity]) == 0, argv
                 assert capsys.readouterr().out.strip() == str(r[quantity]), (argv, quantity)
     assert len(seen) >= 15
+
+
+def test_a_printed_table_shows_only_columns_that_say_something(tmp_path):
+    # The default sweep has no conv rows: kernel and groups are null on every row, so they are not
+    # printed; the file keeps the whole schema.
+    printed = run("sweep", "--n-units", "1..3")
+    header = next(line for line in printed.stdout.splitlines() if "layer" in line)
+    assert "kernel_w" not in header and "groups" not in header and "reset_after" in header
+    path = tmp_path / "t.parquet"
+    assert run("sweep", "--n-units", "1..3", "-o", str(path)).returncode == 0
+    full = pl.read_parquet(path)
+    assert {"kernel_d", "kernel_h", "kernel_w", "groups"} <= set(full.columns)
+    assert full["groups"].null_count() == full.height

@@ -180,6 +180,10 @@ def _show(df: pl.DataFrame, output: Path | None) -> int:
     from . import _sink
 
     if output is None:
+        # A printed table shows the columns that say something about its rows;
+        # a file keeps the whole documented schema.
+        if df.height:
+            df = df.select(c for c in df.columns if df[c].null_count() < df.height)
         with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=200):
             print(df)
     else:
