@@ -39,7 +39,7 @@ def test_count_errors_name_the_argument():
 def test_default_sweep_prints_a_table():
     r = run("sweep")
     assert r.returncode == 0, r.stderr
-    assert "rnn" in r.stdout and "gru" in r.stdout and "params" in r.stdout and "shape: (12_288, 12)" in r.stdout
+    assert "rnn" in r.stdout and "gru" in r.stdout and "params" in r.stdout and "shape: (12_288, 8)" in r.stdout
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])

@@ -21,7 +21,7 @@ def run(*args):
 def test_search_prints_the_table():
     r = run("search", "lstm,gru", "--n-features", "32,128", "--n-units", "1..1G", "--budget", "5M")
     assert r.returncode == 0, r.stderr
-    assert "shape: (4, 13)" in r.stdout and "slack" in r.stdout
+    assert "shape: (4, 9)" in r.stdout and "slack" in r.stdout
     # The widest Keras LSTM on 128 features under 5M: 4·u·(128 + u + 1) <= 5,000,000 at u = 1055.
     assert "1055" in r.stdout and "4996480" in r.stdout
 
