@@ -16,7 +16,7 @@ import math
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -30,12 +30,21 @@ from ._names import backend_name, convention_name
 from ._space import Choice, Repeat
 from ._sweep import available_memory
 from ._worker import progress_bar, run_in_worker
-from .layers import Count, Incompatible, Layer, Shape, _show
+from .layers import Count, Incompatible, Layer, Shape, _show, value_key
 
 INT64_MAX = 2**63 - 1
 
 #: Bytes a dict spends per entry besides its key and value (hash, pointers, spare room).
 _STATE_SLOT = 64
+
+#: Bytes a numpy array takes besides its data.
+_ARRAY = sys.getsizeof(np.empty(0))
+
+#: Bytes a count_params call allocates for a while besides its operands and result.
+_CALL = 32 * 1024
+
+#: Groups of counts up to this size are remembered while a model compiles.
+_REMEMBER = 256
 
 
 @dataclass
@@ -126,18 +135,24 @@ def _n_concrete(value: Any) -> int:
 
 
 def _footprint(obj: Any, seen: set[int] | None = None) -> int:
-    """The bytes ``obj`` and what it holds take (each object counted once)."""
+    """About the bytes ``obj`` and what it holds take, each object counted
+    once and objects Python shares (small ints, None, a layer's argument
+    names) not at all. Attributes are read one by one: asking an instance
+    for its ``__dict__`` would make one."""
     seen = set() if seen is None else seen
-    if id(obj) in seen:
+    if obj is None or isinstance(obj, bool) or (isinstance(obj, int) and -5 <= obj <= 256) or id(obj) in seen:
         return 0
     seen.add(id(obj))
     size = sys.getsizeof(obj)
+    if isinstance(obj, Layer):  # one attribute: the arguments, under names the class shares
+        return size + 24 + sys.getsizeof(obj._args) + sum(_footprint(v, seen) for v in obj._args.values())
+    if isinstance(obj, (_Position, _Slot)):
+        names = [f.name for f in fields(obj)]
+        return size + 16 + 8 * len(names) + sum(_footprint(getattr(obj, n), seen) for n in names)
     if isinstance(obj, dict):
         size += sum(_footprint(k, seen) + _footprint(v, seen) for k, v in obj.items())
     elif isinstance(obj, (list, tuple)):
         size += sum(_footprint(v, seen) for v in obj)
-    elif hasattr(obj, "__dict__"):
-        size += _footprint(vars(obj), seen)
     return size
 
 
@@ -162,7 +177,9 @@ class _Meter:
         self.used -= nbytes
 
 
-def _position(element: Any, path: str, suffix: str, meter: _Meter) -> _Position:
+def _position(element: Any, path: str, suffix: str, meter: _Meter | None) -> _Position:
+    """The position ``element`` makes; ``meter`` (None: charged already) is
+    charged for it before all but its first option are made."""
     if isinstance(element, type) and issubclass(element, Layer):
         raise ArgumentTypeError(f"{_where(path)}: got the class {element.__name__}; call it: {element.__name__}(...)")
     if isinstance(element, Repeat):
@@ -186,10 +203,28 @@ def _position(element: Any, path: str, suffix: str, meter: _Meter) -> _Position:
                 raise type(exc)(f"{_where(path, concrete)}: {exc}") from None
         pos.options.append(concrete)
         pos.columns.append(columns)
-        if len(pos.options) == 1:  # the others take about as much as the first: charged before they are made
+        if meter is not None and len(pos.options) == 1:  # the others take about as much as the first
             meter.charge(_footprint(pos) + (count - 1) * _footprint((concrete, columns)),
                          f"the {count:,} options of layer {path}")  # fmt: skip
+    _refuse_same_layers(pos)
     return pos
+
+
+def _refuse_same_layers(pos: _Position) -> None:
+    """Refuses two options of one position that are the same layer once
+    normalized (``kernel=choice(3, (3, 3))`` in a Conv2D, ``padding=choice("same",
+    "SAME")``): the space would hold that architecture twice."""
+    seen: dict[Any, int] = {}
+    for i, (option, columns) in enumerate(zip(pos.options, pos.columns)):
+        if isinstance(option, Incompatible):
+            continue
+        first = pos.columns[seen.setdefault(value_key(option), i)]
+        if first is not columns:
+            show = lambda taken: ", ".join(f"{k}={v!r}" for k, v in taken.items())  # noqa: E731
+            raise InvalidArgumentError(
+                f"{_where(pos.path, option)}: the choices {show(first)} and {show(columns)} give the same layer "
+                f"{option!r}; each architecture must be listed once"
+            )
 
 
 def _positions(layers: list[Any], meter: _Meter) -> list[_Position]:
@@ -198,7 +233,8 @@ def _positions(layers: list[Any], meter: _Meter) -> list[_Position]:
         if not isinstance(element, Repeat):
             positions.append(_position(element, str(i), "", meter))
             continue
-        block, into = element.layers, meter
+        block = element.layers
+        into: _Meter | None = meter
         for r in range(element.max):
             start = meter.used
             for j, part in enumerate(block):
@@ -216,7 +252,7 @@ def _positions(layers: list[Any], meter: _Meter) -> list[_Position]:
                 # charged at once, so that a repeat of 10**9 is refused before it is built.
                 each = meter.used - start + sum(_footprint(p.slot) + 2 * sys.getsizeof({}) for p in positions[-len(block):])
                 meter.charge((element.max - 1) * each, f"the {element.max:,} repetitions of layer {i}")
-                into = _Meter(sys.maxsize)  # already charged
+                into = None  # charged already
     return positions
 
 
@@ -285,16 +321,18 @@ class Model:
         states: dict[tuple[Shape, bool | None], int] = {(self.input_shape, None): 0}
         held = 0  # the bytes charged for ``states``
         n_states, costs, nexts = [1], [], []
+        memo: dict[Any, np.ndarray] = {}
         self._trace: list[tuple[Layer, Shape, int]] = []
         for pos in self._positions:
             m, n = len(states), len(pos.options)
-            scratch = 20 * m * n  # the features, units and kind of each transition's count, until computed
-            meter.charge(16 * m * n + scratch, f"the tables of layer {pos.path} ({m:,} shape states x {n:,} options)")
+            scratch = 20 * m * n + 3 * _ARRAY  # the features, units and kind of each transition's count
+            meter.charge(16 * m * n + 2 * _ARRAY + scratch,
+                         f"the tables of layer {pos.path} ({m:,} shape states x {n:,} options)")  # fmt: skip
             cost = np.zeros(m * n, dtype=np.int64)
             nxt = np.full(m * n, -1, dtype=np.int64)
             features, units = np.zeros(m * n, dtype=np.int64), np.zeros(m * n, dtype=np.int64)
             kind = np.full(m * n, -1, dtype=np.int32)
-            kinds: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[int, Layer]] = {}
+            kinds: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[int, Any]] = {}
             after: dict[tuple[Shape, bool | None], int] = {}
             added = 0  # the bytes charged for ``after``
             refusal: tuple[Any, Incompatible] | None = None
@@ -310,7 +348,7 @@ class Model:
                     i = s * n + o
                     state = after.get(key)
                     if state is None:
-                        size = _footprint(key) + _STATE_SLOT
+                        size = sys.getsizeof(key) + sys.getsizeof(key[0]) + 32 * len(key[0]) + _STATE_SLOT
                         meter.charge(size, f"the shape states after layer {pos.path} ({len(after) + 1:,} so far)")
                         added += size
                         state = after[key] = len(after)
@@ -329,11 +367,21 @@ class Model:
                 raise InvalidArgumentError(f"{lead}{_where(pos.path, refused)}: {reason}")
             for (layer, options), (k, example) in kinds.items():
                 mask = kind == k
-                meter.charge(m * n + 32 * int(np.count_nonzero(mask)), f"the counts of layer {pos.path}")
+                work = m * n + 32 * int(np.count_nonzero(mask)) + _CALL  # the mask, indices, operands, result
+                meter.charge(work, f"the counts of layer {pos.path}")
                 at = np.flatnonzero(mask)
-                cost[at] = self._counts(layer, options, features[at], units[at], pos.path, example)
-                meter.release(m * n + 32 * len(at))
-                del mask, at
+                f, u = features[at], units[at]
+                # Small groups recur (every repetition of a repeat asks for the same counts): remembered.
+                key = (layer, options, f.tobytes(), u.tobytes()) if len(at) <= _REMEMBER else None
+                counts = memo.get(key)
+                if counts is None:
+                    counts = self._counts(layer, options, f, u, pos.path, example)
+                    if key is not None:
+                        meter.charge(24 * len(at) + 400, f"the counts of layer {pos.path}")
+                        memo[key] = counts
+                cost[at] = counts
+                meter.release(work)
+                del mask, at, f, u
             del features, units, kind
             meter.release(scratch + held)
             if self.is_concrete:

@@ -88,8 +88,9 @@ def _element(entry: Any, where: str) -> Any:
     return _value(entry, where)
 
 
-def model_from_spec(spec: dict[str, Any], *, backend: str = "auto") -> Model:
-    """The Model (or space) that ``spec`` describes (the structure of a TOML file)."""
+def model_from_spec(spec: dict[str, Any], *, backend: str = "auto", max_bytes: Any = None) -> Model:
+    """The Model (or space) that ``spec`` describes (the structure of a TOML
+    file), compiled within ``max_bytes`` (see ``Model``)."""
     extra = set(spec) - {"input_shape", "layers", "convention"}
     if extra:
         raise InvalidArgumentError(f"unknown keys {sorted(extra)}; a model has input_shape, layers and convention")
@@ -101,14 +102,14 @@ def model_from_spec(spec: dict[str, Any], *, backend: str = "auto") -> Model:
     shape = spec["input_shape"]
     shape = [_none(v) for v in shape] if isinstance(shape, list) else shape
     elements = [_element(e, f"layers[{i}]") for i, e in enumerate(spec["layers"])]
-    return Model(shape, elements, convention=spec.get("convention", "keras"), backend=backend)
+    return Model(shape, elements, convention=spec.get("convention", "keras"), backend=backend, max_bytes=max_bytes)
 
 
-def read_model(path: str | Path, *, backend: str = "auto") -> Model:
-    """The Model (or space) in a TOML file."""
+def read_model(path: str | Path, *, backend: str = "auto", max_bytes: Any = None) -> Model:
+    """The Model (or space) in a TOML file, compiled within ``max_bytes``."""
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidArgumentError(f"{path}: not valid TOML: {exc}") from None
-    return model_from_spec(data, backend=backend)
+    return model_from_spec(data, backend=backend, max_bytes=max_bytes)

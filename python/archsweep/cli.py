@@ -160,7 +160,8 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--budget", type=parse_number, required=True, help="the most parameters a model may have")
     models.add_argument("--limit", type=parse_number, help="only the K largest fitting models")
     models.add_argument("--count", action="store_true", help="print only how many models fit")
-    models.add_argument("--max-bytes", type=parse_number, help="refuse results larger than this (default half the RAM)")
+    models.add_argument("--max-bytes", type=parse_number,
+                        help="bound the space's tables, its search and results (default half the RAM)")  # fmt: skip
     models.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file")
     models.add_argument("--no-progress", action="store_true", help="no progress bar on stderr while listing")
     models.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
@@ -177,7 +178,7 @@ def _model_command(args: argparse.Namespace) -> int:
     """``archsweep summary`` and ``archsweep models``."""
     path = args.model if args.command == "summary" else args.space
     try:
-        model = read_model(path, backend=args.backend)
+        model = read_model(path, backend=args.backend, max_bytes=getattr(args, "max_bytes", None))
     except OSError as exc:
         raise ArchsweepError(f"cannot read {path}: {exc.strerror or exc}") from None
     if args.command == "summary":
