@@ -220,10 +220,10 @@ UNDER_A_LIMIT = """
 """
 
 
-@pytest.mark.parametrize("call", ["asw.count_models(space, 5_000_000{})",
-                                  "asw.search_models(space, 2_000_000, limit=3{})"])  # fmt: skip
+@pytest.mark.parametrize("call", ["asw.count_models(space, 10_000_000{})",
+                                  "asw.search_models(space, 4_000_000, limit=3{})"])  # fmt: skip
 def test_max_bytes_refuses_before_allocating_under_an_address_space_limit(call):
-    # 100 MB beyond what is mapped: the search needs more (count: 150 MB), so it must stop at max_bytes.
+    # 100 MB beyond what is mapped: the searches need more (200–300 MB), so it must stop at max_bytes.
     bounded = run_python(UNDER_A_LIMIT.format(call=call.format(", max_bytes=20 * 2**20")))
     assert bounded.returncode == 0, bounded.stderr
     assert bounded.stdout.startswith("refused: ") and "needs more than max_bytes=20,971,520 bytes" in bounded.stdout

@@ -205,7 +205,7 @@ def _position(element: Any, path: str, suffix: str, meter: _Meter | None) -> _Po
         pos.columns.append(columns)
         if meter is not None and len(pos.options) == 1:  # the others take about as much as the first
             meter.charge(_footprint(pos) + (count - 1) * _footprint((concrete, columns)),
-                         f"the {count:,} options of layer {path}")  # fmt: skip
+                         f"the {count:,} option{'s' * (count != 1)} of layer {path}")  # fmt: skip
     _refuse_same_layers(pos)
     return pos
 
@@ -602,7 +602,8 @@ def _run(call: Any, space: Model, what: str, budget: int, limit: int) -> Any:
                 "budget, narrow the space, or raise max_bytes"
             ) from None
         if kind == "count_overflow":
-            raise ArchsweepError(f"more than 2**65536 models of this space fit budget={budget:,}") from None
+            raise SweepTooLargeError(f"more than 2**65536 models of this space fit budget={budget:,}, beyond the "
+                                     "widest count; lower the budget") from None  # fmt: skip
         raise ArchsweepError(f"internal error in the model-space search: {message}") from exc
 
 

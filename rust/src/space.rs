@@ -495,6 +495,8 @@ pub struct Search {
     space: Space,
     budget: u64,
     max_bytes: u64,
+    /// The widest count tried ([`MAX_WORDS`]; fewer in tests).
+    max_words: usize,
     /// The built summaries, and the bytes the search holds with them.
     built: OnceLock<(Box<dyn Summaries>, u64)>,
     /// Rows the running `fill` has written, for a progress bar.
@@ -552,6 +554,7 @@ impl Search {
             space,
             budget,
             max_bytes,
+            max_words: MAX_WORDS,
             built: OnceLock::new(),
             written: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
@@ -584,7 +587,7 @@ impl Search {
         let mut words = 1;
         loop {
             match attempt(words) {
-                Err(Error::CountOverflow) if words < MAX_WORDS => words *= 2,
+                Err(Error::CountOverflow) if words < self.max_words => words *= 2,
                 done => return done,
             }
         }
@@ -1068,6 +1071,21 @@ mod tests {
         }
         // Within budget 2 of 130: 1 + 130 + C(130, 2).
         assert_eq!(built(binary(130).space(), 2, u64::MAX).unwrap().count().unwrap(), total(1 + 130 + 130 * 129 / 2));
+    }
+
+    #[test]
+    fn counts_beyond_the_widest_are_refused() {
+        // With counts of at most two words: 2^128 models, all free, are too many; of the same positions with
+        // one costly option each, the one free model is counted in one word.
+        let at_most_two =
+            |t: &Tables, budget| Search { max_words: 2, ..Search::new(t.space(), budget, u64::MAX).unwrap() };
+        let free = Tables { n_states: vec![1; 129], n_options: vec![2; 128], cost: vec![0; 256], next: vec![0; 256] };
+        assert_eq!(at_most_two(&free, 0).count_only(), Err(Error::CountOverflow));
+        assert_eq!(at_most_two(&free, 0).build(), Err(Error::CountOverflow));
+        let costly = Tables { cost: (0..128).flat_map(|_| [0, 1 << 40]).collect(), ..free };
+        assert_eq!(at_most_two(&costly, 1 << 20).count_only(), Ok(total(1)));
+        let free = Tables { n_states: vec![1; 128], n_options: vec![2; 127], cost: vec![0; 254], next: vec![0; 254] };
+        assert_eq!(at_most_two(&free, 0).count_only(), Ok(Total::from(1u128 << 127)));
     }
 
     #[test]
