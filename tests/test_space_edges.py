@@ -160,8 +160,9 @@ def test_a_huge_repeat_is_refused_before_it_is_built(monkeypatch):
     built = []
     position = _model._position
     monkeypatch.setattr(_model, "_position", lambda *a: built.append(a) or position(*a))
+    pair = [L.Dense(8), L.Dropout(0.5)]
     for make in (lambda: asw.Model((8,), [asw.repeat(L.Dense(8), 1, 10**9)]),
-                 lambda: asw.Model((8,), [asw.repeat([L.Dense(8), L.Dropout(0.5)], 0, 10**6)], max_bytes=10**8)):  # fmt: skip
+                 lambda: asw.Model((8,), [asw.repeat(pair, 0, 10**6)], max_bytes=10**8)):  # fmt: skip
         built.clear()
         with pytest.raises(asw.SweepTooLargeError, match=r"needs more than max_bytes=[\d,]+ bytes to compile: the "
                            r"1,000,000(,000)? repetitions of layer 0 take about [\d,]+ bytes"):  # fmt: skip
@@ -301,7 +302,8 @@ def test_ctrl_c_stops_the_table_building_at_once(call):
 
 def test_ctrl_c_in_the_cli_exits_130(tmp_path):
     spec = tmp_path / "space.toml"
-    spec.write_text("input_shape = [784]\n" + '[[layers]]\ntype = "Dense"\nunits = { choice = %s }\n' % list(WIDTHS) * 16)
+    layer = '[[layers]]\ntype = "Dense"\nunits = { choice = %s }\n' % list(WIDTHS)
+    spec.write_text("input_shape = [784]\n" + layer * 16)
     code = f"""
         import sys
         from archsweep.cli import main

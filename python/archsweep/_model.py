@@ -250,7 +250,8 @@ def _positions(layers: list[Any], meter: _Meter) -> list[_Position]:
             if r == 0 and element.max > 1:
                 # The other repetitions hold as much as the first (and a slot and an option more each):
                 # charged at once, so that a repeat of 10**9 is refused before it is built.
-                each = meter.used - start + sum(_footprint(p.slot) + 2 * sys.getsizeof({}) for p in positions[-len(block):])
+                extra = sum(_footprint(p.slot) + 2 * sys.getsizeof({}) for p in positions[-len(block) :])
+                each = meter.used - start + extra
                 meter.charge((element.max - 1) * each, f"the {element.max:,} repetitions of layer {i}")
                 into = None  # charged already
     return positions
@@ -437,8 +438,8 @@ class Model:
             if len(features) == 1:
                 return np.array([-1], dtype=np.int64)
             half = len(features) // 2  # find the ones beyond int64 by halves
-            return np.concatenate([self._counts(layer, options, features[:half], units[:half], path, example),
-                                   self._counts(layer, options, features[half:], units[half:], path, example)])  # fmt: skip
+            parts = (slice(None, half), slice(half, None))
+            return np.concatenate([self._counts(layer, options, features[p], units[p], path, example) for p in parts])
         except ArchsweepError as exc:
             raise type(exc)(f"{_where(path, example)}: {exc}") from None
 
