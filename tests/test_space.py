@@ -329,7 +329,7 @@ def test_bad_search_arguments():
     with pytest.raises(asw.SweepTooLargeError, match="max_bytes=100"):
         asw.search_models(space, 10**9, max_bytes=100)
     with pytest.raises(asw.SweepTooLargeError, match="tables of completion costs"):
-        asw.count_models(yardstick(8), 10**9, max_bytes=10_000)
+        asw.count_models(yardstick(8), 10**9, max_bytes=50_000)
 
 
 def test_bad_spaces():
@@ -358,6 +358,7 @@ def test_a_listing_reports_its_progress_and_stops_on_request():
     from archsweep._model import _tables
 
     search = _core.SpaceSearch(*_tables(yardstick(4)), 30_000, 10**9)
+    search.build()
     rows = search.rows(None)
     options, params = np.empty((rows, 5), dtype=np.uint32), np.empty(rows, dtype=np.int64)
     search.fill(None, options, params)

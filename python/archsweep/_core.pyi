@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "count", "count_one", "sweep_count", "sweep_fill", "fill", "KernelError", "SpaceSearch", "space_count", "CHUNK",
+    "count", "count_one", "sweep_count", "sweep_fill", "fill", "KernelError", "SpaceSearch", "CHUNK",
     "PARALLEL_MIN", "poly_count", "poly_sweep_count", "poly_sweep_fill",
 ]
 
@@ -84,7 +84,7 @@ def poly_sweep_fill(
 
 @final
 class SpaceSearch:
-    """A model space (flat transition tables) prepared for one budget."""
+    """A model space (flat transition tables) prepared for one budget; built on demand."""
 
     def __new__(
         cls,
@@ -95,17 +95,11 @@ class SpaceSearch:
         budget: int,
         max_bytes: int,
     ) -> SpaceSearch: ...
+    def build(self) -> None: ...
+    def count_only(self) -> int: ...
     def count(self) -> int: ...
+    def held_bytes(self) -> int: ...
     def written(self) -> int: ...
     def stop(self) -> None: ...
     def rows(self, limit: int | None = None) -> int: ...
     def fill(self, limit: int | None, options: npt.NDArray[np.uint32], params: npt.NDArray[np.int64]) -> None: ...
-
-def space_count(
-    n_states: list[int],
-    n_options: list[int],
-    cost: npt.NDArray[np.int64],
-    next: npt.NDArray[np.int64],
-    budget: int,
-    max_bytes: int,
-) -> int: ...

@@ -12,8 +12,11 @@ lists the paths that fit a budget and knows nothing of shapes.
 from __future__ import annotations
 
 import itertools
+import math
 import re
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -27,9 +30,21 @@ from ._names import backend_name, convention_name
 from ._space import Choice, Repeat
 from ._sweep import available_memory
 from ._worker import progress_bar, run_in_worker
-from .layers import Count, Incompatible, Layer, Shape, _show
+from .layers import Count, Incompatible, Layer, Shape, _show, value_key
 
 INT64_MAX = 2**63 - 1
+
+#: Bytes a dict spends per entry besides its key and value (hash, pointers, spare room).
+_STATE_SLOT = 64
+
+#: Bytes a numpy array takes besides its data.
+_ARRAY = sys.getsizeof(np.empty(0))
+
+#: Bytes a count_params call allocates for a while besides its operands and result.
+_CALL = 32 * 1024
+
+#: Groups of counts up to this size are remembered while a model compiles.
+_REMEMBER = 256
 
 
 @dataclass
@@ -86,33 +101,85 @@ def _labels(options: tuple[Any, ...]) -> list[Any]:
     return [(short(o) if unique else repr(o)) if isinstance(o, Layer) else o for o in options]
 
 
-def _expand(value: Any, path: str, suffix: str) -> list[tuple[Any, dict[str, Any]]]:
-    """Every concrete value ``value`` stands for, with the choices taken to
-    get it (choice name -> the option's label in a search result)."""
+def _expand(value: Any, path: str, suffix: str) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Every concrete value ``value`` stands for, one at a time, with the
+    choices taken to get it (choice name -> the option's label in a search
+    result)."""
     if isinstance(value, Choice):
         name = path if value.name is None else value.name + suffix
-        out = []
         for option, label in zip(value.options, _labels(value.options)):
             for concrete, taken in _expand(option, path, suffix):
                 columns = {name: label}
                 _merge(columns, taken, path)
-                out.append((concrete, columns))
-        return out
-    if isinstance(value, Layer):
+                yield concrete, columns
+    elif isinstance(value, Layer):
         names = list(value.args)
-        out = []
-        for combo in itertools.product(*(_expand(value.args[n], f"{path}.{n}", suffix) for n in names)):
+        for combo in itertools.product(*(list(_expand(value.args[n], f"{path}.{n}", suffix)) for n in names)):
             chosen: dict[str, Any] = {}
             for _, taken in combo:
                 _merge(chosen, taken, path)
-            out.append((value.replace(**{n: v for n, (v, _) in zip(names, combo)}), chosen))
-        return out
-    if isinstance(value, Repeat):
+            yield value.replace(**{n: v for n, (v, _) in zip(names, combo)}), chosen
+    elif isinstance(value, Repeat):
         raise InvalidArgumentError(f"{_where(path)}: repeat() may only stand directly in a model's list of layers")
-    return [(value, {})]
+    else:
+        yield value, {}
 
 
-def _position(element: Any, path: str, suffix: str) -> _Position:
+def _n_concrete(value: Any) -> int:
+    """How many concrete values ``_expand`` yields for ``value``, without making them."""
+    if isinstance(value, Choice):
+        return sum(_n_concrete(option) for option in value.options)
+    if isinstance(value, Layer):
+        return math.prod(_n_concrete(v) for v in value.args.values())
+    return 1
+
+
+def _footprint(obj: Any, seen: set[int] | None = None) -> int:
+    """About the bytes ``obj`` and what it holds take, each object counted
+    once and objects Python shares (small ints, None, a layer's argument
+    names) not at all. Attributes are read one by one: asking an instance
+    for its ``__dict__`` would make one."""
+    seen = set() if seen is None else seen
+    if obj is None or isinstance(obj, bool) or (isinstance(obj, int) and -5 <= obj <= 256) or id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    size = sys.getsizeof(obj)
+    if isinstance(obj, Layer):  # one attribute: the arguments, under names the class shares
+        return size + 24 + sys.getsizeof(obj._args) + sum(_footprint(v, seen) for v in obj._args.values())
+    if isinstance(obj, (_Position, _Slot)):
+        names = [f.name for f in fields(obj)]
+        return size + 16 + 8 * len(names) + sum(_footprint(getattr(obj, n), seen) for n in names)
+    if isinstance(obj, dict):
+        size += sum(_footprint(k, seen) + _footprint(v, seen) for k, v in obj.items())
+    elif isinstance(obj, (list, tuple)):
+        size += sum(_footprint(v, seen) for v in obj)
+    return size
+
+
+class _Meter:
+    """The bytes a Model holds while it is compiled, charged before (or, for
+    Python objects, as) they are allocated, against ``max_bytes``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def charge(self, nbytes: int, what: str) -> None:
+        if self.used + nbytes > self.limit:
+            raise SweepTooLargeError(
+                f"this model needs more than max_bytes={self.limit:,} bytes to compile: {what} take about "
+                f"{nbytes:,} bytes, with {self.used:,} held already; narrow the space (fewer repetitions, options "
+                "or shape states) or raise max_bytes"
+            )
+        self.used += nbytes
+
+    def release(self, nbytes: int) -> None:
+        self.used -= nbytes
+
+
+def _position(element: Any, path: str, suffix: str, meter: _Meter | None) -> _Position:
+    """The position ``element`` makes; ``meter`` (None: charged already) is
+    charged for it before all but its first option are made."""
     if isinstance(element, type) and issubclass(element, Layer):
         raise ArgumentTypeError(f"{_where(path)}: got the class {element.__name__}; call it: {element.__name__}(...)")
     if isinstance(element, Repeat):
@@ -123,6 +190,7 @@ def _position(element: Any, path: str, suffix: str) -> _Position:
             f"got {type(element).__name__} {element!r}"
         )
     pos = _Position(path)
+    count = _n_concrete(element)
     for concrete, columns in _expand(element, path, suffix):
         if concrete is not None and not isinstance(concrete, Layer):
             raise ArgumentTypeError(f"{_where(path)}: a choice of layers holds layers or None, got {concrete!r}")
@@ -135,20 +203,43 @@ def _position(element: Any, path: str, suffix: str) -> _Position:
                 raise type(exc)(f"{_where(path, concrete)}: {exc}") from None
         pos.options.append(concrete)
         pos.columns.append(columns)
+        if meter is not None and len(pos.options) == 1:  # the others take about as much as the first
+            meter.charge(_footprint(pos) + (count - 1) * _footprint((concrete, columns)),
+                         f"the {count:,} option{'s' * (count != 1)} of layer {path}")  # fmt: skip
+    _refuse_same_layers(pos)
     return pos
 
 
-def _positions(layers: list[Any]) -> list[_Position]:
+def _refuse_same_layers(pos: _Position) -> None:
+    """Refuses two options of one position that are the same layer once
+    normalized (``kernel=choice(3, (3, 3))`` in a Conv2D, ``padding=choice("same",
+    "SAME")``): the space would hold that architecture twice."""
+    seen: dict[Any, int] = {}
+    for i, (option, columns) in enumerate(zip(pos.options, pos.columns)):
+        if isinstance(option, Incompatible):
+            continue
+        first = pos.columns[seen.setdefault(value_key(option), i)]
+        if first is not columns:
+            show = lambda taken: ", ".join(f"{k}={v!r}" for k, v in taken.items())  # noqa: E731
+            raise InvalidArgumentError(
+                f"{_where(pos.path, option)}: the choices {show(first)} and {show(columns)} give the same layer "
+                f"{option!r}; each architecture must be listed once"
+            )
+
+
+def _positions(layers: list[Any], meter: _Meter) -> list[_Position]:
     positions: list[_Position] = []
     for i, element in enumerate(layers):
         if not isinstance(element, Repeat):
-            positions.append(_position(element, str(i), ""))
+            positions.append(_position(element, str(i), "", meter))
             continue
         block = element.layers
+        into: _Meter | None = meter
         for r in range(element.max):
+            start = meter.used
             for j, part in enumerate(block):
                 path = f"{i}.{r}" if len(block) == 1 and not isinstance(element.block, list) else f"{i}.{r}.{j}"
-                pos = _position(part, path, f".{r}")
+                pos = _position(part, path, f".{r}", into)
                 last = r == element.max - 1 and j == len(block) - 1
                 pos.slot = _Slot(i, element.min, element.max, r, j == 0, last)
                 if r >= element.min:  # an optional repetition: one more option leaves it out
@@ -156,6 +247,13 @@ def _positions(layers: list[Any]) -> list[_Position]:
                     pos.options.append(None)
                     pos.columns.append({})
                 positions.append(pos)
+            if r == 0 and element.max > 1:
+                # The other repetitions hold as much as the first (and a slot and an option more each):
+                # charged at once, so that a repeat of 10**9 is refused before it is built.
+                extra = sum(_footprint(p.slot) + 2 * sys.getsizeof({}) for p in positions[-len(block) :])
+                each = meter.used - start + extra
+                meter.charge((element.max - 1) * each, f"the {element.max:,} repetitions of layer {i}")
+                into = None  # charged already
     return positions
 
 
@@ -192,9 +290,14 @@ class Model:
     :func:`search_models` / :func:`count_models` search it. Architectures whose
     shapes do not work out (a kernel larger than its input under "valid", a
     layer after a rank it cannot take) are not part of the space.
+
+    ``max_bytes`` (default: half the available memory) bounds what compiling
+    the model holds (its positions, shape states and tables); a larger space
+    raises SweepTooLargeError before it is built.
     """
 
-    def __init__(self, input_shape: Any, layers: Any, *, convention: str = "keras", backend: str = "auto") -> None:
+    def __init__(self, input_shape: Any, layers: Any, *, convention: str = "keras", backend: str = "auto",
+                 max_bytes: Any = None) -> None:  # fmt: skip
         self.input_shape = _input_shape(input_shape)
         if isinstance(layers, (Layer, Choice, Repeat)) or not hasattr(layers, "__iter__"):
             raise ArgumentTypeError(f"layers must be a list of layers, got {layers!r}")
@@ -203,26 +306,38 @@ class Model:
             raise InvalidArgumentError("layers must hold at least one layer, got an empty list")
         self.convention = convention_name(convention)
         self.backend = backend_name(backend)
-        self._positions = _positions(self.layers)
+        limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
+        meter = _Meter(limit)
+        self._positions = _positions(self.layers, meter)
         self._is_concrete = all(len(p.options) == 1 for p in self._positions)
-        self._counts: dict[Count, int | None] = {}
-        self._compile()
+        self._compile(meter)
         self._columns()  # refuses a choice name used twice
 
     # -- compiling -------------------------------------------------------------------------------------------
 
-    def _compile(self) -> None:
-        """The transition tables, from the input state forward."""
-        states: list[dict[tuple[Shape, bool | None], int]] = [{(self.input_shape, None): 0}]
-        costs, nexts = [], []
+    def _compile(self, meter: _Meter) -> None:
+        """The transition tables, from the input state forward. Per position,
+        every (state, option) is inferred in Python; the counts they need are
+        then computed in one count_params call per kind of layer."""
+        states: dict[tuple[Shape, bool | None], int] = {(self.input_shape, None): 0}
+        held = 0  # the bytes charged for ``states``
+        n_states, costs, nexts = [1], [], []
+        memo: dict[Any, np.ndarray] = {}
         self._trace: list[tuple[Layer, Shape, int]] = []
         for pos in self._positions:
+            m, n = len(states), len(pos.options)
+            scratch = 20 * m * n + 3 * _ARRAY  # the features, units and kind of each transition's count
+            meter.charge(16 * m * n + 2 * _ARRAY + scratch,
+                         f"the tables of layer {pos.path} ({m:,} shape states x {n:,} options)")  # fmt: skip
+            cost = np.zeros(m * n, dtype=np.int64)
+            nxt = np.full(m * n, -1, dtype=np.int64)
+            features, units = np.zeros(m * n, dtype=np.int64), np.zeros(m * n, dtype=np.int64)
+            kind = np.full(m * n, -1, dtype=np.int32)
+            kinds: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[int, Any]] = {}
             after: dict[tuple[Shape, bool | None], int] = {}
-            n = len(pos.options)
-            cost = np.zeros(len(states[-1]) * n, dtype=np.int64)
-            nxt = np.full(len(states[-1]) * n, -1, dtype=np.int64)
+            added = 0  # the bytes charged for ``after``
             refusal: tuple[Any, Incompatible] | None = None
-            for s, (shape, closed) in enumerate(states[-1]):
+            for s, (shape, closed) in enumerate(states):
                 for o, option in enumerate(pos.options):
                     try:
                         key, params = self._step(pos, o, option, shape, closed)
@@ -231,26 +346,65 @@ class Model:
                     except Incompatible as exc:
                         refusal = refusal or (option, exc)
                         continue
-                    nxt[s * n + o] = after.setdefault(key, len(after))
-                    cost[s * n + o] = -1 if params is None else params
-                    if self.is_concrete:
-                        self._trace.append((option, key[0], params))  # type: ignore[arg-type]
+                    i = s * n + o
+                    state = after.get(key)
+                    if state is None:
+                        size = sys.getsizeof(key) + sys.getsizeof(key[0]) + 32 * len(key[0]) + _STATE_SLOT
+                        meter.charge(size, f"the shape states after layer {pos.path} ({len(after) + 1:,} so far)")
+                        added += size
+                        state = after[key] = len(after)
+                    nxt[i] = state
+                    if not isinstance(params, Count):
+                        cost[i] = -1 if params > INT64_MAX else params
+                    elif params.n_features > INT64_MAX or params.n_units > INT64_MAX:
+                        cost[i] = -1  # counts grow with both: beyond int64 too
+                    else:
+                        kind[i] = kinds.setdefault((params.layer, params.options), (len(kinds), option))[0]
+                        features[i], units[i] = params.n_features, params.n_units
             if not after:
                 assert refusal is not None
                 refused, reason = refusal
                 lead = "" if self.is_concrete else "no architecture of this space gets through: "
                 raise InvalidArgumentError(f"{lead}{_where(pos.path, refused)}: {reason}")
-            states.append(after)
+            for (layer, options), (k, example) in kinds.items():
+                mask = kind == k
+                work = m * n + 32 * int(np.count_nonzero(mask)) + _CALL  # the mask, indices, operands, result
+                meter.charge(work, f"the counts of layer {pos.path}")
+                at = np.flatnonzero(mask)
+                f, u = features[at], units[at]
+                # Small groups recur (every repetition of a repeat asks for the same counts): remembered.
+                key = (layer, options, f.tobytes(), u.tobytes()) if len(at) <= _REMEMBER else None
+                counts = memo.get(key)
+                if counts is None:
+                    counts = self._counts(layer, options, f, u, pos.path, example)
+                    if key is not None:
+                        meter.charge(24 * len(at) + 400, f"the counts of layer {pos.path}")
+                        memo[key] = counts
+                cost[at] = counts
+                meter.release(work)
+                del mask, at, f, u
+            del features, units, kind
+            meter.release(scratch + held)
+            if self.is_concrete:
+                if cost[0] < 0:
+                    raise ParamOverflowError(f"{_where(pos.path, pos.options[0])}: the parameter count does not fit "
+                                             "in int64")  # fmt: skip
+                self._trace.append((pos.options[0], next(iter(after))[0], int(cost[0])))  # type: ignore[arg-type]
+            states, held = after, added
+            n_states.append(len(after))
             costs.append(cost)
             nexts.append(nxt)
-        self._n_states = [len(s) for s in states]
+        total = sum(len(c) for c in costs)
+        meter.charge(16 * total, f"the model's tables ({total:,} transitions)")
+        self._n_states = n_states
         self._cost = np.concatenate(costs)
         self._next = np.concatenate(nexts)
 
-    def _step(self, pos: _Position, o: int, option: Any, shape: Shape, closed: bool | None):
+    def _step(self, pos: _Position, o: int, option: Any, shape: Shape, closed: bool | None) -> tuple[Any, Count | int]:
         """The state after option ``o`` from (shape, closed) and its count
-        (None beyond int64). ``closed`` tracks, inside a repeat, whether a
-        repetition has been left out: the later ones must be too."""
+        (a number, or the count_params call that gives it). ``closed``
+        tracks, inside a repeat, whether a repetition has been left out: the
+        later ones must be too."""
         slot = pos.slot
         if slot is not None:
             skip = o == pos.skip
@@ -267,12 +421,6 @@ class Model:
         if isinstance(option, Incompatible):
             raise option
         out, count = option.infer(shape)
-        if isinstance(count, Count):
-            count = self._count(count, pos.path, option)
-        elif count > INT64_MAX:
-            count = None
-        if count is None and self.is_concrete:
-            raise ParamOverflowError(f"{_where(pos.path, option)}: the parameter count does not fit in int64")
         return (out, closed), count
 
     @property
@@ -280,17 +428,20 @@ class Model:
         """True when the model has no decisions left: one architecture."""
         return self._is_concrete
 
-    def _count(self, count: Count, path: str, layer: Layer) -> int | None:
-        if count not in self._counts:
-            try:
-                n: int | None = int(count_params(count.layer, count.n_features, count.n_units, **dict(count.options),
-                                                 convention=self.convention, backend=self.backend))  # fmt: skip
-            except ParamOverflowError:
-                n = None
-            except ArchsweepError as exc:
-                raise type(exc)(f"{_where(path, layer)}: {exc}") from None
-            self._counts[count] = n
-        return self._counts[count]
+    def _counts(self, layer: str, options: tuple[tuple[str, Any], ...], features: np.ndarray, units: np.ndarray,
+                path: str, example: Layer) -> np.ndarray:  # fmt: skip
+        """The counts of ``layer`` for each (features, units), -1 where one is beyond int64."""
+        try:
+            return np.asarray(count_params(layer, features, units, **dict(options), convention=self.convention,
+                                           backend=self.backend), dtype=np.int64)  # fmt: skip
+        except ParamOverflowError:
+            if len(features) == 1:
+                return np.array([-1], dtype=np.int64)
+            half = len(features) // 2  # find the ones beyond int64 by halves
+            parts = (slice(None, half), slice(half, None))
+            return np.concatenate([self._counts(layer, options, features[p], units[p], path, example) for p in parts])
+        except ArchsweepError as exc:
+            raise type(exc)(f"{_where(path, example)}: {exc}") from None
 
     # -- one model ---------------------------------------------------------------------------------------------
 
@@ -433,42 +584,58 @@ def _tables(space: Model) -> tuple[Any, ...]:
     return space._n_states, [len(p.options) for p in space._positions], space._cost, space._next
 
 
-def _run(call: Any, budget: int, limit: int) -> Any:
+def _run(call: Any, space: Model, what: str, budget: int, limit: int) -> Any:
     """A call into the Rust search, its refusals as archsweep's exceptions."""
     try:
         return call()
     except KERNEL_ERRORS as exc:
-        kind, _, message = exc.args
+        kind, position, message, *more = exc.args
         if kind == "memory":
+            needed, states = more
+            if position is None:
+                where = f"a copy of the space's tables ({states:,} shape states) takes {needed:,} bytes"
+            else:
+                layer = f"layer {space._positions[position].path}" if position < len(space._positions) else "the end"
+                where = (f"its tables of completion costs reach {needed:,} bytes at {layer} "
+                         f"({states:,} shape states there)")  # fmt: skip
             raise SweepTooLargeError(
-                f"searching this space under budget={budget:,} needs more than max_bytes={limit:,} bytes for its "
-                "tables of completion costs; lower the budget, narrow the space, or raise max_bytes"
+                f"{what} under budget={budget:,} needs more than max_bytes={limit:,} bytes: {where}; lower the "
+                "budget, narrow the space, or raise max_bytes"
             ) from None
         if kind == "count_overflow":
-            raise ArchsweepError(f"more than 2**128 models of this space fit budget={budget:,}") from None
+            raise SweepTooLargeError(f"more than 2**65536 models of this space fit budget={budget:,}, beyond the "
+                                     "widest count; lower the budget") from None  # fmt: skip
         raise ArchsweepError(f"internal error in the model-space search: {message}") from exc
 
 
-def _limits(budget: Any, max_bytes: Any) -> tuple[int, int]:
+def _search(space: Any, budget: Any, max_bytes: Any, what: str) -> tuple[Model, Any, Any, int]:
+    """The Rust search of ``space`` for ``budget`` within ``max_bytes``
+    (default: half the available memory), a runner of its calls that turns
+    refusals into archsweep's exceptions, and the byte limit."""
+    space = _model_arg(space)
     budget = _args.scalar_size("budget", budget, minimum=0)
-    limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
-    return budget, limit
+    cap = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
+    module = core("rust")
+
+    def run(call: Any) -> Any:
+        return _run(call, space, what, budget, cap)
+
+    return space, run(lambda: module.SpaceSearch(*_tables(space), budget, cap)), run, cap
 
 
 def count_models(space: Model, budget: Any, *, max_bytes: Any = None) -> int:
     """The exact number of architectures in ``space`` whose parameter count
-    is at most ``budget``, without listing them. ``max_bytes`` (default: half
-    the available memory) bounds the search's tables.
+    is at most ``budget`` (a Python int, however large), without listing
+    them. ``max_bytes`` (default: half the available memory) bounds the
+    search's tables. Ctrl-C stops it at once.
 
     >>> import archsweep as asw
     >>> L = asw.layers
     >>> asw.count_models(asw.Model((8,), [L.Dense(asw.choice(1, 2, 3)), L.Dense(1)]), budget=30)
     2
     """
-    space = _model_arg(space)
-    budget, limit = _limits(budget, max_bytes)
-    module = core("rust")
-    return int(_run(lambda: module.space_count(*_tables(space), budget, limit), budget, limit))
+    _, search, run, _ = _search(space, budget, max_bytes, "count_models")
+    return int(run(lambda: run_in_worker(search.count_only, stop=search.stop)))
 
 
 def search_models(
@@ -477,13 +644,24 @@ def search_models(
     """The architectures of ``space`` with at most ``budget`` parameters,
     largest first (ties in the order the choices list their options): one
     column per choice (see ``Model.choices``) and ``params``. ``limit=k``
-    returns the ``k`` largest without listing the rest. ``max_bytes``
-    (default: half the available memory) bounds the result and the search's
-    tables; a larger search is refused before anything large is allocated.
-    ``progress``: a bar on stderr while the models are listed, for runs over
-    a second (``None``: when stderr is a terminal; ``False``: never).
+    returns the ``k`` largest without listing the rest, however many fit.
+    ``max_bytes`` (default: half the available memory) bounds the result and
+    the search's tables; a larger search is refused before anything large is
+    allocated. ``progress``: a bar on stderr while the models are listed, for
+    runs over a second (``None``: when stderr is a terminal; ``False``:
+    never). Ctrl-C stops it at once.
     """
     return _search_models(space, budget, limit, max_bytes, progress)[1]
+
+
+def _row_bytes(space: Model, columns: list[tuple[str, Any]]) -> int:
+    """The bytes one listed model takes until the result is returned: its
+    options and count as the search writes them (4 bytes an option, 8 the
+    count), the sort (8 for the negated counts, 8 the order), the result's
+    columns (8 bytes a value and a validity bit; strings as 16-byte views),
+    the index each is gathered by (8), and the sorted counts (8)."""
+    strings = sum(how == "values" and _series(name, spec[1]).dtype == pl.String for name, (how, *spec) in columns)
+    return 4 * len(space._positions) + 8 + 16 + 9 * len(columns) + 8 * strings + 8 + 8
 
 
 def _search_models(
@@ -491,19 +669,18 @@ def _search_models(
 ) -> tuple[int, pl.DataFrame]:
     """``search_models``, and the number of fitting models (of which the
     table holds all, or the ``limit`` largest)."""
-    space = _model_arg(space)
     k = None if limit is None else _args.scalar_size("limit", limit, minimum=1)
-    budget, cap = _limits(budget, max_bytes)
-    module = core("rust")
-    search = _run(lambda: module.SpaceSearch(*_tables(space), budget, cap), budget, cap)
+    space, search, run, cap = _search(space, budget, max_bytes, "search_models")
+    run(lambda: run_in_worker(search.build, stop=search.stop))
     rows = int(search.rows(k))
     columns = space._columns()
     width = len(space._positions)
-    need = rows * (4 * width + 8 + 8 * len(columns) + 8)
-    if need > cap:
+    need, held = rows * _row_bytes(space, columns), search.held_bytes()
+    if need + held > cap:
         raise SweepTooLargeError(
-            f"the search would return {rows:,} models taking about {need:,} bytes, over max_bytes={cap:,}; "
-            "pass limit= for the largest ones, lower the budget, or raise max_bytes"
+            f"the search would return {rows:,} models taking about {need:,} bytes, besides the {held:,} bytes of "
+            f"its tables, over max_bytes={cap:,}; pass limit= for the largest ones, lower the budget, or raise "
+            "max_bytes"
         )
     options = np.empty((rows, width), dtype=np.uint32)
     params = np.empty(rows, dtype=np.int64)
@@ -513,7 +690,7 @@ def _search_models(
         bar.update(search.written() - bar.n)
 
     try:
-        _run(lambda: run_in_worker(lambda: search.fill(k, options, params), tick=tick, stop=search.stop), budget, cap)
+        run(lambda: run_in_worker(lambda: search.fill(k, options, params), tick=tick, stop=search.stop))
     finally:
         bar.close()
     order = np.argsort(-params, kind="stable")

@@ -8,6 +8,7 @@ from typing import Any
 
 from ._args import scalar_size
 from ._errors import ArgumentTypeError, InvalidArgumentError
+from .layers import value_key
 
 
 class Choice:
@@ -61,11 +62,33 @@ def choice(*options: Any, name: str | None = None) -> Choice:
         raise InvalidArgumentError("choice() needs at least one option, got none")
     if name is not None and (not isinstance(name, str) or not name):
         raise ArgumentTypeError(f"choice name must be a non-empty string, got {name!r}")
-    for i, a in enumerate(options):
-        for b in options[:i]:
-            if type(a) is type(b) and a == b:
-                raise InvalidArgumentError(f"choice options must differ; {a!r} is given twice")
+    _refuse_equal(options)
     return Choice(tuple(options), name)
+
+
+def _refuse_equal(options: tuple[Any, ...]) -> None:
+    """Refuses two options that are the same value (``3`` and ``3.0``, see
+    ``layers.value_key``), in linear time: by key, and by equality only
+    among the options that cannot be hashed."""
+    seen: dict[Any, int] = {}
+    unhashable: list[int] = []
+    for i, option in enumerate(options):
+        try:
+            first = seen.setdefault(value_key(option), i)
+        except TypeError:
+            first = next((j for j in unhashable if _equal(options[j], option)), i)
+            unhashable.append(i)
+        if first != i:
+            first = options[first]
+            same = "" if repr(first) == repr(option) else f" (the same as {first!r})"
+            raise InvalidArgumentError(f"choice options must differ; {option!r} is given twice{same}")
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # an equality that is not a truth value (arrays): not the same
+        return False
 
 
 def repeat(block: Any, min: int, max: int) -> Repeat:

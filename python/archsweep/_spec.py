@@ -89,8 +89,9 @@ def _element(entry: Any, where: str) -> Any:
     return _value(entry, where)
 
 
-def model_from_spec(spec: dict[str, Any], *, backend: str = "auto") -> Model:
-    """The Model (or space) that ``spec`` describes (the structure of a TOML file)."""
+def model_from_spec(spec: dict[str, Any], *, backend: str = "auto", max_bytes: Any = None) -> Model:
+    """The Model (or space) that ``spec`` describes (the structure of a TOML
+    file), compiled within ``max_bytes`` (see ``Model``)."""
     extra = set(spec) - {"input_shape", "layers", "convention"}
     if extra:
         raise InvalidArgumentError(f"unknown keys {sorted(extra)}; a model has input_shape, layers and convention")
@@ -102,12 +103,13 @@ def model_from_spec(spec: dict[str, Any], *, backend: str = "auto") -> Model:
     shape = spec["input_shape"]
     shape = [_none(v) for v in shape] if isinstance(shape, list) else shape
     elements = [_element(e, f"layers[{i}]") for i, e in enumerate(spec["layers"])]
-    return Model(shape, elements, convention=spec.get("convention", "keras"), backend=backend)
+    return Model(shape, elements, convention=spec.get("convention", "keras"), backend=backend, max_bytes=max_bytes)
 
 
-def read_model(path: str | Path, *, backend: str = "auto") -> Model:
-    """The Model (or space) in a TOML file. A file that cannot be read raises
-    the OSError open() raises; one that is not UTF-8, not TOML, nested too
+def read_model(path: str | Path, *, backend: str = "auto", max_bytes: Any = None) -> Model:
+    """The Model (or space) in a TOML file, compiled within ``max_bytes``. A
+    file that cannot be read raises the OSError open() raises; one that is
+    not UTF-8, not TOML, nested too
     deeply to read, or over 16 MiB (a model is a few lines: this is /dev/zero
     or a mistake, not to be read until memory runs out) raises
     InvalidArgumentError naming the file."""
@@ -122,7 +124,7 @@ def read_model(path: str | Path, *, backend: str = "auto") -> Model:
         raise InvalidArgumentError(f"{path}: not valid TOML: line {line} is not UTF-8 "
                                    f"(byte {raw[exc.start]:#04x})") from None  # fmt: skip
     try:
-        return model_from_spec(tomllib.loads(text), backend=backend)
+        return model_from_spec(tomllib.loads(text), backend=backend, max_bytes=max_bytes)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidArgumentError(f"{path}: not valid TOML: {exc}") from None
     except RecursionError:  # tomllib (and reading the structure) recurse once per level

@@ -365,7 +365,8 @@ def _models_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", type=parse_number, required=True, help="the most parameters a model may have")
     p.add_argument("--limit", type=parse_number, help="only the K largest fitting models (not with --count)")
     p.add_argument("--count", action="store_true", help="print only how many models fit")
-    p.add_argument("--max-bytes", type=parse_number, help="refuse results larger than this (default half the RAM)")
+    p.add_argument("--max-bytes", type=parse_number,
+                   help="bound the space's tables, its search and results (default half the RAM)")  # fmt: skip
     p.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr while listing")
     p.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
@@ -445,7 +446,8 @@ def _model_command(args: argparse.Namespace) -> int:
     from ._model import _search_models, count_models, summary_table
     from ._spec import read_model
 
-    model = read_model(args.model if args.command == "summary" else args.space, backend=args.backend)
+    model = read_model(args.model if args.command == "summary" else args.space, backend=args.backend,
+                       max_bytes=getattr(args, "max_bytes", None))  # fmt: skip
     if args.command == "summary":
         print(summary_table(model))
         return 0

@@ -22,6 +22,8 @@ import math
 import numbers
 from typing import Any, ClassVar, NamedTuple
 
+import numpy as np
+
 from ._args import scalar_size
 from ._errors import ArgumentTypeError, InvalidArgumentError
 
@@ -121,6 +123,29 @@ def _spatial(what: str, shape: Shape, window: tuple[int, ...], strides: tuple[in
 # -- the base class ----------------------------------------------------------------------------------------------
 
 
+def value_key(value: Any) -> Any:
+    """What makes two argument values (or choice options) the same, as a
+    hashable key: equal numbers are one value whatever their type (``3``,
+    ``3.0``, ``np.int64(3)``, ``Fraction(3)``: Python hashes equal numbers
+    alike), a bool is not a number (``True`` is not ``1``), tuples, lists and
+    arrays go element by element, layers by class and arguments. Raises
+    TypeError for a value that cannot be hashed."""
+    if isinstance(value, (bool, np.bool_)):
+        return ("bool", bool(value))
+    if isinstance(value, numbers.Number):
+        hash(value)  # a signalling Decimal NaN cannot be
+        return ("number", value)
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return ("sequence", tuple(value_key(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)))
+    if isinstance(value, Layer):
+        return ("layer", type(value), tuple((name, value_key(v)) for name, v in value._args.items()))
+    hash(value)
+    return ("value", value)
+
+
+# -- the base class ----------------------------------------------------------------------------------------------
+
+
 class Layer:
     """A layer specification: its constructor's arguments, which may hold choices."""
 
@@ -153,10 +178,15 @@ class Layer:
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self._args == other._args  # type: ignore[attr-defined]
+        if type(self) is not type(other):
+            return False
+        try:
+            return bool(value_key(self) == value_key(other))
+        except TypeError:  # an argument that cannot be hashed: compared as it is
+            return self._args == other._args  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash((type(self), repr(self)))
+        return hash(value_key(self))
 
     def normalized(self) -> Layer:
         """The same layer with every argument checked and in canonical form

@@ -15,10 +15,11 @@ pub enum Error {
     Operand { field: Field, reason: String },
     /// Operand or output shapes do not fit the grid.
     Shape(String),
-    /// A model-space search would need more than `limit` bytes for its
-    /// tables of completion costs.
-    Memory { needed: u64, limit: u64 },
-    /// A number of models does not fit in `u128`.
+    /// A model-space search would need more than `limit` bytes: `needed`
+    /// when it refused, building layer position `position` (`states` shape
+    /// states there), or copying the tables (`position` None).
+    Memory { needed: u64, limit: u64, position: Option<usize>, states: usize },
+    /// A number of models does not fit in the widest count (2**65536).
     CountOverflow,
     /// The caller asked a running search to stop.
     Stopped,
@@ -84,10 +85,15 @@ impl fmt::Display for Error {
             }
             Error::Operand { field, reason } => write!(f, "{}: {reason}", field.name()),
             Error::Shape(msg) => f.write_str(msg),
-            Error::Memory { needed, limit } => {
-                write!(f, "the search needs at least {needed} bytes for its cost tables, over the limit of {limit}")
+            Error::Memory { needed, limit, position: Some(p), states } => write!(
+                f,
+                "the search needs at least {needed} bytes for its cost tables (at layer position {p}, \
+                 {states} shape states), over the limit of {limit}"
+            ),
+            Error::Memory { needed, limit, position: None, states } => {
+                write!(f, "the tables of {states} shape states take {needed} bytes, over the limit of {limit}")
             }
-            Error::CountOverflow => f.write_str("the number of models exceeds 2**128"),
+            Error::CountOverflow => f.write_str("the number of models exceeds 2**65536"),
             Error::Stopped => f.write_str("stopped on request"),
             Error::Invalid { index, factor } => write!(f, "factor {factor} is invalid at grid point {index}"),
             Error::QuantityOverflow { index, quantity } => {

@@ -1,13 +1,15 @@
-//! The binding of model-space search: flat tables in, a prepared search held
-//! between calls (Python sizes the output from its count, then lends numpy
-//! buffers to fill).
+//! The binding of model-space search: flat tables in, a search held between
+//! calls (Python builds it on a worker thread, so Ctrl-C can stop it, sizes
+//! the output from its count, then lends numpy buffers to fill).
 
 use numpy::{PyReadonlyArray1, PyReadwriteArray1, PyReadwriteArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyInt};
 
-use super::detached;
-use crate::space::{Search, Space};
+use super::KernelError;
+use crate::error::Error;
+use crate::space::{Search, Space, Total};
 
 /// A model space prepared for one budget.
 #[pyclass(frozen, module = "archsweep._core")]
@@ -15,10 +17,30 @@ struct SpaceSearch {
     search: Search,
 }
 
+/// Runs `work` without the GIL; a refusal for memory carries what Python
+/// needs to name it: KernelError("memory", position or None, message,
+/// bytes needed, shape states).
+fn run<T: Send>(py: Python<'_>, work: impl FnOnce() -> crate::Result<T> + Send) -> PyResult<T> {
+    let result = py.detach(work);
+    py.check_signals()?;
+    result.map_err(|e| match e {
+        Error::Memory { needed, position, states, .. } => {
+            KernelError::new_err((e.kind(), position, e.to_string(), needed, states))
+        }
+        e => e.into(),
+    })
+}
+
+/// An exact count as a Python int, however large.
+fn int<'py>(py: Python<'py>, n: &Total) -> PyResult<Bound<'py, PyAny>> {
+    let bytes: Vec<u8> = n.words().iter().flat_map(|w| w.to_le_bytes()).collect();
+    py.get_type::<PyInt>().call_method1("from_bytes", (PyBytes::new(py, &bytes), "little"))
+}
+
 #[pymethods]
 impl SpaceSearch {
-    /// Compiles the tables (see `space::Space::new`) and builds the
-    /// completion summaries for `budget`, within `max_bytes`.
+    /// Copies the tables (see `space::Space::new`) for a search within
+    /// `budget` that holds at most `max_bytes`; nothing is built yet.
     #[new]
     #[pyo3(signature = (n_states, n_options, cost, next, budget, max_bytes))]
     fn new(
@@ -30,14 +52,33 @@ impl SpaceSearch {
         budget: u64,
         max_bytes: u64,
     ) -> PyResult<Self> {
-        let space = tables(&n_states, &n_options, &cost, &next)?;
-        let search = detached(py, move || Search::new(space, budget, max_bytes))?;
-        Ok(SpaceSearch { search })
+        let contiguous = |_| PyValueError::new_err("cost and next must be contiguous");
+        let (cost, next) = (cost.as_slice().map_err(contiguous)?, next.as_slice().map_err(contiguous)?);
+        let space = run(py, || Space::new(&n_states, &n_options, cost, next, max_bytes))?;
+        Ok(SpaceSearch { search: run(py, || Search::new(space, budget, max_bytes))? })
     }
 
-    /// The number of fitting models.
-    fn count(&self) -> u128 {
-        self.search.count()
+    /// Builds the completion summaries (callable from a worker thread; `stop`
+    /// ends it with KernelError("stopped", ...)).
+    fn build(&self, py: Python<'_>) -> PyResult<()> {
+        run(py, || self.search.build())
+    }
+
+    /// The number of fitting models without keeping the summaries (as
+    /// `build`, stoppable).
+    fn count_only<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let n = run(py, || self.search.count_only())?;
+        int(py, &n)
+    }
+
+    /// The number of fitting models, once built.
+    fn count<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        int(py, &self.search.count()?)
+    }
+
+    /// The bytes the search holds (its tables, and its summaries once built).
+    fn held_bytes(&self) -> u64 {
+        self.search.bytes()
     }
 
     /// Rows the running (or last) `fill` has written: callable from another
@@ -46,16 +87,16 @@ impl SpaceSearch {
         self.search.written()
     }
 
-    /// Asks a running `fill` (on another thread), and any later one, to stop:
-    /// it raises KernelError("stopped", ...).
+    /// Asks a running `build`, `count_only` or `fill` (on another thread),
+    /// and any later one, to stop: it raises KernelError("stopped", ...).
     fn stop(&self) {
         self.search.stop()
     }
 
     /// The rows `fill` writes for `limit`.
     #[pyo3(signature = (limit=None))]
-    fn rows(&self, limit: Option<u128>) -> u128 {
-        self.search.rows(limit)
+    fn rows<'py>(&self, py: Python<'py>, limit: Option<u64>) -> PyResult<Bound<'py, PyAny>> {
+        int(py, &self.search.rows(limit)?)
     }
 
     /// Writes the fitting models (all, or the `limit` largest) into `options`
@@ -64,46 +105,17 @@ impl SpaceSearch {
     fn fill(
         &self,
         py: Python<'_>,
-        limit: Option<u128>,
+        limit: Option<u64>,
         mut options: PyReadwriteArray2<'_, u32>,
         mut params: PyReadwriteArray1<'_, i64>,
     ) -> PyResult<()> {
         let contiguous = |_| PyValueError::new_err("options and params must be C-contiguous");
         let options = options.as_slice_mut().map_err(contiguous)?;
         let params = params.as_slice_mut().map_err(contiguous)?;
-        detached(py, move || self.search.fill(limit, options, params))
+        run(py, move || self.search.fill(limit, options, params))
     }
 }
 
-/// The number of models within `budget` of the space the tables describe,
-/// holding the summaries of two positions at a time.
-#[pyfunction]
-#[pyo3(signature = (n_states, n_options, cost, next, budget, max_bytes))]
-fn space_count(
-    py: Python<'_>,
-    n_states: Vec<usize>,
-    n_options: Vec<usize>,
-    cost: PyReadonlyArray1<'_, i64>,
-    next: PyReadonlyArray1<'_, i64>,
-    budget: u64,
-    max_bytes: u64,
-) -> PyResult<u128> {
-    let space = tables(&n_states, &n_options, &cost, &next)?;
-    detached(py, move || Search::count_only(&space, budget, max_bytes))
-}
-
-fn tables(
-    n_states: &[usize],
-    n_options: &[usize],
-    cost: &PyReadonlyArray1<'_, i64>,
-    next: &PyReadonlyArray1<'_, i64>,
-) -> PyResult<Space> {
-    let contiguous = |_| PyValueError::new_err("cost and next must be contiguous");
-    let (cost, next) = (cost.as_slice().map_err(contiguous)?, next.as_slice().map_err(contiguous)?);
-    Ok(Space::new(n_states, n_options, cost, next)?)
-}
-
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<SpaceSearch>()?;
-    m.add_function(wrap_pyfunction!(space_count, m)?)
+    m.add_class::<SpaceSearch>()
 }
