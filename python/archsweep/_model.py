@@ -389,7 +389,8 @@ class Model:
                 if cost[0] < 0:
                     raise ParamOverflowError(f"{_where(pos.path, pos.options[0])}: the parameter count does not fit "
                                              "in int64")  # fmt: skip
-                self._trace.append((pos.options[0], next(iter(after))[0], int(cost[0])))  # type: ignore[arg-type]
+                if pos.options[0] is not None:  # a layer left out (choice of "none" alone) is not in the model
+                    self._trace.append((pos.options[0], next(iter(after))[0], int(cost[0])))  # type: ignore[arg-type]
             states, held = after, added
             n_states.append(len(after))
             costs.append(cost)
