@@ -11,6 +11,7 @@ lists the paths that fit a budget and knows nothing of shapes.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -19,17 +20,28 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from . import _args
+from . import _args, _kinds
 from ._backend import KERNEL_ERRORS, core
-from ._count import count_params
 from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
 from ._names import backend_name, convention_name
 from ._space import Choice, Repeat
 from ._sweep import available_memory
+from ._kinds import Quantities
 from ._worker import progress_bar, run_in_worker
 from .layers import Count, Incompatible, Layer, Shape, _show
 
 INT64_MAX = 2**63 - 1
+NOTHING = Quantities(0)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _quantities(count: Count, convention: str) -> Quantities:
+    """A layer's quantities from its kind: the registry checks the values
+    under ``convention`` (refusals name the argument) and evaluates the
+    formula exactly. Remembered: models and spaces ask for the same few
+    layers again and again."""
+    kind = _kinds.BY_NAME[count.kind]
+    return _kinds.evaluate(kind, convention, _kinds.validate(kind, convention, dict(count.values)))
 
 
 @dataclass
@@ -205,7 +217,6 @@ class Model:
         self.backend = backend_name(backend)
         self._positions = _positions(self.layers)
         self._is_concrete = all(len(p.options) == 1 for p in self._positions)
-        self._counts: dict[Count, int | None] = {}
         self._compile()
         self._columns()  # refuses a choice name used twice
 
@@ -215,7 +226,7 @@ class Model:
         """The transition tables, from the input state forward."""
         states: list[dict[tuple[Shape, bool | None], int]] = [{(self.input_shape, None): 0}]
         costs, nexts = [], []
-        self._trace: list[tuple[Layer, Shape, int]] = []
+        self._trace: list[tuple[Layer, Shape, Quantities]] = []
         for pos in self._positions:
             after: dict[tuple[Shape, bool | None], int] = {}
             n = len(pos.options)
@@ -232,7 +243,7 @@ class Model:
                         refusal = refusal or (option, exc)
                         continue
                     nxt[s * n + o] = after.setdefault(key, len(after))
-                    cost[s * n + o] = -1 if params is None else params
+                    cost[s * n + o] = -1 if params is None else params.params
                     if self.is_concrete:
                         self._trace.append((option, key[0], params))  # type: ignore[arg-type]
             if not after:
@@ -248,8 +259,8 @@ class Model:
         self._next = np.concatenate(nexts)
 
     def _step(self, pos: _Position, o: int, option: Any, shape: Shape, closed: bool | None):
-        """The state after option ``o`` from (shape, closed) and its count
-        (None beyond int64). ``closed`` tracks, inside a repeat, whether a
+        """The state after option ``o`` from (shape, closed) and its
+        quantities (None when its params are beyond int64). ``closed`` tracks, inside a repeat, whether a
         repetition has been left out: the later ones must be too."""
         slot = pos.slot
         if slot is not None:
@@ -263,34 +274,27 @@ class Model:
             if slot.last:
                 closed = None
         if option is None:
-            return (shape, closed), 0
+            return (shape, closed), NOTHING
         if isinstance(option, Incompatible):
             raise option
-        out, count = option.infer(shape)
-        if isinstance(count, Count):
-            count = self._count(count, pos.path, option)
-        elif count > INT64_MAX:
-            count = None
-        if count is None and self.is_concrete:
-            raise ParamOverflowError(f"{_where(pos.path, option)}: the parameter count does not fit in int64")
-        return (out, closed), count
+        out, count = option.infer(shape, self.convention)
+        quantities = NOTHING if count == 0 else self._count(count, pos.path, option)
+        if quantities.params > INT64_MAX:
+            if self.is_concrete:
+                raise ParamOverflowError(f"{_where(pos.path, option)}: the parameter count does not fit in int64")
+            return (out, closed), None
+        return (out, closed), quantities
 
     @property
     def is_concrete(self) -> bool:
         """True when the model has no decisions left: one architecture."""
         return self._is_concrete
 
-    def _count(self, count: Count, path: str, layer: Layer) -> int | None:
-        if count not in self._counts:
-            try:
-                n: int | None = int(count_params(count.layer, count.n_features, count.n_units, **dict(count.options),
-                                                 convention=self.convention, backend=self.backend))  # fmt: skip
-            except ParamOverflowError:
-                n = None
-            except ArchsweepError as exc:
-                raise type(exc)(f"{_where(path, layer)}: {exc}") from None
-            self._counts[count] = n
-        return self._counts[count]
+    def _count(self, count: Count, path: str, layer: Layer) -> Quantities:
+        try:
+            return _quantities(count, self.convention)
+        except ArchsweepError as exc:
+            raise type(exc)(f"{_where(path, layer)}: {exc}") from None
 
     # -- one model ---------------------------------------------------------------------------------------------
 
@@ -302,9 +306,30 @@ class Model:
             )
 
     def count_params(self) -> int:
-        """The model's parameter count."""
-        self._concrete("count_params()")
-        return sum(params for _, _, params in self._trace)
+        """The model's parameter count: Keras' ``count_params()``, trainable
+        and non-trainable weights; under ``torch``, ``sum(p.numel() for p in
+        m.parameters())``."""
+        return self._total("count_params()", "params")
+
+    @property
+    def trainable_params(self) -> int:
+        """The trainable parameters (Keras' "Trainable params")."""
+        return self._total("trainable_params", "trainable")
+
+    @property
+    def non_trainable_params(self) -> int:
+        """The non-trainable parameters (Keras' "Non-trainable params": BatchNormalization's moving statistics)."""
+        return self._total("non_trainable_params", "non_trainable")
+
+    @property
+    def buffers(self) -> int:
+        """PyTorch's buffers, which are not parameters (BatchNorm's running statistics and
+        ``num_batches_tracked``): 0 but under ``torch``."""
+        return self._total("buffers", "buffers")
+
+    def _total(self, what: str, quantity: str) -> int:
+        self._concrete(what)
+        return sum(getattr(q, quantity) for _, _, q in self._trace)
 
     @property
     def output_shape(self) -> tuple[int | None, ...]:
@@ -314,7 +339,9 @@ class Model:
 
     def summary(self) -> pl.DataFrame:
         """One row per layer, as Keras' ``model.summary()``: its default
-        name, type, output shape (with the batch axis) and count."""
+        name, type, output shape (with the batch axis), count (``params``)
+        and its ``trainable`` and ``non_trainable`` parts; under ``torch``
+        also ``buffers``."""
         self._concrete("summary()")
         seen: dict[str, int] = {}
 
@@ -329,12 +356,13 @@ class Model:
             if isinstance(inner, Layer):
                 name(inner)  # Keras names the wrapped layer first: Bidirectional(LSTM(..)) takes "lstm"
             names.append(name(layer))
+        quantities = ("params", "trainable", "non_trainable") + (("buffers",) if self.convention == "torch" else ())
         return pl.DataFrame(
             {
                 "name": names,
                 "type": [layer.keras_type for layer, _, _ in self._trace],
                 "output_shape": [_show(shape) for _, shape, _ in self._trace],
-                "params": pl.Series([p for _, _, p in self._trace], dtype=pl.Int64),
+                **{k: pl.Series([getattr(q, k) for _, _, q in self._trace], dtype=pl.Int64) for k in quantities},
             }
         )
 
@@ -388,7 +416,7 @@ class Model:
 def summary_table(model: Model) -> str:
     """The summary as Keras prints it, in plain text."""
     df = model.summary()
-    rows = [(f"{n} ({t})", s, f"{p:,}") for n, t, s, p in df.iter_rows()]
+    rows = [(f"{n} ({t})", s, f"{p:,}") for n, t, s, p, *_ in df.iter_rows()]
     head = ("Layer (type)", "Output Shape", "Param #")
     w0 = max(len(r[0]) for r in [head, *rows])
     w1 = max(len(r[1]) for r in [head, *rows])
@@ -396,7 +424,10 @@ def summary_table(model: Model) -> str:
     line = "─" * (w0 + w1 + w2 + 6)
     out = [f"{head[0]:<{w0}}   {head[1]:<{w1}}   {head[2]:>{w2}}", line]
     out += [f"{a:<{w0}}   {b:<{w1}}   {c:>{w2}}" for a, b, c in rows]
-    out += [line, f"Total params: {model.count_params():,}"]
+    out += [line, f"Total params: {model.count_params():,}", f"Trainable params: {model.trainable_params:,}",
+            f"Non-trainable params: {model.non_trainable_params:,}"]  # fmt: skip
+    if model.convention == "torch":
+        out.append(f"Buffers: {model.buffers:,}")
     return "\n".join(out)
 
 
