@@ -124,6 +124,16 @@ def _expand(value: Any, path: str, suffix: str) -> list[tuple[Any, dict[str, Any
     return [(value, {})]
 
 
+def _plain(value: Any) -> bool:
+    """A layer with no choice in it: it stands for itself alone (and needs no ``_expand``)."""
+    if not isinstance(value, Layer):
+        return False
+    for v in value._args.values():
+        if isinstance(v, (Choice, Repeat)) or (isinstance(v, Layer) and not _plain(v)):
+            return False
+    return True
+
+
 def _position(element: Any, path: str, suffix: str) -> _Position:
     if isinstance(element, type) and issubclass(element, Layer):
         raise ArgumentTypeError(f"{_where(path)}: got the class {element.__name__}; call it: {element.__name__}(...)")
@@ -135,7 +145,7 @@ def _position(element: Any, path: str, suffix: str) -> _Position:
             f"got {type(element).__name__} {element!r}"
         )
     pos = _Position(path)
-    for concrete, columns in _expand(element, path, suffix):
+    for concrete, columns in [(element, {})] if _plain(element) else _expand(element, path, suffix):
         if concrete is not None and not isinstance(concrete, Layer):
             raise ArgumentTypeError(f"{_where(path)}: a choice of layers holds layers or None, got {concrete!r}")
         if isinstance(concrete, Layer):
@@ -176,7 +186,7 @@ def _input_shape(value: Any) -> Shape:
         raise ArgumentTypeError(f"input_shape must be a tuple such as (28, 28, 1), got {value!r}")
     if not value:
         raise InvalidArgumentError("input_shape must have at least one axis, got ()")
-    return tuple(None if v is None else _args.scalar_size(f"input_shape[{i}]", v, minimum=1)
+    return tuple(v if v is None or (type(v) is int and v >= 1) else _args.scalar_size(f"input_shape[{i}]", v, minimum=1)
                  for i, v in enumerate(value))  # fmt: skip
 
 
@@ -217,8 +227,11 @@ class Model:
         self.backend = backend_name(backend)
         self._positions = _positions(self.layers)
         self._is_concrete = all(len(p.options) == 1 for p in self._positions)
-        self._compile()
-        self._columns()  # refuses a choice name used twice
+        if self._is_concrete:
+            self._follow()
+        else:
+            self._compile()
+            self._columns()  # refuses a choice name used twice
 
     # -- compiling -------------------------------------------------------------------------------------------
 
@@ -257,6 +270,25 @@ class Model:
         self._n_states = [len(s) for s in states]
         self._cost = np.concatenate(costs)
         self._next = np.concatenate(nexts)
+
+    def _follow(self) -> None:
+        """A single model: each layer once, from the input shape forward; its
+        tables are the one path through them."""
+        self._trace = []
+        state: tuple[Shape, bool | None] = (self.input_shape, None)
+        costs = []
+        for pos in self._positions:
+            option = pos.options[0]
+            try:
+                state, quantities = self._step(pos, 0, option, *state)
+            except Incompatible as exc:
+                raise InvalidArgumentError(f"{_where(pos.path, option)}: {exc}") from None
+            costs.append(quantities.params)
+            if option is not None:
+                self._trace.append((option, state[0], quantities))
+        self._n_states = [1] * (len(costs) + 1)
+        self._cost = np.array(costs, dtype=np.int64)
+        self._next = np.zeros(len(costs), dtype=np.int64)
 
     def _step(self, pos: _Position, o: int, option: Any, shape: Shape, closed: bool | None):
         """The state after option ``o`` from (shape, closed) and its
