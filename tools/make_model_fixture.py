@@ -307,7 +307,8 @@ def random_rnn(rng):
 
 def random_window(rng, rank, choices):
     """Random window arguments: kernel, padding, strides or dilation."""
-    args = {"kernel": rng.choice([1, 2, 3, 5, [rng.randint(1, 4) for _ in range(rank)]]), "padding": rng.choice(choices)}
+    args = {"kernel": rng.choice([1, 2, 3, 5, [rng.randint(1, 4) for _ in range(rank)]]),
+            "padding": rng.choice(choices)}  # fmt: skip
     if rng.random() < 0.5:
         args["strides"] = rng.choice([2, 3, [rng.randint(1, 3) for _ in range(rank)]])
     if rng.random() < 0.4:

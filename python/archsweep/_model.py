@@ -236,10 +236,9 @@ class Model:
     # -- compiling -------------------------------------------------------------------------------------------
 
     def _compile(self) -> None:
-        """The transition tables, from the input state forward."""
+        """A space's transition tables, from the input state forward."""
         states: list[dict[tuple[Shape, bool | None], int]] = [{(self.input_shape, None): 0}]
         costs, nexts = [], []
-        self._trace: list[tuple[Layer, Shape, Quantities]] = []
         for pos in self._positions:
             after: dict[tuple[Shape, bool | None], int] = {}
             n = len(pos.options)
@@ -257,13 +256,12 @@ class Model:
                         continue
                     nxt[s * n + o] = after.setdefault(key, len(after))
                     cost[s * n + o] = -1 if params is None else params.params
-                    if self.is_concrete:
-                        self._trace.append((option, key[0], params))  # type: ignore[arg-type]
             if not after:
                 assert refusal is not None
                 refused, reason = refusal
-                lead = "" if self.is_concrete else "no architecture of this space gets through: "
-                raise InvalidArgumentError(f"{lead}{_where(pos.path, refused)}: {reason}")
+                raise InvalidArgumentError(
+                    f"no architecture of this space gets through: {_where(pos.path, refused)}: {reason}"
+                )
             states.append(after)
             costs.append(cost)
             nexts.append(nxt)
@@ -274,7 +272,7 @@ class Model:
     def _follow(self) -> None:
         """A single model: each layer once, from the input shape forward; its
         tables are the one path through them."""
-        self._trace = []
+        self._trace: list[tuple[Layer, Shape, Quantities]] = []
         state: tuple[Shape, bool | None] = (self.input_shape, None)
         costs = []
         for pos in self._positions:
@@ -284,7 +282,7 @@ class Model:
             except Incompatible as exc:
                 raise InvalidArgumentError(f"{_where(pos.path, option)}: {exc}") from None
             costs.append(quantities.params)
-            if option is not None:
+            if isinstance(option, Layer):  # not a left-out one
                 self._trace.append((option, state[0], quantities))
         self._n_states = [1] * (len(costs) + 1)
         self._cost = np.array(costs, dtype=np.int64)

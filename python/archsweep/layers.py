@@ -135,7 +135,7 @@ def _transposed(shape: Shape, kernel: tuple[int, ...], strides: tuple[int, ...],
     (``compute_conv_transpose_output_shape``): ``valid`` gives ``(n - 1)·s +
     span + output_padding`` (by default whatever makes ``span`` at least
     ``s``), ``same`` gives ``n·s``, or ``(n - 1)·s + span % 2 + output_padding``."""
-    out = []
+    out: list[int | None] = []
     for i, n in enumerate(shape[:-1]):
         span, s = dilation[i] * (kernel[i] - 1) + 1, strides[i]
         extra = None if output_padding is None else output_padding[i]
