@@ -135,6 +135,14 @@ def _plain(value: Any) -> bool:
 
 
 def _position(element: Any, path: str, suffix: str) -> _Position:
+    if _plain(element):  # the common case first: one option, no choice to record
+        try:
+            return _Position(path, [element.normalized()], [{}])
+        except Incompatible as exc:
+            exc.layer = element
+            return _Position(path, [exc], [{}])
+        except (InvalidArgumentError, ArgumentTypeError) as exc:
+            raise type(exc)(f"{_where(path, element)}: {exc}") from None
     if isinstance(element, type) and issubclass(element, Layer):
         raise ArgumentTypeError(f"{_where(path)}: got the class {element.__name__}; call it: {element.__name__}(...)")
     if isinstance(element, Repeat):
@@ -145,7 +153,7 @@ def _position(element: Any, path: str, suffix: str) -> _Position:
             f"got {type(element).__name__} {element!r}"
         )
     pos = _Position(path)
-    for concrete, columns in [(element, {})] if _plain(element) else _expand(element, path, suffix):
+    for concrete, columns in _expand(element, path, suffix):
         if concrete is not None and not isinstance(concrete, Layer):
             raise ArgumentTypeError(f"{_where(path)}: a choice of layers holds layers or None, got {concrete!r}")
         if isinstance(concrete, Layer):
@@ -308,7 +316,7 @@ class Model:
         if isinstance(option, Incompatible):
             raise option
         out, count = option.infer(shape, self.convention)
-        quantities = NOTHING if count == 0 else self._count(count, pos.path, option)
+        quantities = self._count(count, pos.path, option) if isinstance(count, Count) else NOTHING
         if quantities.params > INT64_MAX:
             if self.is_concrete:
                 raise ParamOverflowError(f"{_where(pos.path, option)}: the parameter count does not fit in int64")
