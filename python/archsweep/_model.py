@@ -214,8 +214,10 @@ class Model:
 
     ``input_shape`` leaves out the batch axis (``None`` is an unknown length).
     Each layer's input width is inferred from the previous layer's output, as
-    Keras does. Layer counts come from archsweep's formulas under
-    ``convention`` (``keras``, ``torch``, ``tf1``) on ``backend``.
+    Keras does. Layer counts come from each layer's kind in the registry
+    under ``convention`` (``keras``, ``torch``, ``tf1``), exactly, the same
+    on either ``backend``: ``count_params()``, ``trainable_params``,
+    ``non_trainable_params`` and, under ``torch``, ``buffers``.
 
     With :func:`archsweep.choice` or :func:`archsweep.repeat` among the layers
     the model is a *space* of models: ``size`` counts its architectures, and
