@@ -37,7 +37,7 @@ def test_summary_as_a_user_runs_it():
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["Layer", "(type)", "Output", "Shape", "Param", "#"]
     assert lines[2].split() == ["conv2d", "(Conv2D)", "(None,", "28,", "28,", "32)", "320"]
-    assert lines[-1] == "Total params: 315,146"
+    assert lines[-3:] == ["Total params: 315,146", "Trainable params: 315,146", "Non-trainable params: 0"]
 
 
 def test_summary_backends_agree(run):

@@ -11,6 +11,7 @@ lists the paths that fit a budget and knows nothing of shapes.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -22,29 +23,34 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from . import _args
+from . import _args, _kinds
 from ._backend import KERNEL_ERRORS, core
-from ._count import count_params
 from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
 from ._names import backend_name, convention_name
 from ._space import Choice, Repeat
 from ._sweep import available_memory
+from ._kinds import Quantities
 from ._worker import progress_bar, run_in_worker
 from .layers import Count, Incompatible, Layer, Shape, _show, value_key
 
 INT64_MAX = 2**63 - 1
+NOTHING = Quantities(0)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _quantities(count: Count, convention: str) -> Quantities:
+    """A layer's quantities from its kind: the registry checks the values
+    under ``convention`` (refusals name the argument) and evaluates the
+    formula exactly. Remembered: models and spaces ask for the same few
+    layers again and again."""
+    kind = _kinds.BY_NAME[count.kind]
+    return _kinds.evaluate(kind, convention, _kinds.validate(kind, convention, dict(count.values)))
 
 #: Bytes a dict spends per entry besides its key and value (hash, pointers, spare room).
 _STATE_SLOT = 64
 
 #: Bytes a numpy array takes besides its data.
 _ARRAY = sys.getsizeof(np.empty(0))
-
-#: Bytes a count_params call allocates for a while besides its operands and result.
-_CALL = 32 * 1024
-
-#: Groups of counts up to this size are remembered while a model compiles.
-_REMEMBER = 256
 
 
 @dataclass
@@ -125,6 +131,16 @@ def _expand(value: Any, path: str, suffix: str) -> Iterator[tuple[Any, dict[str,
         yield value, {}
 
 
+def _plain(value: Any) -> bool:
+    """A layer with no choice in it: it stands for itself alone (and needs no ``_expand``)."""
+    if not isinstance(value, Layer):
+        return False
+    for v in value._args.values():
+        if isinstance(v, (Choice, Repeat)) or (isinstance(v, Layer) and not _plain(v)):
+            return False
+    return True
+
+
 def _n_concrete(value: Any) -> int:
     """How many concrete values ``_expand`` yields for ``value``, without making them."""
     if isinstance(value, Choice):
@@ -180,6 +196,14 @@ class _Meter:
 def _position(element: Any, path: str, suffix: str, meter: _Meter | None) -> _Position:
     """The position ``element`` makes; ``meter`` (None: charged already) is
     charged for it before all but its first option are made."""
+    if _plain(element):  # the common case first: one option, no choice to record
+        try:
+            return _Position(path, [element.normalized()], [{}])
+        except Incompatible as exc:
+            exc.layer = element
+            return _Position(path, [exc], [{}])
+        except (InvalidArgumentError, ArgumentTypeError) as exc:
+            raise type(exc)(f"{_where(path, element)}: {exc}") from None
     if isinstance(element, type) and issubclass(element, Layer):
         raise ArgumentTypeError(f"{_where(path)}: got the class {element.__name__}; call it: {element.__name__}(...)")
     if isinstance(element, Repeat):
@@ -262,7 +286,7 @@ def _input_shape(value: Any) -> Shape:
         raise ArgumentTypeError(f"input_shape must be a tuple such as (28, 28, 1), got {value!r}")
     if not value:
         raise InvalidArgumentError("input_shape must have at least one axis, got ()")
-    return tuple(None if v is None else _args.scalar_size(f"input_shape[{i}]", v, minimum=1)
+    return tuple(v if v is None or (type(v) is int and v >= 1) else _args.scalar_size(f"input_shape[{i}]", v, minimum=1)
                  for i, v in enumerate(value))  # fmt: skip
 
 
@@ -282,8 +306,10 @@ class Model:
 
     ``input_shape`` leaves out the batch axis (``None`` is an unknown length).
     Each layer's input width is inferred from the previous layer's output, as
-    Keras does. Layer counts come from archsweep's formulas under
-    ``convention`` (``keras``, ``torch``, ``tf1``) on ``backend``.
+    Keras does. Layer counts come from each layer's kind in the registry
+    under ``convention`` (``keras``, ``torch``, ``tf1``), exactly, the same
+    on either ``backend``: ``count_params()``, ``trainable_params``,
+    ``non_trainable_params`` and, under ``torch``, ``buffers``.
 
     With :func:`archsweep.choice` or :func:`archsweep.repeat` among the layers
     the model is a *space* of models: ``size`` counts its architectures, and
@@ -310,30 +336,26 @@ class Model:
         meter = _Meter(limit)
         self._positions = _positions(self.layers, meter)
         self._is_concrete = all(len(p.options) == 1 for p in self._positions)
-        self._compile(meter)
-        self._columns()  # refuses a choice name used twice
+        if self._is_concrete:
+            self._follow()
+        else:
+            self._compile(meter)
+            self._columns()  # refuses a choice name used twice
 
     # -- compiling -------------------------------------------------------------------------------------------
 
     def _compile(self, meter: _Meter) -> None:
-        """The transition tables, from the input state forward. Per position,
-        every (state, option) is inferred in Python; the counts they need are
-        then computed in one count_params call per kind of layer."""
+        """A space's transition tables, from the input state forward. Every
+        (state, option) is inferred in Python; each layer's quantities come
+        from its kind (remembered: spaces ask for the same layers again)."""
         states: dict[tuple[Shape, bool | None], int] = {(self.input_shape, None): 0}
         held = 0  # the bytes charged for ``states``
         n_states, costs, nexts = [1], [], []
-        memo: dict[Any, np.ndarray] = {}
-        self._trace: list[tuple[Layer, Shape, int]] = []
         for pos in self._positions:
             m, n = len(states), len(pos.options)
-            scratch = 20 * m * n + 3 * _ARRAY  # the features, units and kind of each transition's count
-            meter.charge(16 * m * n + 2 * _ARRAY + scratch,
-                         f"the tables of layer {pos.path} ({m:,} shape states x {n:,} options)")  # fmt: skip
+            meter.charge(16 * m * n + 2 * _ARRAY, f"the tables of layer {pos.path} ({m:,} shape states x {n:,} options)")
             cost = np.zeros(m * n, dtype=np.int64)
             nxt = np.full(m * n, -1, dtype=np.int64)
-            features, units = np.zeros(m * n, dtype=np.int64), np.zeros(m * n, dtype=np.int64)
-            kind = np.full(m * n, -1, dtype=np.int32)
-            kinds: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[int, Any]] = {}
             after: dict[tuple[Shape, bool | None], int] = {}
             added = 0  # the bytes charged for ``after``
             refusal: tuple[Any, Incompatible] | None = None
@@ -354,43 +376,14 @@ class Model:
                         added += size
                         state = after[key] = len(after)
                     nxt[i] = state
-                    if not isinstance(params, Count):
-                        cost[i] = -1 if params > INT64_MAX else params
-                    elif params.n_features > INT64_MAX or params.n_units > INT64_MAX:
-                        cost[i] = -1  # counts grow with both: beyond int64 too
-                    else:
-                        kind[i] = kinds.setdefault((params.layer, params.options), (len(kinds), option))[0]
-                        features[i], units[i] = params.n_features, params.n_units
+                    cost[i] = -1 if params is None else params.params
             if not after:
                 assert refusal is not None
                 refused, reason = refusal
-                lead = "" if self.is_concrete else "no architecture of this space gets through: "
-                raise InvalidArgumentError(f"{lead}{_where(pos.path, refused)}: {reason}")
-            for (layer, options), (k, example) in kinds.items():
-                mask = kind == k
-                work = m * n + 32 * int(np.count_nonzero(mask)) + _CALL  # the mask, indices, operands, result
-                meter.charge(work, f"the counts of layer {pos.path}")
-                at = np.flatnonzero(mask)
-                f, u = features[at], units[at]
-                # Small groups recur (every repetition of a repeat asks for the same counts): remembered.
-                key = (layer, options, f.tobytes(), u.tobytes()) if len(at) <= _REMEMBER else None
-                counts = memo.get(key)
-                if counts is None:
-                    counts = self._counts(layer, options, f, u, pos.path, example)
-                    if key is not None:
-                        meter.charge(24 * len(at) + 400, f"the counts of layer {pos.path}")
-                        memo[key] = counts
-                cost[at] = counts
-                meter.release(work)
-                del mask, at, f, u
-            del features, units, kind
-            meter.release(scratch + held)
-            if self.is_concrete:
-                if cost[0] < 0:
-                    raise ParamOverflowError(f"{_where(pos.path, pos.options[0])}: the parameter count does not fit "
-                                             "in int64")  # fmt: skip
-                if pos.options[0] is not None:  # a layer left out (choice of "none" alone) is not in the model
-                    self._trace.append((pos.options[0], next(iter(after))[0], int(cost[0])))  # type: ignore[arg-type]
+                raise InvalidArgumentError(
+                    f"no architecture of this space gets through: {_where(pos.path, refused)}: {reason}"
+                )
+            meter.release(held)
             states, held = after, added
             n_states.append(len(after))
             costs.append(cost)
@@ -401,11 +394,29 @@ class Model:
         self._cost = np.concatenate(costs)
         self._next = np.concatenate(nexts)
 
-    def _step(self, pos: _Position, o: int, option: Any, shape: Shape, closed: bool | None) -> tuple[Any, Count | int]:
-        """The state after option ``o`` from (shape, closed) and its count
-        (a number, or the count_params call that gives it). ``closed``
-        tracks, inside a repeat, whether a repetition has been left out: the
-        later ones must be too."""
+    def _follow(self) -> None:
+        """A single model: each layer once, from the input shape forward; its
+        tables are the one path through them."""
+        self._trace: list[tuple[Layer, Shape, Quantities]] = []
+        state: tuple[Shape, bool | None] = (self.input_shape, None)
+        costs = []
+        for pos in self._positions:
+            option = pos.options[0]
+            try:
+                state, quantities = self._step(pos, 0, option, *state)
+            except Incompatible as exc:
+                raise InvalidArgumentError(f"{_where(pos.path, option)}: {exc}") from None
+            costs.append(quantities.params)
+            if isinstance(option, Layer):  # not a left-out one
+                self._trace.append((option, state[0], quantities))
+        self._n_states = [1] * (len(costs) + 1)
+        self._cost = np.array(costs, dtype=np.int64)
+        self._next = np.zeros(len(costs), dtype=np.int64)
+
+    def _step(self, pos: _Position, o: int, option: Any, shape: Shape, closed: bool | None):
+        """The state after option ``o`` from (shape, closed) and its
+        quantities (None when its params are beyond int64). ``closed`` tracks, inside a repeat, whether a
+        repetition has been left out: the later ones must be too."""
         slot = pos.slot
         if slot is not None:
             skip = o == pos.skip
@@ -418,31 +429,27 @@ class Model:
             if slot.last:
                 closed = None
         if option is None:
-            return (shape, closed), 0
+            return (shape, closed), NOTHING
         if isinstance(option, Incompatible):
             raise option
-        out, count = option.infer(shape)
-        return (out, closed), count
+        out, count = option.infer(shape, self.convention)
+        quantities = self._count(count, pos.path, option) if isinstance(count, Count) else NOTHING
+        if quantities.params > INT64_MAX:
+            if self.is_concrete:
+                raise ParamOverflowError(f"{_where(pos.path, option)}: the parameter count does not fit in int64")
+            return (out, closed), None
+        return (out, closed), quantities
 
     @property
     def is_concrete(self) -> bool:
         """True when the model has no decisions left: one architecture."""
         return self._is_concrete
 
-    def _counts(self, layer: str, options: tuple[tuple[str, Any], ...], features: np.ndarray, units: np.ndarray,
-                path: str, example: Layer) -> np.ndarray:  # fmt: skip
-        """The counts of ``layer`` for each (features, units), -1 where one is beyond int64."""
+    def _count(self, count: Count, path: str, layer: Layer) -> Quantities:
         try:
-            return np.asarray(count_params(layer, features, units, **dict(options), convention=self.convention,
-                                           backend=self.backend), dtype=np.int64)  # fmt: skip
-        except ParamOverflowError:
-            if len(features) == 1:
-                return np.array([-1], dtype=np.int64)
-            half = len(features) // 2  # find the ones beyond int64 by halves
-            parts = (slice(None, half), slice(half, None))
-            return np.concatenate([self._counts(layer, options, features[p], units[p], path, example) for p in parts])
+            return _quantities(count, self.convention)
         except ArchsweepError as exc:
-            raise type(exc)(f"{_where(path, example)}: {exc}") from None
+            raise type(exc)(f"{_where(path, layer)}: {exc}") from None
 
     # -- one model ---------------------------------------------------------------------------------------------
 
@@ -454,9 +461,30 @@ class Model:
             )
 
     def count_params(self) -> int:
-        """The model's parameter count."""
-        self._concrete("count_params()")
-        return sum(params for _, _, params in self._trace)
+        """The model's parameter count: Keras' ``count_params()``, trainable
+        and non-trainable weights; under ``torch``, ``sum(p.numel() for p in
+        m.parameters())``."""
+        return self._total("count_params()", "params")
+
+    @property
+    def trainable_params(self) -> int:
+        """The trainable parameters (Keras' "Trainable params")."""
+        return self._total("trainable_params", "trainable")
+
+    @property
+    def non_trainable_params(self) -> int:
+        """The non-trainable parameters (Keras' "Non-trainable params": BatchNormalization's moving statistics)."""
+        return self._total("non_trainable_params", "non_trainable")
+
+    @property
+    def buffers(self) -> int:
+        """PyTorch's buffers, which are not parameters (BatchNorm's running statistics and
+        ``num_batches_tracked``): 0 but under ``torch``."""
+        return self._total("buffers", "buffers")
+
+    def _total(self, what: str, quantity: str) -> int:
+        self._concrete(what)
+        return sum(getattr(q, quantity) for _, _, q in self._trace)
 
     @property
     def output_shape(self) -> tuple[int | None, ...]:
@@ -466,7 +494,9 @@ class Model:
 
     def summary(self) -> pl.DataFrame:
         """One row per layer, as Keras' ``model.summary()``: its default
-        name, type, output shape (with the batch axis) and count."""
+        name, type, output shape (with the batch axis), count (``params``)
+        and its ``trainable`` and ``non_trainable`` parts; under ``torch``
+        also ``buffers``."""
         self._concrete("summary()")
         seen: dict[str, int] = {}
 
@@ -481,12 +511,13 @@ class Model:
             if isinstance(inner, Layer):
                 name(inner)  # Keras names the wrapped layer first: Bidirectional(LSTM(..)) takes "lstm"
             names.append(name(layer))
+        quantities = ("params", "trainable", "non_trainable") + (("buffers",) if self.convention == "torch" else ())
         return pl.DataFrame(
             {
                 "name": names,
                 "type": [layer.keras_type for layer, _, _ in self._trace],
                 "output_shape": [_show(shape) for _, shape, _ in self._trace],
-                "params": pl.Series([p for _, _, p in self._trace], dtype=pl.Int64),
+                **{k: pl.Series([getattr(q, k) for _, _, q in self._trace], dtype=pl.Int64) for k in quantities},
             }
         )
 
@@ -540,7 +571,7 @@ class Model:
 def summary_table(model: Model) -> str:
     """The summary as Keras prints it, in plain text."""
     df = model.summary()
-    rows = [(f"{n} ({t})", s, f"{p:,}") for n, t, s, p in df.iter_rows()]
+    rows = [(f"{n} ({t})", s, f"{p:,}") for n, t, s, p, *_ in df.iter_rows()]
     head = ("Layer (type)", "Output Shape", "Param #")
     w0 = max(len(r[0]) for r in [head, *rows])
     w1 = max(len(r[1]) for r in [head, *rows])
@@ -548,7 +579,10 @@ def summary_table(model: Model) -> str:
     line = "─" * (w0 + w1 + w2 + 6)
     out = [f"{head[0]:<{w0}}   {head[1]:<{w1}}   {head[2]:>{w2}}", line]
     out += [f"{a:<{w0}}   {b:<{w1}}   {c:>{w2}}" for a, b, c in rows]
-    out += [line, f"Total params: {model.count_params():,}"]
+    out += [line, f"Total params: {model.count_params():,}", f"Trainable params: {model.trainable_params:,}",
+            f"Non-trainable params: {model.non_trainable_params:,}"]  # fmt: skip
+    if model.convention == "torch":
+        out.append(f"Buffers: {model.buffers:,}")
     return "\n".join(out)
 
 

@@ -2,17 +2,20 @@
 
 Positional arguments follow each Keras constructor (``Dense(units)``,
 ``Conv2D(filters, kernel)``, ``Embedding(input_dim, output_dim)``,
-``MaxPooling2D(pool_size)``, ``Bidirectional(layer)``); keywords use
-archsweep's vocabulary (``bias``, ``strides``, ``padding``, ``dilation``,
-``groups``, ``return_sequences``, ``reset_after``, ``merge``). Any argument may
-be an :func:`archsweep.choice`.
+``MaxPooling2D(pool_size)``, ``Bidirectional(layer)``,
+``MultiHeadAttention(num_heads, key_dim)``); keywords use archsweep's
+vocabulary (``bias``, ``strides``, ``padding``, ``dilation``, ``groups``,
+``return_sequences``, ``reset_after``, ``merge``) and Keras' own names where
+archsweep has no word of its own (``depth_multiplier``, ``output_padding``,
+``center``, ``scale``, ``rms_scaling``, ``value_dim``, ``output_shape``). Any
+argument may be an :func:`archsweep.choice`.
 
 A layer is a specification: its arguments are checked, and its output shape
 inferred, when a :class:`~archsweep.Model` uses it, so errors can name the
 layer's index. Shapes leave out the batch axis; ``None`` is an unknown length.
-Parameter counts of Dense, conv and recurrent layers come from archsweep's
-formulas (:func:`archsweep.count_params`); a layer here only says which count
-it needs (:class:`Count`).
+A layer with weights says which kind of the registry (``_kinds``) it is and
+with which argument values (:class:`Count`); the model evaluates the kind's
+formula.
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ Shape = tuple[int | None, ...]
 
 __all__ = [
     "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
-    "Activation", "Bidirectional", "Conv1D", "Conv2D", "Conv3D", "Dense", "Dropout", "Embedding", "Flatten",
+    "Activation", "BatchNormalization", "Bidirectional", "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose",
+    "Conv3D", "Conv3DTranspose", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dropout", "Embedding", "Flatten",
     "GRU", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool1D",
     "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "LSTM", "Layer", "MaxPool1D", "MaxPool2D",
-    "MaxPool3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "ReLU", "SimpleRNN",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GroupNormalization", "LSTM", "Layer",
+    "LayerNormalization", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
+    "MultiHeadAttention", "RMSNormalization", "ReLU", "SeparableConv1D", "SeparableConv2D", "SimpleRNN",
 ]  # fmt: skip
 
 
@@ -50,28 +55,34 @@ class Incompatible(Exception):
 
 
 class Count(NamedTuple):
-    """The :func:`archsweep.count_params` call that gives a layer's count."""
+    """What gives a layer's count: its kind in the registry (``_kinds.BY_NAME``)
+    and the values of the kind's arguments (sizes read off the input shape,
+    options from the layer), checked and evaluated by the registry."""
 
-    layer: str
-    n_features: int
-    n_units: int
-    options: tuple[tuple[str, Any], ...] = ()
+    kind: str
+    values: tuple[tuple[str, Any], ...]
+
+
+def _count(kind: str, **values: Any) -> Count:
+    return Count(kind, tuple(values.items()))
 
 
 # -- argument checks: each returns the normalized value or raises ------------------------------------------------
 
 
-def _size(name: str, value: Any) -> int:
-    return scalar_size(name, value, minimum=1)
+def _size(name: str, value: Any, minimum: int = 1) -> int:
+    if type(value) is int and value >= minimum:  # the common case, without scalar_size's general reading
+        return value
+    return scalar_size(name, value, minimum=minimum)
 
 
-def _dims(name: str, value: Any, rank: int) -> tuple[int, ...]:
+def _dims(name: str, value: Any, rank: int, minimum: int = 1) -> tuple[int, ...]:
     """An int (the same in every dimension, as Keras reads it) or one entry per dimension."""
     if isinstance(value, (tuple, list)):
         if len(value) != rank:
             raise InvalidArgumentError(f"{name} must be an int or {rank} ints (one per dimension), got {value!r}")
-        return tuple(_size(f"{name}[{i}]", v) for i, v in enumerate(value))
-    return (_size(name, value),) * rank
+        return tuple(_size(f"{name}[{i}]", v, minimum) for i, v in enumerate(value))
+    return (_size(name, value, minimum),) * rank
 
 
 def _flag(name: str, value: Any) -> bool:
@@ -118,6 +129,31 @@ def _spatial(what: str, shape: Shape, window: tuple[int, ...], strides: tuple[in
             f"input shape {_show(shape)}"
         )
     return tuple(None if n is None else (n - span) // s + 1 for n, span, s in zip(lengths, spans, strides))
+
+
+def _transposed(shape: Shape, kernel: tuple[int, ...], strides: tuple[int, ...], dilation: tuple[int, ...],
+                padding: str, output_padding: tuple[int, ...] | None) -> Shape:  # fmt: skip
+    """Output lengths of a transposed convolution, as Keras computes them
+    (``compute_conv_transpose_output_shape``): ``valid`` gives ``(n - 1)·s +
+    span + output_padding`` (by default whatever makes ``span`` at least
+    ``s``), ``same`` gives ``n·s``, or ``(n - 1)·s + span % 2 + output_padding``."""
+    out: list[int | None] = []
+    for i, n in enumerate(shape[:-1]):
+        span, s = dilation[i] * (kernel[i] - 1) + 1, strides[i]
+        extra = None if output_padding is None else output_padding[i]
+        if n is None:
+            out.append(None)
+        elif padding == "valid":
+            out.append((n - 1) * s + span + (max(span, s) - span if extra is None else extra))
+        else:
+            out.append(n * s if extra is None else (n - 1) * s + span % 2 + extra)
+    if 0 in out:
+        # Keras builds it (an empty axis); no model wants one, and no later layer could take it.
+        raise Incompatible(
+            f"kernel {kernel} with padding='same' and output_padding {output_padding} gives an empty axis, "
+            f"output lengths {tuple(out)}; input shape {_show(shape)}"
+        )
+    return tuple(out)
 
 
 # -- the base class ----------------------------------------------------------------------------------------------
@@ -198,10 +234,10 @@ class Layer:
     def _check(self) -> dict[str, Any]:
         return {}
 
-    def infer(self, shape: Shape) -> tuple[Shape, Count | int]:
-        """The output shape for input ``shape`` and the count (a number, or
-        the count_params call that gives it). Call on a normalized layer.
-        Raises :class:`Incompatible` when the layer cannot take ``shape``."""
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        """The output shape for input ``shape`` and the count (0, or the kind
+        and values that give it under ``convention``). Call on a normalized
+        layer. Raises :class:`Incompatible` when the layer cannot take ``shape``."""
         return shape, 0
 
 
@@ -219,9 +255,10 @@ class Dense(Layer):
     def _check(self) -> dict[str, Any]:
         return {"units": _size("units", self._args["units"]), "bias": _flag("bias", self._args["bias"])}
 
-    def infer(self, shape: Shape) -> tuple[Shape, Count | int]:
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         a = self._args
-        return (*shape[:-1], a["units"]), Count("dense", _known(shape, "Dense"), a["units"], (("bias", a["bias"]),))
+        return (*shape[:-1], a["units"]), _count("dense", n_features=_known(shape, "Dense"), n_units=a["units"],
+                                                 bias=a["bias"])  # fmt: skip
 
 
 class Embedding(Layer):
@@ -236,72 +273,201 @@ class Embedding(Layer):
         return {"input_dim": _size("input_dim", self._args["input_dim"]),
                 "output_dim": _size("output_dim", self._args["output_dim"])}  # fmt: skip
 
-    def infer(self, shape: Shape) -> tuple[Shape, Count | int]:
-        # The one formula archsweep's cores do not hold: a lookup table.
-        return (*shape, self._args["output_dim"]), self._args["input_dim"] * self._args["output_dim"]
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        a = self._args
+        return (*shape, a["output_dim"]), _count("embedding", n_features=a["input_dim"], n_units=a["output_dim"])
 
 
 # -- convolutions ------------------------------------------------------------------------------------------------
 
 
-class _Conv(Layer):
-    rank: ClassVar[int]
+class _Window(Layer):
+    """A convolution of ``rank`` spatial dimensions on channels-last input:
+    the arguments all of them share (kernel, strides, padding, dilation,
+    bias), checked once; each kind adds its own (``_extra``)."""
 
+    rank: ClassVar[int]
+    kind: ClassVar[str]  # the registry's kind
+    paddings: ClassVar[tuple[str, ...]] = ("valid", "same")
+    dilated_strides: ClassVar[bool] = False  # strides > 1 with dilation > 1 (Keras refuses it for Conv and Transpose)
+
+    def _check(self) -> dict[str, Any]:
+        a, rank = self._args, self.rank
+        note = "" if "causal" in self.paddings else " ('causal' is for Conv1D)"
+        out: dict[str, Any] = {
+            "kernel": _dims("kernel", a["kernel"], rank),
+            "strides": _dims("strides", a["strides"], rank),
+            "padding": _one_of("padding", a["padding"], self.paddings, note),
+            "dilation": _dims("dilation", a["dilation"], rank),
+            "bias": _flag("bias", a["bias"]),
+        }
+        for name in ("filters", "depth_multiplier", "groups"):
+            if name in a:
+                out[name] = _size(name, a[name])
+        if not self.dilated_strides and max(out["strides"]) > 1 and max(out["dilation"]) > 1:
+            raise Incompatible(
+                f"strides > 1 cannot be combined with dilation > 1 (as in Keras), got strides={a['strides']!r} "
+                f"and dilation={a['dilation']!r}"
+            )
+        return out | self._extra(out)
+
+    def _extra(self, out: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _channels(self, shape: Shape) -> int:
+        rank, name = self.rank, self.keras_type
+        axes = ("steps", "height, width", "depth, height, width")[rank - 1]
+        _rank(shape, rank + 1, f"{name} needs an input of rank {rank + 1} ({axes}, channels)")
+        return _known(shape, name)
+
+    def _slide(self, shape: Shape) -> Shape:
+        a = self._args
+        return _spatial("kernel", shape, a["kernel"], a["strides"], a["dilation"], a["padding"])
+
+
+class _Conv(_Window):
     def __init__(self, filters: Any, kernel: Any, *, strides: Any = 1, padding: Any = "valid", dilation: Any = 1,
                  groups: Any = 1, bias: Any = True) -> None:  # fmt: skip
         super().__init__(filters=filters, kernel=kernel, strides=strides, padding=padding, dilation=dilation,
                          groups=groups, bias=bias)  # fmt: skip
 
-    def _check(self) -> dict[str, Any]:
-        a, rank = self._args, self.rank
-        paddings = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
-        out: dict[str, Any] = {
-            "filters": _size("filters", a["filters"]),
-            "kernel": _dims("kernel", a["kernel"], rank),
-            "strides": _dims("strides", a["strides"], rank),
-            "padding": _one_of("padding", a["padding"], paddings, "" if rank == 1 else " ('causal' is for Conv1D)"),
-            "dilation": _dims("dilation", a["dilation"], rank),
-            "groups": _size("groups", a["groups"]),
-            "bias": _flag("bias", a["bias"]),
-        }
-        if max(out["strides"]) > 1 and max(out["dilation"]) > 1:
-            raise Incompatible(
-                f"strides > 1 cannot be combined with dilation > 1 (as in Keras), got strides={a['strides']!r} "
-                f"and dilation={a['dilation']!r}"
-            )
+    def _extra(self, out: dict[str, Any]) -> dict[str, Any]:
         if out["filters"] % out["groups"]:
             raise Incompatible(f"groups={out['groups']} must divide filters={out['filters']}")
-        return out
+        return {}
 
-    def infer(self, shape: Shape) -> tuple[Shape, Count | int]:
-        a, rank, name = self._args, self.rank, self.keras_type
-        axes = ("steps", "height, width", "depth, height, width")[rank - 1]
-        _rank(shape, rank + 1, f"{name} needs an input of rank {rank + 1} ({axes}, channels)")
-        channels = _known(shape, name)
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        a = self._args
+        channels = self._channels(shape)
         if channels % a["groups"]:
             raise Incompatible(f"groups={a['groups']} must divide the input channels, got input shape {_show(shape)}")
-        spatial = _spatial("kernel", shape, a["kernel"], a["strides"], a["dilation"], a["padding"])
-        count = Count(f"conv{rank}d", channels, a["filters"],
-                      (("kernel", a["kernel"]), ("bias", a["bias"]), ("groups", a["groups"])))  # fmt: skip
-        return (*spatial, a["filters"]), count
+        count = _count(self.kind, n_features=channels, n_units=a["filters"], kernel=a["kernel"], bias=a["bias"],
+                       groups=a["groups"])  # fmt: skip
+        return (*self._slide(shape), a["filters"]), count
 
 
 class Conv1D(_Conv):
     """``Conv1D(filters, kernel, strides=1, padding="valid"|"same"|"causal", dilation=1, groups=1, bias=True)``."""
 
-    keras_type, rank = "Conv1D", 1
+    keras_type, kind, rank, paddings = "Conv1D", "conv1d", 1, ("valid", "same", "causal")
 
 
 class Conv2D(_Conv):
     """``Conv2D(filters, kernel, strides=1, padding="valid"|"same", dilation=1, groups=1, bias=True)``."""
 
-    keras_type, rank = "Conv2D", 2
+    keras_type, kind, rank = "Conv2D", "conv2d", 2
 
 
 class Conv3D(_Conv):
     """``Conv3D(filters, kernel, strides=1, padding="valid"|"same", dilation=1, groups=1, bias=True)``."""
 
-    keras_type, rank = "Conv3D", 3
+    keras_type, kind, rank = "Conv3D", "conv3d", 3
+
+
+class _Depthwise(_Window):
+    dilated_strides = True
+
+    def __init__(self, kernel: Any, *, strides: Any = 1, padding: Any = "valid", depth_multiplier: Any = 1,
+                 dilation: Any = 1, bias: Any = True) -> None:  # fmt: skip
+        super().__init__(kernel=kernel, strides=strides, padding=padding, depth_multiplier=depth_multiplier,
+                         dilation=dilation, bias=bias)  # fmt: skip
+
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        a = self._args
+        channels = self._channels(shape)
+        count = _count(self.kind, n_features=channels, kernel=a["kernel"], depth_multiplier=a["depth_multiplier"],
+                       bias=a["bias"])  # fmt: skip
+        return (*self._slide(shape), channels * a["depth_multiplier"]), count
+
+
+class DepthwiseConv1D(_Depthwise):
+    """``DepthwiseConv1D(kernel, strides=1, padding="valid"|"same", depth_multiplier=1, dilation=1, bias=True)``:
+    ``depth_multiplier`` filters per input channel."""
+
+    keras_type, kind, rank = "DepthwiseConv1D", "depthwise_conv1d", 1
+
+
+class DepthwiseConv2D(_Depthwise):
+    """``DepthwiseConv2D(kernel, strides=1, padding="valid"|"same", depth_multiplier=1, dilation=1, bias=True)``:
+    ``depth_multiplier`` filters per input channel."""
+
+    keras_type, kind, rank = "DepthwiseConv2D", "depthwise_conv2d", 2
+
+
+class _Separable(_Window):
+    dilated_strides = True
+
+    def __init__(self, filters: Any, kernel: Any, *, strides: Any = 1, padding: Any = "valid",
+                 depth_multiplier: Any = 1, dilation: Any = 1, bias: Any = True) -> None:  # fmt: skip
+        super().__init__(filters=filters, kernel=kernel, strides=strides, padding=padding,
+                         depth_multiplier=depth_multiplier, dilation=dilation, bias=bias)  # fmt: skip
+
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        a = self._args
+        count = _count(self.kind, n_features=self._channels(shape), n_units=a["filters"], kernel=a["kernel"],
+                       depth_multiplier=a["depth_multiplier"], bias=a["bias"])  # fmt: skip
+        return (*self._slide(shape), a["filters"]), count
+
+
+class SeparableConv1D(_Separable):
+    """``SeparableConv1D(filters, kernel, strides=1, padding="valid"|"same", depth_multiplier=1, dilation=1,
+    bias=True)``: a depthwise then a pointwise convolution (Keras only: PyTorch has no such layer)."""
+
+    keras_type, kind, rank = "SeparableConv1D", "separable_conv1d", 1
+
+
+class SeparableConv2D(_Separable):
+    """``SeparableConv2D(filters, kernel, strides=1, padding="valid"|"same", depth_multiplier=1, dilation=1,
+    bias=True)``: a depthwise then a pointwise convolution (Keras only: PyTorch has no such layer)."""
+
+    keras_type, kind, rank = "SeparableConv2D", "separable_conv2d", 2
+
+
+class _Transpose(_Window):
+    def __init__(self, filters: Any, kernel: Any, *, strides: Any = 1, padding: Any = "valid",
+                 output_padding: Any = None, dilation: Any = 1, bias: Any = True) -> None:  # fmt: skip
+        super().__init__(filters=filters, kernel=kernel, strides=strides, padding=padding,
+                         output_padding=output_padding, dilation=dilation, bias=bias)  # fmt: skip
+
+    def _extra(self, out: dict[str, Any]) -> dict[str, Any]:
+        given = self._args["output_padding"]
+        if given is None:
+            return {"output_padding": None}
+        extra = _dims("output_padding", given, self.rank, minimum=0)
+        if any(p >= s for p, s in zip(extra, out["strides"])):
+            raise Incompatible(
+                f"output_padding must be less than strides in every dimension (as in Keras), got "
+                f"output_padding={given!r} and strides={self._args['strides']!r}"
+            )
+        return {"output_padding": extra}
+
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        a = self._args
+        count = _count(self.kind, n_features=self._channels(shape), n_units=a["filters"], kernel=a["kernel"],
+                       bias=a["bias"])  # fmt: skip
+        lengths = _transposed(shape, a["kernel"], a["strides"], a["dilation"], a["padding"], a["output_padding"])
+        return (*lengths, a["filters"]), count
+
+
+class Conv1DTranspose(_Transpose):
+    """``Conv1DTranspose(filters, kernel, strides=1, padding="valid"|"same", output_padding=None, dilation=1,
+    bias=True)``: Keras' transposed output lengths."""
+
+    keras_type, kind, rank = "Conv1DTranspose", "conv1d_transpose", 1
+
+
+class Conv2DTranspose(_Transpose):
+    """``Conv2DTranspose(filters, kernel, strides=1, padding="valid"|"same", output_padding=None, dilation=1,
+    bias=True)``: Keras' transposed output lengths."""
+
+    keras_type, kind, rank = "Conv2DTranspose", "conv2d_transpose", 2
+
+
+class Conv3DTranspose(_Transpose):
+    """``Conv3DTranspose(filters, kernel, strides=1, padding="valid"|"same", output_padding=None, dilation=1,
+    bias=True)``: Keras' transposed output lengths."""
+
+    keras_type, kind, rank = "Conv3DTranspose", "conv3d_transpose", 3
 
 
 # -- recurrent layers --------------------------------------------------------------------------------------------
@@ -318,13 +484,13 @@ class _Recurrent(Layer):
         return {"units": _size("units", a["units"]), "bias": _flag("bias", a["bias"]),
                 "return_sequences": _flag("return_sequences", a["return_sequences"])}  # fmt: skip
 
-    def _options(self) -> tuple[tuple[str, Any], ...]:
-        return (("bias", self._args["bias"]),)
+    def _options(self) -> dict[str, Any]:
+        return {"bias": self._args["bias"]}
 
-    def infer(self, shape: Shape) -> tuple[Shape, Count | int]:
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         a = self._args
         _rank(shape, 2, f"{self.keras_type} needs an input of rank 2 (time steps, features)")
-        count = Count(self.kind, _known(shape, self.keras_type), a["units"], self._options())
+        count = _count(self.kind, n_features=_known(shape, self.keras_type), n_units=a["units"], **self._options())
         return ((shape[0], a["units"]) if a["return_sequences"] else (a["units"],)), count
 
 
@@ -352,9 +518,9 @@ class GRU(_Recurrent):
         ra = self._args["reset_after"]
         return {**super()._check(), "reset_after": None if ra is None else _flag("reset_after", ra)}
 
-    def _options(self) -> tuple[tuple[str, Any], ...]:
+    def _options(self) -> dict[str, Any]:
         ra = self._args["reset_after"]
-        return super()._options() + ((("reset_after", ra),) if ra is not None else ())
+        return super()._options() | ({} if ra is None else {"reset_after": ra})
 
 
 class Bidirectional(Layer):
@@ -376,12 +542,132 @@ class Bidirectional(Layer):
             raise type(exc)(f"layer.{exc}") from None
         return {"layer": inner, "merge": _one_of("merge", self._args["merge"], ("concat", "sum", "mul", "ave"))}
 
-    def infer(self, shape: Shape) -> tuple[Shape, Count | int]:
-        out, count = self._args["layer"].infer(shape)
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        out, count = self._args["layer"].infer(shape, convention)
         assert isinstance(count, Count)
         if self._args["merge"] == "concat":
             out = (*out[:-1], 2 * out[-1])  # type: ignore[operator]
-        return out, count._replace(options=count.options + (("bidirectional", True),))
+        return out, count._replace(values=count.values + (("bidirectional", True),))
+
+
+# -- normalization -----------------------------------------------------------------------------------------------
+
+
+class _Normalization(Layer):
+    """Normalization over the last axis (Keras' ``axis=-1``): the shape
+    unchanged, weights of the last axis' width. ``center`` (beta) and
+    ``scale`` (gamma) are Keras' flags; under ``torch`` they stay on
+    (PyTorch's ``affine``)."""
+
+    kind: ClassVar[str]
+
+    def _check(self) -> dict[str, Any]:
+        return {name: _flag(name, value) for name, value in self._args.items()}
+
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        return shape, _count(self.kind, n_features=_known(shape, self.keras_type), **self._args)
+
+
+class BatchNormalization(_Normalization):
+    """``BatchNormalization(center=True, scale=True)``: gamma and beta trainable, the moving mean and
+    variance non-trainable (under ``torch``: PyTorch's running statistics, buffers)."""
+
+    keras_type, kind = "BatchNormalization", "batchnorm"
+
+    def __init__(self, *, center: Any = True, scale: Any = True) -> None:
+        super().__init__(center=center, scale=scale)
+
+
+class LayerNormalization(_Normalization):
+    """``LayerNormalization(center=True, scale=True, rms_scaling=False)`` (``rms_scaling``: gamma alone)."""
+
+    keras_type, kind = "LayerNormalization", "layernorm"
+
+    def __init__(self, *, center: Any = True, scale: Any = True, rms_scaling: Any = False) -> None:
+        super().__init__(center=center, scale=scale, rms_scaling=rms_scaling)
+
+
+class RMSNormalization(_Normalization):
+    """``RMSNormalization()``: one scale per feature."""
+
+    keras_type, kind = "RMSNormalization", "rmsnorm"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class GroupNormalization(_Normalization):
+    """``GroupNormalization(groups=32, center=True, scale=True)``: ``groups`` must divide the channels
+    (``-1``: one group per channel, as in Keras)."""
+
+    keras_type, kind = "GroupNormalization", "groupnorm"
+
+    def __init__(self, groups: Any = 32, *, center: Any = True, scale: Any = True) -> None:
+        super().__init__(groups=groups, center=center, scale=scale)
+
+    def _check(self) -> dict[str, Any]:
+        a = self._args
+        groups = -1 if type(a["groups"]) is int and a["groups"] == -1 else _size("groups", a["groups"])
+        return {"groups": groups, "center": _flag("center", a["center"]), "scale": _flag("scale", a["scale"])}
+
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        a = self._args
+        channels = _known(shape, self.keras_type)
+        groups = channels if a["groups"] == -1 else a["groups"]
+        if channels % groups:
+            raise Incompatible(f"groups={groups} must divide the channels, got input shape {_show(shape)}")
+        return shape, _count(self.kind, n_features=channels, groups=groups, center=a["center"], scale=a["scale"])
+
+
+# -- attention ---------------------------------------------------------------------------------------------------
+
+
+class MultiHeadAttention(Layer):
+    """``MultiHeadAttention(num_heads, key_dim, value_dim=None, output_shape=None, bias=True)`` as
+    self-attention (query, key and value are the input): the output has ``output_shape`` (an int or a
+    tuple) in place of the input's last axis, by default that axis.
+
+    Under ``torch`` it is PyTorch's ``nn.MultiheadAttention(embed_dim, num_heads)``, whose heads split
+    the input width: ``key_dim · num_heads`` must be that width, ``value_dim`` and ``output_shape`` left
+    unset (or equal to what PyTorch has)."""
+
+    keras_type = "MultiHeadAttention"
+
+    def __init__(self, num_heads: Any, key_dim: Any, value_dim: Any = None, *, output_shape: Any = None,
+                 bias: Any = True) -> None:  # fmt: skip
+        super().__init__(num_heads=num_heads, key_dim=key_dim, value_dim=value_dim, output_shape=output_shape,
+                         bias=bias)  # fmt: skip
+
+    def _check(self) -> dict[str, Any]:
+        a = self._args
+        shape = a["output_shape"]
+        if isinstance(shape, (tuple, list)):
+            if not shape:
+                raise InvalidArgumentError("output_shape must be an int or a non-empty tuple of ints, got ()")
+            shape = tuple(_size(f"output_shape[{i}]", v) for i, v in enumerate(shape))
+        elif shape is not None:
+            shape = (_size("output_shape", shape),)
+        return {"num_heads": _size("num_heads", a["num_heads"]), "key_dim": _size("key_dim", a["key_dim"]),
+                "value_dim": None if a["value_dim"] is None else _size("value_dim", a["value_dim"]),
+                "output_shape": shape, "bias": _flag("bias", a["bias"])}  # fmt: skip
+
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        a = self._args
+        width = _known(shape, self.keras_type)
+        out = a["output_shape"] or (width,)
+        heads, key_dim, value_dim = a["num_heads"], a["key_dim"], a["value_dim"] or a["key_dim"]
+        if convention == "torch":
+            if heads * key_dim != width or value_dim != key_dim or out != (width,):
+                raise Incompatible(
+                    "under convention 'torch' a MultiHeadAttention is PyTorch's nn.MultiheadAttention(embed_dim, "
+                    "num_heads), whose heads split the input width: key_dim * num_heads must be the width and "
+                    f"value_dim, output_shape unset; got num_heads={heads}, key_dim={key_dim}, value_dim="
+                    f"{a['value_dim']}, output_shape={a['output_shape']} on input shape {_show(shape)}"
+                )
+            return shape, _count("mha", n_features=width, num_heads=heads, bias=a["bias"])
+        count = _count("mha", n_features=width, num_heads=heads, key_dim=key_dim, value_dim=value_dim,
+                       output_shape=math.prod(out), bias=a["bias"])  # fmt: skip
+        return (*shape[:-1], *out), count
 
 
 # -- pooling -----------------------------------------------------------------------------------------------------
@@ -399,7 +685,7 @@ class _Pooling(Layer):
         strides = pool if a["strides"] is None else _dims("strides", a["strides"], self.rank)
         return {"pool_size": pool, "strides": strides, "padding": _one_of("padding", a["padding"], ("valid", "same"))}
 
-    def infer(self, shape: Shape) -> tuple[Shape, Count | int]:
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         a, rank = self._args, self.rank
         _rank(shape, rank + 1, f"{self.keras_type} needs an input of rank {rank + 1} (spatial axes, channels)")
         ones = (1,) * rank
@@ -415,7 +701,7 @@ class _GlobalPooling(Layer):
     def _check(self) -> dict[str, Any]:
         return {"keepdims": _flag("keepdims", self._args["keepdims"])}
 
-    def infer(self, shape: Shape) -> tuple[Shape, Count | int]:
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         rank = self.rank
         _rank(shape, rank + 1, f"{self.keras_type} needs an input of rank {rank + 1} (spatial axes, channels)")
         return ((1,) * rank if self._args["keepdims"] else ()) + (shape[-1],), 0
@@ -458,7 +744,7 @@ class Flatten(Layer):
     def __init__(self) -> None:
         super().__init__()
 
-    def infer(self, shape: Shape) -> tuple[Shape, Count | int]:
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         return (None if None in shape else math.prod(shape),), 0  # type: ignore[arg-type]
 
 
