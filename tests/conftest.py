@@ -1,4 +1,5 @@
 import os
+import signal
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -17,3 +18,12 @@ settings.load_profile("archsweep")
 def backend(request):
     """Every test that takes this runs against both cores."""
     return request.param
+
+
+# The signal tests need Ctrl-C, SIGTERM and SIGHUP at their defaults, as in a
+# terminal. A run under nohup, or in a background job, inherits some of them
+# ignored, and archsweep leaves an ignored signal alone, by design: reset them
+# here, for this process and the ones the tests start.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)

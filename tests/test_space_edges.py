@@ -23,7 +23,6 @@ from archsweep import _model, _space
 
 L = asw.layers
 WIDTHS = (16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096)
-PYTHON = Path(__file__).resolve().parents[1] / "python"
 BACKENDS = ["rust", "python"]
 
 
@@ -200,7 +199,7 @@ def test_search_refusals_name_the_layer_states_and_bytes():
 
 
 def run_python(code, timeout=60):
-    env = {**os.environ, "PYTHONPATH": str(PYTHON)}
+    env = dict(os.environ)  # the installed archsweep, as a user runs it
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
                           timeout=timeout, env=env)  # fmt: skip
 
@@ -251,7 +250,7 @@ def test_cli_models_passes_max_bytes_to_the_space(tmp_path):
     spec = tmp_path / "huge.toml"
     spec.write_text('input_shape = [8]\n[[layers]]\nrepeat = { type = "Dense", units = 8 }\nmin = 1\n'
                     "max = 1000000000\n")  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(PYTHON)}
+    env = dict(os.environ)  # the installed archsweep, as a user runs it
     start = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "archsweep", "models", str(spec), "--budget", "1M", "--max-bytes", "1G"],
                        capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
@@ -266,7 +265,7 @@ def test_cli_models_passes_max_bytes_to_the_space(tmp_path):
 def interrupted(argv_or_code, wait=0.3):
     """Runs a long table building, sends SIGINT once it has started, and
     returns the process and how long it took to end after the signal."""
-    env = {**os.environ, "PYTHONPATH": str(PYTHON)}
+    env = dict(os.environ)  # the installed archsweep, as a user runs it
     argv = argv_or_code if isinstance(argv_or_code, list) else [sys.executable, "-c", textwrap.dedent(argv_or_code)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
