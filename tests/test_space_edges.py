@@ -11,7 +11,6 @@ import textwrap
 import time
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
