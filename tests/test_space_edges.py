@@ -130,8 +130,10 @@ def test_choice_refuses_exactly_the_repeated_values(values):
 
 def test_equal_options_are_found_in_linear_time(monkeypatch):
     calls = []
-    key = _space.value_key
-    monkeypatch.setattr(_space, "value_key", lambda v: calls.append(v) or key(v))
+    from archsweep import layers
+
+    key = layers.value_key
+    monkeypatch.setattr(layers, "value_key", lambda v: calls.append(v) or key(v))
     assert len(asw.choice(range(20_001)).options) == 20_001
     assert len(calls) == 20_001  # one key per option, no pairwise comparison
     with pytest.raises(asw.InvalidArgumentError, match=r"19999.0 is given twice \(the same as 19999\)"):

@@ -5,14 +5,17 @@ keeps the seed kinds' direct path, and hands every other kind to ``count``."""
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
-from . import _algebra, _args, _kinds
+from . import _args
 from ._backend import KERNEL_ERRORS, MODULES, core, raise_kernel_error
 from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError
 from ._names import ALIASES, CONV_RANK, CONVENTIONS, LAYERS, RECURRENT, _choose, convention_name, layer_name
+
+if TYPE_CHECKING:
+    from . import _algebra, _kinds
 
 _ONE = np.ones((), dtype=np.int64)
 
@@ -155,6 +158,8 @@ def count_params(
                 return module.count_one(code, *values)
             except KERNEL_ERRORS as exc:
                 raise_kernel_error(exc, LAYERS[code], (), [np.asarray(v, dtype=np.int64) for v in values])
+    from . import _kinds  # after the fast path: the registry is not read by import archsweep
+
     kind = _kinds.find(layer) if isinstance(layer, str) else None
     if arguments or (kind is not None and kind.name not in LAYERS):
         # The seed kinds' options at their defaults say nothing: a kind without them accepts them so.
@@ -238,6 +243,8 @@ _MISSING = object()
 
 def kind_of(layer: Any, argument: str = "layer") -> _kinds.Kind:
     """The registered kind ``layer`` names (its name, Keras or PyTorch class name, any case)."""
+    from . import _kinds  # the registry: not read by import archsweep
+
     if not isinstance(layer, str):
         raise ArgumentTypeError(f"{argument} must be a string naming a layer kind, got {type(layer).__name__} {layer!r}")
     kind = _kinds.find(layer)
@@ -277,6 +284,8 @@ def count(
     >>> count("lstm", 32, 64, num_layers=2, proj_size=16, convention="torch")
     23552
     """
+    from . import _algebra  # the registry: not read by import archsweep
+
     module = _poly_core(backend)
     kind = kind_of(layer)
     convention = convention_name(convention)
@@ -322,6 +331,8 @@ def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any]) ->
     not have, or one it has only under another convention given a value
     other than its default, is refused. Also: whether every value was a
     plain scalar (the call then gives an int)."""
+    from . import _algebra, _kinds  # the registry: not read by import archsweep
+
     names = [a.name for a in kind.args]
     for name in given:
         if name not in names:
@@ -365,6 +376,8 @@ def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any]) ->
 
 
 def _is_default(arg: _kinds.Arg, value: Any) -> bool:
+    from . import _kinds  # the registry: not read by import archsweep
+
     try:
         return bool(np.all(np.asarray(value) == arg.default))
     except (TypeError, ValueError):
@@ -373,6 +386,8 @@ def _is_default(arg: _kinds.Arg, value: Any) -> bool:
 
 def _kind_error(exc: Exception, kind: _kinds.Kind, quantity: str, compiled: _algebra.Compiled, shape) -> NoReturn:
     """A kernel refusal as the exception a user should see, naming the point."""
+    from . import _algebra, _kinds  # the registry: not read by import archsweep
+
     what, index, message, subject = (*exc.args, None)[:4]
     where = ""
     if index is not None:

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._errors import ArgumentTypeError, InvalidArgumentError
 from ._poly import offset, quotient
@@ -30,8 +29,9 @@ from ._poly import offset, quotient
 REQUIRED = object()  # the default of an argument the user must give
 
 
-@dataclass(frozen=True)
-class Arg:
+# NamedTuples, not dataclasses: the registry is read at start-up, and a
+# dataclass costs a millisecond to define.
+class Arg(NamedTuple):
     """One argument of a kind.
 
     ``type`` is ``"size"`` (a whole number >= ``minimum``; ``nullable``: None
@@ -52,8 +52,7 @@ class Arg:
         return self.conventions is None or convention in self.conventions
 
 
-@dataclass(frozen=True)
-class Quantities:
+class Quantities(NamedTuple):
     trainable: int
     non_trainable: int = 0
     buffers: int = 0
@@ -63,8 +62,7 @@ class Quantities:
         return self.trainable + self.non_trainable
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """A constraint between two sizes: ``divides`` (``small`` divides
     ``large``) or ``less`` (``small < large``), under ``conventions`` (None:
     all). The blamed argument is ``small``. A kernel reads the same rules, so
@@ -84,8 +82,7 @@ class Rule:
         return f"{self.small} must {verb} {self.large}"
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(NamedTuple):
     name: str
     names: tuple[str, ...]  # other names it answers to: Keras and PyTorch class names, aliases
     conventions: tuple[str, ...]

@@ -8,7 +8,6 @@ from typing import Any
 
 from ._args import scalar_size
 from ._errors import ArgumentTypeError, InvalidArgumentError
-from .layers import value_key
 
 
 class Choice:
@@ -70,6 +69,8 @@ def _refuse_equal(options: tuple[Any, ...]) -> None:
     """Refuses two options that are the same value (``3`` and ``3.0``, see
     ``layers.value_key``), in linear time: by key, and by equality only
     among the options that cannot be hashed."""
+    from .layers import value_key  # layers reads the registry: imported when a choice is made
+
     seen: dict[Any, int] = {}
     unhashable: list[int] = []
     for i, option in enumerate(options):
