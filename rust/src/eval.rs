@@ -44,8 +44,8 @@ pub fn evaluate(spec: &Spec, mesh: &Mesh, range: Range<usize>, outs: Vec<&mut [i
     let pieces = split_outputs(outs, &sizes);
     run_chunks(range, pieces, |chunk, mut outs| {
         let mut worker = Worker::new(spec, &bounds, Mode::Count);
-        mesh.for_each_run(chunk.start, chunk.end, |first, rows, sorted| {
-            worker.evaluate(first - chunk.start, first, rows, sorted, &mut outs)
+        mesh.for_each_run(chunk.start, chunk.end, |first, rows, along| {
+            worker.evaluate(first - chunk.start, first, rows, along, &mut outs)
         })
     })
     .map(|_| ())
@@ -68,8 +68,8 @@ pub fn chunk_counts(spec: &Spec, mesh: &Mesh, budget: Budget, range: Range<usize
     }
     run_chunks(range, vec![(); pieces.len()], |chunk, ()| {
         let (mut worker, mut n) = (Worker::new(spec, &bounds, Mode::Sweep(budget)), 0);
-        mesh.for_each_run(chunk.start, chunk.end, |first, rows, sorted| {
-            n += worker.count(first, rows, sorted)?;
+        mesh.for_each_run(chunk.start, chunk.end, |first, rows, along| {
+            n += worker.count(first, rows, along)?;
             Ok(())
         })?;
         Ok(n)
@@ -119,8 +119,8 @@ pub fn sweep_fill(
     }
     run_chunks(range, pieces, |chunk, (mut outs, mut cols)| {
         let (mut worker, mut at) = (Worker::new(spec, &bounds, Mode::Sweep(budget)), 0);
-        mesh.for_each_run(chunk.start, chunk.end, |first, rows, sorted| {
-            worker.fill(first, rows, sorted, &mut outs, &mut cols, &mut at)
+        mesh.for_each_run(chunk.start, chunk.end, |first, rows, along| {
+            worker.fill(first, rows, along, &mut outs, &mut cols, &mut at)
         })
     })?;
     Ok(rows)
@@ -179,6 +179,37 @@ fn horner(c: &Cubic, x: Option<(usize, i64)>, row: &MeshRow, from: usize, out: &
     }
 }
 
+/// Whether every factor of `checks` (a bit each) is valid at point `j` of `row`.
+#[inline(always)]
+fn valid(spec: &Spec, checks: u64, row: &MeshRow, j: usize) -> bool {
+    let mut bits = checks;
+    while bits != 0 {
+        if spec.factors[bits.trailing_zeros() as usize].value(|k| row.get(k, j)).is_none() {
+            return false;
+        }
+        bits &= bits - 1;
+    }
+    true
+}
+
+/// The varying factor of a folded row at point `j` (0 when none varies).
+#[inline(always)]
+fn x_at(row: &MeshRow, x: Option<(usize, i64)>, j: usize) -> i64 {
+    x.map_or(0, |(k, shift)| row.get(k, j).wrapping_add(shift))
+}
+
+/// Whether a folded row's keep rule keeps point `j` (`cubics`: its quantities).
+#[inline(always)]
+fn keeps(cubics: &[Cubic], budget: Budget, row: &MeshRow, x: Option<(usize, i64)>, keep: Keep, j: usize) -> bool {
+    match keep {
+        Keep::All => true,
+        Keep::Nothing => false,
+        Keep::Prefix(n) => j < n,
+        Keep::AtMost(v) => x.is_some_and(|(k, _)| row.get(k, j) <= v),
+        Keep::Compare => budget.is_some_and(|(b, limit)| cubics[b].eval(x_at(row, x, j)) <= limit),
+    }
+}
+
 /// One chunk's planner and scratch space, reused by its rows.
 struct Worker<'s> {
     spec: &'s Spec,
@@ -207,17 +238,17 @@ impl<'s> Worker<'s> {
         }
     }
 
-    fn budget(&self) -> Option<(usize, i64)> {
+    fn budget(&self) -> Budget {
         match self.planner.mode {
             Mode::Sweep(budget) => budget,
             Mode::Count => None,
         }
     }
 
-    fn plan_all(&mut self, rows: &[MeshRow], sorted: &[bool]) {
+    fn plan_all(&mut self, rows: &[MeshRow], along: &Mesh) {
         self.plans.clear();
         for (q, row) in rows.iter().enumerate() {
-            let plan = self.planner.plan(row, sorted, q);
+            let plan = self.planner.plan(row, along, q);
             self.plans.push(plan);
         }
     }
@@ -248,13 +279,18 @@ impl<'s> Worker<'s> {
         at: usize,
         first: usize,
         rows: &[MeshRow],
-        sorted: &[bool],
+        along: &Mesh,
         outs: &mut [&mut [i64]],
     ) -> Result<()> {
-        self.plan_all(rows, sorted);
+        self.plan_all(rows, along);
         let (m, len) = (rows.len(), rows[0].len);
         for (q, row) in rows.iter().enumerate() {
-            let Plan::Fold { x, .. } = self.plans[q] else { continue };
+            let Plan::Fold { x, checks, .. } = self.plans[q] else { continue };
+            if checks != 0 && !(0..len).all(|j| valid(self.spec, checks, row, j)) {
+                // Point by point below, which names the first invalid point.
+                self.plans[q] = Plan::General;
+                continue;
+            }
             if m == 1 {
                 for (c, out) in self.planner.cubics(q).iter().zip(outs.iter_mut()) {
                     horner(c, x, row, 0, &mut out[at..at + len]);
@@ -290,12 +326,12 @@ impl<'s> Worker<'s> {
     }
 
     /// How many points of `rows` (see `Mesh::for_each_run`) a sweep keeps.
-    fn count(&mut self, first: usize, rows: &[MeshRow], sorted: &[bool]) -> Result<usize> {
-        self.plan_all(rows, sorted);
+    fn count(&mut self, first: usize, rows: &[MeshRow], along: &Mesh) -> Result<usize> {
+        self.plan_all(rows, along);
         let mut n = 0;
         for (q, row) in rows.iter().enumerate() {
-            if let Plan::Fold { x, keep } = self.plans[q] {
-                n += self.count_folded(row, x, keep, q);
+            if let Plan::Fold { x, keep, checks } = self.plans[q] {
+                n += self.count_folded(row, x, keep, checks, q);
             }
         }
         if self.plans.iter().all(|p| *p != Plan::General) {
@@ -312,7 +348,14 @@ impl<'s> Worker<'s> {
         Ok(n)
     }
 
-    fn count_folded(&mut self, row: &MeshRow, x: Option<(usize, i64)>, keep: Keep, slot: usize) -> usize {
+    fn count_folded(&mut self, row: &MeshRow, x: Option<(usize, i64)>, keep: Keep, checks: u64, slot: usize) -> usize {
+        let budget = self.budget();
+        if checks != 0 {
+            let cubics = self.planner.cubics(slot);
+            return (0..row.len)
+                .filter(|&j| keeps(cubics, budget, row, x, keep, j) && valid(self.spec, checks, row, j))
+                .count();
+        }
         match (keep, x) {
             (Keep::All, _) => row.len,
             (Keep::Nothing, _) => 0,
@@ -325,7 +368,7 @@ impl<'s> Worker<'s> {
             },
             (_, _) => {
                 // Compare (a short row): a vectorisable compare-and-sum.
-                let (b, limit) = self.budget().expect("a compare plan has a budget");
+                let (b, limit) = budget.expect("a compare plan has a budget");
                 let c = &self.planner.cubics(slot)[b];
                 let mut n = 0;
                 for b0 in (0..row.len).step_by(BLOCK) {
@@ -343,20 +386,20 @@ impl<'s> Worker<'s> {
         &mut self,
         first: usize,
         rows: &[MeshRow],
-        sorted: &[bool],
+        along: &Mesh,
         outs: &mut [&mut [i64]],
         cols: &mut [Column],
         at: &mut usize,
     ) -> Result<()> {
-        self.plan_all(rows, sorted);
+        self.plan_all(rows, along);
         let [row] = rows else {
             return self.fill_interleaved(first, rows, outs, cols, at);
         };
         match self.plans[0] {
             Plan::Fold { keep: Keep::Nothing, .. } => {}
-            Plan::Fold { x, keep: Keep::All } => self.emit_prefix(row, x, row.len, outs, cols, at),
-            Plan::Fold { x, keep: Keep::Prefix(n) } => self.emit_prefix(row, x, n, outs, cols, at),
-            Plan::Fold { x, keep } => self.emit_selected(row, x, keep, outs, cols, at),
+            Plan::Fold { x, keep: Keep::All, checks: 0 } => self.emit_prefix(row, x, row.len, outs, cols, at),
+            Plan::Fold { x, keep: Keep::Prefix(n), checks: 0 } => self.emit_prefix(row, x, n, outs, cols, at),
+            Plan::Fold { x, keep, checks } => self.emit_selected(row, x, keep, checks, outs, cols, at),
             Plan::General => {
                 for j in 0..row.len {
                     if self.decide(row, j, first + j)? {
@@ -387,45 +430,49 @@ impl<'s> Worker<'s> {
         *at += n;
     }
 
-    /// The points of a folded row its keep rule selects, a block at a time:
-    /// select first (by `x` or by the budget quantity), then compute only
-    /// what is kept.
+    /// The points of a folded row its keep rule and checks select, a block
+    /// at a time: select first (by `x`, by the budget quantity, or point by
+    /// point), then compute only what is kept.
+    #[allow(clippy::too_many_arguments)]
     fn emit_selected(
         &mut self,
         row: &MeshRow,
         x: Option<(usize, i64)>,
         keep: Keep,
+        checks: u64,
         outs: &mut [&mut [i64]],
         cols: &mut [Column],
         at: &mut usize,
     ) {
-        let (k, shift) = x.expect("a selecting plan has a varying factor");
+        let budget = self.budget();
         for b0 in (0..row.len).step_by(BLOCK) {
             let n = BLOCK.min(row.len - b0);
-            let kept = match (keep, row.lane(k).skip(b0)) {
-                (Keep::AtMost(v), Lane::Contig(p)) => {
+            let cubics = self.planner.cubics(0);
+            let kept = match (keep, checks, x.map(|(k, _)| row.lane(k).skip(b0))) {
+                (Keep::AtMost(v), 0, Some(Lane::Contig(p))) => {
                     // SAFETY: a contiguous lane holds the row's values from its pointer.
                     let values = unsafe { std::slice::from_raw_parts(p, n) };
                     simd::select_at_most(values, v, b0 as u32, &mut self.kept_at)
                 }
-                (Keep::AtMost(v), _) => {
+                (Keep::Compare, 0, _) => {
+                    let (b, limit) = budget.expect("a compare plan has a budget");
+                    horner(&cubics[b], x, row, b0, &mut self.block[..n]);
+                    simd::select_at_most(&self.block[..n], limit, b0 as u32, &mut self.kept_at)
+                }
+                _ => {
                     let mut kept = 0;
                     for j in b0..b0 + n {
                         self.kept_at[kept] = j as u32;
-                        kept += (row.get(k, j) <= v) as usize; // branch-free: always write, advance if kept
+                        // Branch-free: always write, advance if kept.
+                        kept += (keeps(cubics, budget, row, x, keep, j) && valid(self.spec, checks, row, j)) as usize;
                     }
                     kept
                 }
-                _ => {
-                    let (b, limit) = self.budget().expect("a compare plan has a budget");
-                    horner(&self.planner.cubics(0)[b], x, row, b0, &mut self.block[..n]);
-                    simd::select_at_most(&self.block[..n], limit, b0 as u32, &mut self.kept_at)
-                }
             };
             let kept_at = &self.kept_at[..kept];
-            for (c, out) in self.planner.cubics(0).iter().zip(outs.iter_mut()) {
+            for (c, out) in cubics.iter().zip(outs.iter_mut()) {
                 for (o, &j) in out[*at..*at + kept].iter_mut().zip(kept_at) {
-                    *o = c.eval(row.get(k, j as usize).wrapping_add(shift));
+                    *o = c.eval(x_at(row, x, j as usize));
                 }
             }
             for col in cols.iter_mut() {
@@ -460,7 +507,8 @@ impl<'s> Worker<'s> {
     ) -> Result<()> {
         let (m, len, nq) = (rows.len(), rows[0].len, outs.len());
         let width = STRIP / m;
-        let keeps_all = self.plans.iter().all(|p| matches!(p, Plan::Fold { keep: Keep::All, .. }));
+        let keeps_all = self.plans.iter().all(|p| matches!(p, Plan::Fold { keep: Keep::All, checks: 0, .. }));
+        let budget = self.budget();
         for j0 in (0..len).step_by(width) {
             let n = width.min(len - j0);
             if keeps_all {
@@ -481,7 +529,7 @@ impl<'s> Worker<'s> {
                 continue;
             }
             for (q, row) in rows.iter().enumerate() {
-                if let Plan::Fold { x, keep } = self.plans[q] {
+                if let Plan::Fold { x, keep, .. } = self.plans[q] {
                     if keep != Keep::Nothing {
                         for (i, c) in self.planner.cubics(q).iter().enumerate() {
                             horner(c, x, row, j0, &mut self.strip[(q * nq + i) * width..][..n]);
@@ -489,7 +537,6 @@ impl<'s> Worker<'s> {
                     }
                 }
             }
-            let budget = self.budget();
             for j in j0..j0 + n {
                 for (q, row) in rows.iter().enumerate() {
                     let s = |i: usize| (q * nq + i) * width + j - j0;
@@ -500,12 +547,12 @@ impl<'s> Worker<'s> {
                             }
                             continue;
                         }
-                        Plan::Fold { keep: Keep::All, .. } => true,
-                        Plan::Fold { keep: Keep::Nothing, .. } => false,
-                        Plan::Fold { keep: Keep::Prefix(p), .. } => j < p,
-                        Plan::Fold { keep: Keep::AtMost(v), x } => x.is_some_and(|(k, _)| row.get(k, j) <= v),
-                        Plan::Fold { keep: Keep::Compare, .. } => {
+                        Plan::Fold { keep: Keep::Compare, checks, .. } => {
                             budget.is_some_and(|(b, limit)| self.strip[s(b)] <= limit)
+                                && valid(self.spec, checks, row, j)
+                        }
+                        Plan::Fold { x, keep, checks } => {
+                            keeps(self.planner.cubics(q), budget, row, x, keep, j) && valid(self.spec, checks, row, j)
                         }
                     };
                     if kept {
@@ -881,13 +928,15 @@ mod tests {
         let mesh = case.mesh();
         let bounds = case.spec.bounds(&mesh.min, &mesh.max);
         let mut planner = Planner::new(&case.spec, &bounds, mode);
-        mesh.for_each_run(0, mesh.len(), |_, rows, sorted| {
+        mesh.for_each_run(0, mesh.len(), |_, rows, along| {
             for (q, row) in rows.iter().enumerate() {
-                let kind = match planner.plan(row, sorted, q) {
+                let kind = match planner.plan(row, along, q) {
                     Plan::General => "General".to_string(),
-                    Plan::Fold { x, keep } => {
+                    Plan::Fold { x, keep, checks } => {
                         let keep = format!("{keep:?}");
-                        format!("{}{}", keep.split('(').next().unwrap(), if x.is_some() { "" } else { " (constant)" })
+                        let constant = if x.is_some() { "" } else { " (constant)" };
+                        let checked = if checks != 0 { " (checked)" } else { "" };
+                        format!("{}{constant}{checked}", keep.split('(').next().unwrap())
                     }
                 };
                 *seen.entry(format!("{kind}{}", if rows.len() > 1 { ", interleaved" } else { "" })).or_default() += 1;
@@ -913,13 +962,14 @@ mod tests {
             }
         }
         // The cases reach every plan, alone and interleaved.
-        for kind in ["All", "Nothing", "Prefix", "AtMost", "Compare", "General"] {
-            for how in ["", ", interleaved"] {
-                let n: usize = [format!("{kind}{how}"), format!("{kind} (constant){how}")]
+        for kind in ["All", "Nothing", "Prefix", "AtMost", "Compare", "General", "(checked)"] {
+            for interleaved in [false, true] {
+                let n: usize = seen
                     .iter()
-                    .filter_map(|k| seen.get(k))
+                    .filter(|(k, _)| k.contains(kind) && k.ends_with(", interleaved") == interleaved)
+                    .map(|(_, n)| n)
                     .sum();
-                assert!(n >= 5, "{kind}{how}: {n} rows in {seen:?}");
+                assert!(n >= 5, "{kind} (interleaved: {interleaved}): {n} rows in {seen:?}");
             }
         }
     }
@@ -958,7 +1008,7 @@ mod tests {
         let mut rng = Rng(3);
         for shuffle in [false, true] {
             let case = lstm(700, 400, shuffle);
-            assert_eq!(case.mesh().sorted[1], !shuffle);
+            assert_eq!(case.mesh().sorted()[1], !shuffle);
             let want = case.expected_count().unwrap();
             assert_eq!(case.run_count().unwrap(), want);
             for limit in [0, 50_000, 700_000, i64::MAX] {
@@ -1032,14 +1082,14 @@ mod tests {
         let bounds = case.spec.bounds(&mesh.min, &mesh.max);
         let mut planner = Planner::new(&case.spec, &bounds, Mode::Sweep(Some((0, 300))));
         let mut plans = Vec::new();
-        mesh.for_each_run(0, mesh.len(), |_, rows, sorted| {
+        mesh.for_each_run(0, mesh.len(), |_, rows, along| {
             assert_eq!(rows.len(), 2); // the groups axis is walked transposed
-            plans.extend(rows.iter().enumerate().map(|(q, row)| planner.plan(row, sorted, q)));
+            plans.extend(rows.iter().enumerate().map(|(q, row)| planner.plan(row, along, q)));
             Ok(())
         })
         .unwrap();
-        assert_eq!(plans[0], Plan::Fold { x: Some((1, 0)), keep: Keep::Prefix(300 / (3 * 2)) });
-        assert_eq!(plans[1], Plan::General);
+        assert_eq!(plans[0], Plan::Fold { x: Some((1, 0)), keep: Keep::Prefix(300 / (3 * 2)), checks: 0 });
+        assert_eq!(plans[1], Plan::Fold { x: Some((1, 0)), keep: Keep::Prefix(300 / (3 * 2 / 2)), checks: 1 << 2 });
         case.check(&mut Rng(11));
     }
 }

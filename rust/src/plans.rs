@@ -8,12 +8,14 @@
 //! not, they are the points with `x ≤ x0` (`x0` found once by bisection): a
 //! compare, with no arithmetic, selects them. Overflow is settled here too:
 //! a folded row is only planned where every value it will produce is proved
-//! to fit (at the bound of `x`, or of the kept `x`); anything else — several
-//! factors varying, a factor that may be invalid along the row (a quotient
-//! by anything but 1), coefficients varying, a possible overflow — is
-//! evaluated point by point with every check (`Plan::General`).
+//! to fit (at the bound of `x`, or of the kept `x`). A constraint that may
+//! fail along the row (`n_units / groups` for groups > 1: a factor used in
+//! no term) is checked point by point beside the folded values
+//! (`Fold::checks`). Anything else — several factors varying, a factor in a
+//! term that may be invalid along the row, coefficients varying, a possible
+//! overflow — is evaluated point by point with every check (`Plan::General`).
 
-use crate::mesh::MeshRow;
+use crate::mesh::{Mesh, MeshRow};
 use crate::poly::{Bounds, Cubic, Factor, Spec, INT64_MAX};
 
 /// Rows shorter than this under a budget compare their computed values
@@ -46,8 +48,9 @@ pub(crate) enum Keep {
 pub(crate) enum Plan {
     /// The quantities are the planner's cubics for the row's slot, in
     /// operand `x.0` plus `x.1` (constants when `x` is None); every value at
-    /// a kept point fits.
-    Fold { x: Option<(usize, i64)>, keep: Keep },
+    /// a kept point fits. `checks`: the factors (a bit each) to check at
+    /// every point; a point where one fails is invalid.
+    Fold { x: Option<(usize, i64)>, keep: Keep, checks: u64 },
     /// Point by point, every factor and every sum checked.
     General,
 }
@@ -116,18 +119,22 @@ impl<'s> Planner<'s> {
     }
 
     /// The plan for `row`, whose cubics (if it folds) go into `slot`.
-    /// `sorted[k]`: operand `k` never decreases along the row.
-    pub(crate) fn plan(&mut self, row: &MeshRow, sorted: &[bool], slot: usize) -> Plan {
-        let spec = self.spec;
+    /// `along`: the mesh whose innermost axis the row runs along.
+    pub(crate) fn plan(&mut self, row: &MeshRow, along: &Mesh, slot: usize) -> Plan {
+        let (spec, nq) = (self.spec, self.spec.quantities.len());
+        if self.cubics.len() < (slot + 1) * nq {
+            self.cubics.resize((slot + 1) * nq, Cubic::default());
+        }
         if spec.coef_operands.iter().any(|&k| row.varies(k)) {
             return Plan::General;
         }
-        let (mut x, mut dead) = (None, false);
+        let (mut x, mut dead, mut checks) = (None, false, 0u64);
         for f in 0..spec.factors.len() {
             match self.along(f, row) {
                 Along::Const(v) => self.factors[f] = v,
                 Along::Invalid => dead = true,
-                Along::Check => return Plan::General,
+                Along::Check if spec.in_terms[f] => return Plan::General,
+                Along::Check => checks |= 1 << f,
                 Along::Lane(..) if !spec.in_terms[f] => {}
                 Along::Lane(_, _) if x.is_some() => return Plan::General,
                 Along::Lane(k, c) => x = Some((f, k, c)),
@@ -138,18 +145,21 @@ impl<'s> Planner<'s> {
             // reports the first (point by point names its factor).
             return match self.mode {
                 Mode::Count => Plan::General,
-                Mode::Sweep(_) => Plan::Fold { x: None, keep: Keep::Nothing },
+                Mode::Sweep(_) => Plan::Fold { x: None, keep: Keep::Nothing, checks: 0 },
             };
         }
-        let nq = spec.quantities.len();
-        if self.cubics.len() < (slot + 1) * nq {
-            self.cubics.resize((slot + 1) * nq, Cubic::default());
-        }
-        for q in 0..nq {
-            self.cubics[slot * nq + q] = spec.fold(q, x.map(|(f, ..)| f), &self.factors, |k| row.get(k, 0));
+        let fast = &self.bounds.fast;
+        let budget = match self.mode {
+            Mode::Sweep(Some((b, _))) => Some(b),
+            _ => None,
+        };
+        // Decisions need saturated coefficients; a quantity that fits everywhere and bears no budget does not.
+        let slots = self.cubics[slot * nq..(slot + 1) * nq].iter_mut();
+        for (q, (cubic, &fits)) in slots.zip(fast).enumerate() {
+            let saturate = !fits || budget == Some(q);
+            *cubic = spec.fold(q, x.map(|(f, ..)| f), &self.factors, |k| row.get(k, 0), saturate);
         }
         let cubics = &self.cubics[slot * nq..(slot + 1) * nq];
-        let fast = &self.bounds.fast;
         let fits_i64 = |q: usize, at: u64| fast[q] || cubics[q].eval_sat(at) <= INT64_MAX;
         let lane = x.map(|(_, k, c)| (k, c));
         let x_max = x.map_or(0, |(f, ..)| self.bounds.factor_max[f]);
@@ -164,7 +174,7 @@ impl<'s> Planner<'s> {
                 let fits = |x: u64| cubics[b].eval_sat(x) <= limit as u64;
                 // Valid along the row: the sum is at least 0 and fits.
                 let x_at = |j: usize| row.get(k, j).wrapping_add(c) as u64;
-                if sorted[k] {
+                if along.sorted()[k] {
                     let n = prefix(row.len, |j| fits(x_at(j)));
                     (Keep::Prefix(n), if n > 0 { x_at(n - 1) } else { 0 })
                 } else if row.len < THRESHOLD_MIN_ROW && fits_i64(b, x_max) {
@@ -184,7 +194,7 @@ impl<'s> Planner<'s> {
         if keep != Keep::Nothing && (0..nq).any(|q| !fits_i64(q, x_kept)) {
             return Plan::General;
         }
-        Plan::Fold { x: lane, keep }
+        Plan::Fold { x: lane, keep, checks }
     }
 }
 

@@ -22,6 +22,9 @@ use crate::error::{Error, Result};
 /// The highest power of a factor in a term: folded rows are cubics.
 pub const MAX_POWER: u32 = 3;
 
+/// The most factors a spec has (row plans keep one bit per factor).
+pub const MAX_FACTORS: usize = 64;
+
 pub const INT64_MAX: u64 = i64::MAX as u64;
 
 /// A size the polynomials are written in, read from the operands at a point.
@@ -86,9 +89,13 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// Checks every index against `n_operands` and the factor count, every
-    /// power against `1..=MAX_POWER`, and that no term names a factor twice.
+    /// Checks the number of factors (at most `MAX_FACTORS`), every index
+    /// against `n_operands` and the factor count, every power against
+    /// `1..=MAX_POWER`, and that no term names a factor twice.
     pub fn new(n_operands: usize, factors: Vec<Factor>, quantities: Vec<Vec<Term>>) -> Result<Spec> {
+        if factors.len() > MAX_FACTORS {
+            return Err(Error::Spec(format!("{} factors, more than the {MAX_FACTORS} a spec may have", factors.len())));
+        }
         let operand = |what: String, k: usize| {
             if k < n_operands {
                 Ok(k)
@@ -196,9 +203,19 @@ impl Spec {
 
     /// Quantity `q` as a cubic in factor `x` (or a constant, without one),
     /// where every other factor is `factors[f]` and coefficient operand `k` is
-    /// `coef(k)`.
+    /// `coef(k)`. `saturate`: also the saturated coefficients (for decisions);
+    /// without them (only for a quantity that fits everywhere, see
+    /// [`Bounds::fast`]) the wrapped ones are exact wherever `x` can be at
+    /// least 1, and where it cannot only `c0` matters, so nothing is lost.
     #[inline]
-    pub fn fold(&self, q: usize, x: Option<usize>, factors: &[i64], coef: impl Fn(usize) -> i64) -> Cubic {
+    pub fn fold(
+        &self,
+        q: usize,
+        x: Option<usize>,
+        factors: &[i64],
+        coef: impl Fn(usize) -> i64,
+        saturate: bool,
+    ) -> Cubic {
         let (mut wrap, mut sat) = ([0i64; 4], [0u64; 4]);
         for t in &self.quantities[q] {
             let c = coef(t.coef);
@@ -212,14 +229,18 @@ impl Spec {
                 for _ in 0..e {
                     w = w.wrapping_mul(v);
                 }
-                s = power(s, v as u64, e);
+                if saturate {
+                    s = power(s, v as u64, e);
+                }
             }
             wrap[degree] = wrap[degree].wrapping_add(w);
-            sat[degree] = sat[degree].saturating_add(s);
+            if saturate {
+                sat[degree] = sat[degree].saturating_add(s);
+            }
         }
         // A saturated coefficient is non-zero exactly when the true one is.
-        let degree = (0..4).rev().find(|&d| sat[d] != 0).unwrap_or(0);
-        Cubic { wrap, sat, degree }
+        let degree = if saturate { (0..4).rev().find(|&d| sat[d] != 0) } else { (0..4).rev().find(|&d| wrap[d] != 0) };
+        Cubic { wrap, sat, degree: degree.unwrap_or(0) }
     }
 }
 
@@ -333,11 +354,13 @@ mod tests {
         let ops = [7i64, 36, 3, 2, 9, 1];
         let (mut fv, mut out) = ([0i64; 2], [0u64; 1]);
         spec.point(|k| ops[k], &mut fv, &mut out).unwrap();
-        let fold_u = spec.fold(0, Some(1), &fv, |k| ops[k]);
-        assert_eq!((fold_u.degree, fold_u.eval(12)), (2, out[0] as i64));
-        let fold_f = spec.fold(0, Some(0), &fv, |k| ops[k]);
-        assert_eq!((fold_f.degree, fold_f.eval(7) as u64), (3, out[0]));
-        let none = spec.fold(0, None, &fv, |k| ops[k]);
+        for saturate in [true, false] {
+            let fold_u = spec.fold(0, Some(1), &fv, |k| ops[k], saturate);
+            assert_eq!((fold_u.degree, fold_u.eval(12)), (2, out[0] as i64));
+            let fold_f = spec.fold(0, Some(0), &fv, |k| ops[k], saturate);
+            assert_eq!((fold_f.degree, fold_f.eval(7) as u64), (3, out[0]));
+        }
+        let none = spec.fold(0, None, &fv, |k| ops[k], true);
         assert_eq!((none.degree, none.eval_sat(0)), (0, out[0]));
     }
 
