@@ -234,8 +234,16 @@ impl<'s> Worker<'s> {
             values: vec![0; nq],
             block: vec![0; BLOCK],
             kept_at: vec![0; BLOCK],
-            strip: vec![0; STRIP * nq.max(1)],
+            strip: Vec::new(),
         }
+    }
+
+    /// The strip for interleaved rows, allocated on first use.
+    fn strip(&mut self) -> &mut [i64] {
+        if self.strip.is_empty() {
+            self.strip = vec![0; STRIP * self.spec.quantities.len().max(1)];
+        }
+        &mut self.strip
     }
 
     fn budget(&self) -> Budget {
@@ -284,6 +292,9 @@ impl<'s> Worker<'s> {
     ) -> Result<()> {
         self.plan_all(rows, along);
         let (m, len) = (rows.len(), rows[0].len);
+        if m > 1 {
+            self.strip();
+        }
         for (q, row) in rows.iter().enumerate() {
             let Plan::Fold { x, checks, .. } = self.plans[q] else { continue };
             if checks != 0 && !(0..len).all(|j| valid(self.spec, checks, row, j)) {
@@ -507,6 +518,7 @@ impl<'s> Worker<'s> {
     ) -> Result<()> {
         let (m, len, nq) = (rows.len(), rows[0].len, outs.len());
         let width = STRIP / m;
+        self.strip();
         let keeps_all = self.plans.iter().all(|p| matches!(p, Plan::Fold { keep: Keep::All, checks: 0, .. }));
         let budget = self.budget();
         for j0 in (0..len).step_by(width) {

@@ -96,24 +96,25 @@ impl Spec {
         if factors.len() > MAX_FACTORS {
             return Err(Error::Spec(format!("{} factors, more than the {MAX_FACTORS} a spec may have", factors.len())));
         }
-        let operand = |what: String, k: usize| {
+        // Messages are built only on failure: a call's spec is checked on every call.
+        let operand = |what: &dyn Fn() -> String, k: usize| {
             if k < n_operands {
                 Ok(k)
             } else {
-                Err(Error::Spec(format!("{what} reads operand {k}, but there are {n_operands}")))
+                Err(Error::Spec(format!("{} reads operand {k}, but there are {n_operands}", what())))
             }
         };
         let mut sized = vec![false; n_operands];
         for (f, factor) in factors.iter().enumerate() {
             for k in factor.operands().into_iter().flatten() {
-                sized[operand(format!("factor {f}"), k)?] = true;
+                sized[operand(&|| format!("factor {f}"), k)?] = true;
             }
         }
         let (mut coef_operands, mut in_terms) = (Vec::new(), vec![false; factors.len()]);
         for (q, terms) in quantities.iter().enumerate() {
             for (t, term) in terms.iter().enumerate() {
                 let what = || format!("term {t} of quantity {q}");
-                if !coef_operands.contains(&operand(what(), term.coef)?) {
+                if !coef_operands.contains(&operand(&what, term.coef)?) {
                     coef_operands.push(term.coef);
                 }
                 for (p, &(f, power)) in term.powers.iter().enumerate() {
