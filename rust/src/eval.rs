@@ -13,9 +13,9 @@ use std::ops::Range;
 
 use crate::emit::Column;
 use crate::error::{Error, Result};
-use crate::mesh::{chunk_ranges, run_chunks, with_lane, Lane, Mesh, MeshRow};
+use crate::mesh::{chunk_ranges, run_chunks_with, with_lane, Lane, Mesh, MeshRow};
 use crate::plans::{Keep, Mode, Plan, Planner};
-use crate::poly::{Bounds, Cubic, Spec, INT64_MAX};
+use crate::poly::{Bounds, Cubic, Spec, Specialized, INT64_MAX};
 use crate::simd;
 
 /// A sweep's budget: keep the points whose quantity `.0` is at most `.1`.
@@ -39,11 +39,11 @@ pub fn evaluate(spec: &Spec, mesh: &Mesh, range: Range<usize>, outs: Vec<&mut [i
             range.len()
         )));
     }
-    let bounds = spec.bounds(&mesh.min, &mesh.max);
+    let (bounds, folder) = (spec.bounds(&mesh.min, &mesh.max), spec.specialize(|k| mesh.constant(k)));
     let sizes: Vec<usize> = chunk_ranges(range.clone()).iter().map(|r| r.len()).collect();
     let pieces = split_outputs(outs, &sizes);
-    run_chunks(range, pieces, |chunk, mut outs| {
-        let mut worker = Worker::new(spec, &bounds, Mode::Count);
+    let init = || Worker::new(spec, &folder, &bounds, Mode::Count);
+    run_chunks_with(range, pieces, init, |worker, chunk, mut outs| {
         mesh.for_each_run(chunk.start, chunk.end, |first, rows, along| {
             worker.evaluate(first - chunk.start, first, rows, along, &mut outs)
         })
@@ -66,8 +66,10 @@ pub fn chunk_counts(spec: &Spec, mesh: &Mesh, budget: Budget, range: Range<usize
         // Nothing is dropped and nothing can overflow: every point is a row.
         return Ok(pieces.iter().map(|r| r.len()).collect());
     }
-    run_chunks(range, vec![(); pieces.len()], |chunk, ()| {
-        let (mut worker, mut n) = (Worker::new(spec, &bounds, Mode::Sweep(budget)), 0);
+    let folder = spec.specialize(|k| mesh.constant(k));
+    let init = || Worker::new(spec, &folder, &bounds, Mode::Sweep(budget));
+    run_chunks_with(range, vec![(); pieces.len()], init, |worker, chunk, ()| {
+        let mut n = 0;
         mesh.for_each_run(chunk.start, chunk.end, |first, rows, along| {
             n += worker.count(first, rows, along)?;
             Ok(())
@@ -117,8 +119,10 @@ pub fn sweep_fill(
             cols.push(column.split_off_rows(n));
         }
     }
-    run_chunks(range, pieces, |chunk, (mut outs, mut cols)| {
-        let (mut worker, mut at) = (Worker::new(spec, &bounds, Mode::Sweep(budget)), 0);
+    let folder = spec.specialize(|k| mesh.constant(k));
+    let init = || Worker::new(spec, &folder, &bounds, Mode::Sweep(budget));
+    run_chunks_with(range, pieces, init, |worker, chunk, (mut outs, mut cols)| {
+        let mut at = 0;
         mesh.for_each_run(chunk.start, chunk.end, |first, rows, along| {
             worker.fill(first, rows, along, &mut outs, &mut cols, &mut at)
         })
@@ -224,17 +228,26 @@ struct Worker<'s> {
 }
 
 impl<'s> Worker<'s> {
-    fn new(spec: &'s Spec, bounds: &'s Bounds, mode: Mode) -> Worker<'s> {
+    fn new(spec: &'s Spec, folder: &'s Specialized, bounds: &'s Bounds, mode: Mode) -> Worker<'s> {
         let nq = spec.quantities.len();
         Worker {
             spec,
-            planner: Planner::new(spec, bounds, mode),
+            planner: Planner::new(spec, folder, bounds, mode),
             plans: Vec::new(),
             factors: vec![0; spec.factors.len()],
             values: vec![0; nq],
-            block: vec![0; BLOCK],
-            kept_at: vec![0; BLOCK],
+            block: Vec::new(),
+            kept_at: Vec::new(),
             strip: Vec::new(),
+        }
+    }
+
+    /// The block scratch space of filtering rows, allocated on first use
+    /// (a chunk whose rows keep prefixes never needs it).
+    fn blocks(&mut self) {
+        if self.block.is_empty() {
+            self.block = vec![0; BLOCK];
+            self.kept_at = vec![0; BLOCK];
         }
     }
 
@@ -379,6 +392,7 @@ impl<'s> Worker<'s> {
             },
             (_, _) => {
                 // Compare (a short row): a vectorisable compare-and-sum.
+                self.blocks();
                 let (b, limit) = budget.expect("a compare plan has a budget");
                 let c = &self.planner.cubics(slot)[b];
                 let mut n = 0;
@@ -456,6 +470,7 @@ impl<'s> Worker<'s> {
         at: &mut usize,
     ) {
         let budget = self.budget();
+        self.blocks();
         for b0 in (0..row.len).step_by(BLOCK) {
             let n = BLOCK.min(row.len - b0);
             let cubics = self.planner.cubics(0);
@@ -938,8 +953,8 @@ mod tests {
     /// whether the rows came interleaved.
     fn tally(case: &Case, mode: Mode, seen: &mut std::collections::BTreeMap<String, usize>) {
         let mesh = case.mesh();
-        let bounds = case.spec.bounds(&mesh.min, &mesh.max);
-        let mut planner = Planner::new(&case.spec, &bounds, mode);
+        let (bounds, folder) = (case.spec.bounds(&mesh.min, &mesh.max), case.spec.specialize(|k| mesh.constant(k)));
+        let mut planner = Planner::new(&case.spec, &folder, &bounds, mode);
         mesh.for_each_run(0, mesh.len(), |_, rows, along| {
             for (q, row) in rows.iter().enumerate() {
                 let kind = match planner.plan(row, along, q) {
@@ -1091,8 +1106,8 @@ mod tests {
         let spec = Spec::new(4, factors, vec![vec![t(3, &[(0, 1), (1, 1)])]]).unwrap();
         let case = Case::new(shape, operands, spec);
         let mesh = case.mesh();
-        let bounds = case.spec.bounds(&mesh.min, &mesh.max);
-        let mut planner = Planner::new(&case.spec, &bounds, Mode::Sweep(Some((0, 300))));
+        let (bounds, folder) = (case.spec.bounds(&mesh.min, &mesh.max), case.spec.specialize(|k| mesh.constant(k)));
+        let mut planner = Planner::new(&case.spec, &folder, &bounds, Mode::Sweep(Some((0, 300))));
         let mut plans = Vec::new();
         mesh.for_each_run(0, mesh.len(), |_, rows, along| {
             assert_eq!(rows.len(), 2); // the groups axis is walked transposed

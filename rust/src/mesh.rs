@@ -139,6 +139,12 @@ impl<'a> Mesh<'a> {
         Ok(mesh)
     }
 
+    /// Operand `k`'s value when it is the same at every point.
+    pub(crate) fn constant(&self, k: usize) -> Option<i64> {
+        // SAFETY: a non-empty mesh's operand has its first element at its pointer.
+        (self.len > 0 && !self.moving.contains(&k)).then(|| unsafe { *self.ptrs[k] })
+    }
+
     /// Per operand: whether it never decreases along the innermost axis.
     pub(crate) fn sorted(&self) -> &[bool] {
         self.sorted.get_or_init(|| (0..self.n).map(|k| self.rows_nondecreasing(k)).collect())
@@ -267,13 +273,12 @@ impl<'a> Mesh<'a> {
             rest /= self.shape[d];
         }
         // Only the moving operands' offsets change; the others stay 0.
-        let mut outer = vec![0isize; n];
+        let (mut outer, mut offsets) = (vec![0isize; n], vec![0isize; n]);
         for (d, &i) in index[..last].iter().enumerate() {
             for &k in &self.moving {
                 outer[k] += i as isize * self.strides[d * n + k];
             }
         }
-        let mut offsets = vec![0isize; n];
         let (mut flat, mut j0) = (start, index[last]);
         loop {
             let len = (inner_len - j0).min(end - flat);
@@ -335,11 +340,12 @@ impl<'a> Mesh<'a> {
                     shifted[k] = row.offsets[k] + self.tile[q * n + k];
                 }
             }
-            let rows: Vec<MeshRow> = offsets
-                .chunks_exact(n)
-                .map(|offsets| MeshRow { ptrs: row.ptrs, strides: row.strides, offsets, len: row.len })
-                .collect();
-            visit(t * m, &rows, outer)
+            // On the stack: rows past m repeat the first and are not visited.
+            let rows: [MeshRow; TILE_MAX] = std::array::from_fn(|q| {
+                let offsets = &offsets[(q % m) * n..(q % m + 1) * n];
+                MeshRow { ptrs: row.ptrs, strides: row.strides, offsets, len: row.len }
+            });
+            visit(t * m, &rows[..m], outer)
         })?;
         single(hi, end, &mut visit)
     }
@@ -357,10 +363,14 @@ impl MeshRow<'_> {
     /// Operand `k` at point `j` of the row.
     #[inline(always)]
     pub(crate) fn get(&self, k: usize, j: usize) -> i64 {
-        debug_assert!(j < self.len);
-        // SAFETY: j < len keeps the point inside the broadcast shape, so the
-        // offset addresses an element of operand k's array.
-        unsafe { *self.ptrs[k].offset(self.offsets[k] + j as isize * self.strides[k]) }
+        debug_assert!(j < self.len && k < self.ptrs.len());
+        // SAFETY: kernels read only operands the mesh has (`eval::check`), and
+        // j < len keeps the point inside the broadcast shape, so the offset
+        // addresses an element of operand k's array.
+        unsafe {
+            let (p, o, s) = (self.ptrs.get_unchecked(k), self.offsets.get_unchecked(k), self.strides.get_unchecked(k));
+            *p.offset(o + j as isize * s)
+        }
     }
 
     #[inline(always)]
@@ -472,12 +482,25 @@ pub fn run_chunks<S: Send, T: Send>(
     states: Vec<S>,
     work: impl Fn(Range<usize>, S) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
+    run_chunks_with(range, states, || (), |_, r, s| work(r, s))
+}
+
+/// [`run_chunks`] with a worker made by `init` and reused by the chunks one
+/// thread runs (its scratch space is then allocated a few times per call,
+/// not once per chunk).
+pub fn run_chunks_with<W, S: Send, T: Send>(
+    range: Range<usize>,
+    states: Vec<S>,
+    init: impl Fn() -> W + Sync + Send,
+    work: impl Fn(&mut W, Range<usize>, S) -> Result<T> + Sync + Send,
+) -> Result<Vec<T>> {
     let pieces = chunk_ranges(range.clone());
     debug_assert_eq!(pieces.len(), states.len());
     let results: Vec<Result<T>> = if range.len() >= PARALLEL_MIN {
-        pieces.into_par_iter().zip(states).map(|(r, s)| work(r, s)).collect()
+        pieces.into_par_iter().zip(states).map_init(&init, |w, (r, s)| work(w, r, s)).collect()
     } else {
-        pieces.into_iter().zip(states).map(|(r, s)| work(r, s)).collect()
+        let mut worker = init();
+        pieces.into_iter().zip(states).map(|(r, s)| work(&mut worker, r, s)).collect()
     };
     results.into_iter().collect()
 }

@@ -2,7 +2,8 @@
 //!
 //! The usual row (sizes on their own mesh axes, options constant along it)
 //! has one factor `x` varying and its coefficients constant: every quantity
-//! folds into a cubic in `x` (`Spec::fold`), evaluated by Horner in a tight
+//! folds into a cubic in `x` (`Specialized::fold`: what is constant over
+//! the whole mesh was multiplied out once per call), evaluated by Horner in a tight
 //! SIMD loop. Under a budget the cubic grows with `x`, so when `x` is sorted
 //! along the row the kept points are a prefix (binary search), and when it is
 //! not, they are the points with `x ≤ x0` (`x0` found once by bisection): a
@@ -15,8 +16,8 @@
 //! term that may be invalid along the row, coefficients varying, a possible
 //! overflow — is evaluated point by point with every check (`Plan::General`).
 
-use crate::mesh::{Mesh, MeshRow};
-use crate::poly::{Bounds, Cubic, Factor, Spec, INT64_MAX};
+use crate::mesh::{with_lane, Mesh, MeshRow, Read};
+use crate::poly::{Bounds, Cubic, Factor, Spec, Specialized, INT64_MAX};
 
 /// Rows shorter than this under a budget compare their computed values
 /// instead of bisecting for a threshold (63 evaluations would cost more).
@@ -68,6 +69,7 @@ enum Along {
 /// Plans rows for one kernel call; one per chunk (it keeps scratch space).
 pub(crate) struct Planner<'s> {
     spec: &'s Spec,
+    folder: &'s Specialized,
     bounds: &'s Bounds,
     pub(crate) mode: Mode,
     factors: Vec<i64>,
@@ -76,8 +78,8 @@ pub(crate) struct Planner<'s> {
 }
 
 impl<'s> Planner<'s> {
-    pub(crate) fn new(spec: &'s Spec, bounds: &'s Bounds, mode: Mode) -> Planner<'s> {
-        Planner { spec, bounds, mode, factors: vec![0; spec.factors.len()], cubics: Vec::new() }
+    pub(crate) fn new(spec: &'s Spec, folder: &'s Specialized, bounds: &'s Bounds, mode: Mode) -> Planner<'s> {
+        Planner { spec, folder, bounds, mode, factors: vec![0; spec.factors.len()], cubics: Vec::new() }
     }
 
     /// The cubics of the row planned into `slot`.
@@ -125,11 +127,11 @@ impl<'s> Planner<'s> {
         if self.cubics.len() < (slot + 1) * nq {
             self.cubics.resize((slot + 1) * nq, Cubic::default());
         }
-        if spec.coef_operands.iter().any(|&k| row.varies(k)) {
+        if self.folder.row_coefs.iter().any(|&k| row.varies(k)) {
             return Plan::General;
         }
-        let (mut x, mut dead, mut checks) = (None, false, 0u64);
-        for f in 0..spec.factors.len() {
+        let (mut x, mut dead, mut checks) = (None, self.folder.invalid, 0u64);
+        for &f in &self.folder.row_factors {
             match self.along(f, row) {
                 Along::Const(v) => self.factors[f] = v,
                 Along::Invalid => dead = true,
@@ -157,7 +159,7 @@ impl<'s> Planner<'s> {
         let slots = self.cubics[slot * nq..(slot + 1) * nq].iter_mut();
         for (q, (cubic, &fits)) in slots.zip(fast).enumerate() {
             let saturate = !fits || budget == Some(q);
-            *cubic = spec.fold(q, x.map(|(f, ..)| f), &self.factors, |k| row.get(k, 0), saturate);
+            *cubic = self.folder.fold(q, x.map(|(f, ..)| f), &self.factors, |k| row.get(k, 0), saturate);
         }
         let cubics = &self.cubics[slot * nq..(slot + 1) * nq];
         let fits_i64 = |q: usize, at: u64| fast[q] || cubics[q].eval_sat(at) <= INT64_MAX;
@@ -175,7 +177,7 @@ impl<'s> Planner<'s> {
                 // Valid along the row: the sum is at least 0 and fits.
                 let x_at = |j: usize| row.get(k, j).wrapping_add(c) as u64;
                 if along.sorted()[k] {
-                    let n = prefix(row.len, |j| fits(x_at(j)));
+                    let n = with_lane!(row.lane(k), |x| prefix(row.len, |j| fits(x.at(j).wrapping_add(c) as u64)));
                     (Keep::Prefix(n), if n > 0 { x_at(n - 1) } else { 0 })
                 } else if row.len < THRESHOLD_MIN_ROW && fits_i64(b, x_max) {
                     (Keep::Compare, x_max)
@@ -203,16 +205,34 @@ pub(crate) fn prefix(n: usize, holds: impl Fn(usize) -> bool) -> usize {
     prefix_u64(n as u64, |j| holds(j as usize)) as usize
 }
 
-/// How many of `0..hi` satisfy `holds`, for a `holds` true on a prefix.
-fn prefix_u64(hi: u64, holds: impl Fn(u64) -> bool) -> u64 {
-    let (mut lo, mut hi) = (0u64, hi);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if holds(mid) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
+/// How many of `0..n` satisfy `holds`, for a `holds` true on a prefix.
+/// Branch-free halving (a conditional move a step): the outcome of each
+/// probe is unpredictable, and rows are planned by the thousand.
+fn prefix_u64(n: u64, holds: impl Fn(u64) -> bool) -> u64 {
+    if n == 0 {
+        return 0;
     }
-    lo
+    let (mut base, mut size) = (0u64, n);
+    while size > 1 {
+        let half = size / 2;
+        base = if holds(base + half) { base + half } else { base };
+        size -= half;
+    }
+    base + holds(base) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_finds_where_a_prefix_ends() {
+        for n in 0..40u64 {
+            for end in 0..=n {
+                assert_eq!(prefix_u64(n, |j| j < end), end);
+            }
+        }
+        assert_eq!(prefix_u64(i64::MAX as u64, |j| j < 1 << 40), 1 << 40);
+        assert_eq!(prefix_u64(u64::MAX, |j| j <= 12_345), 12_346);
+    }
 }

@@ -56,10 +56,10 @@ impl Factor {
     pub fn value(&self, v: impl Fn(usize) -> i64) -> Option<i64> {
         match *self {
             Factor::Axis(i) => Some(v(i)),
-            Factor::Quotient(i, k) => {
-                let (a, b) = (v(i), v(k));
-                (b != 0 && a % b == 0).then(|| a / b)
-            }
+            Factor::Quotient(i, k) => match (v(i), v(k)) {
+                (a, 1) => Some(a), // groups = 1, the usual case: no division
+                (a, b) => (b != 0 && a % b == 0).then(|| a / b),
+            },
             Factor::Offset(i, c) => v(i).checked_add(c).filter(|&x| x >= 0),
             Factor::Less(i, k) => (v(i) < v(k)).then_some(0),
         }
@@ -202,12 +202,82 @@ impl Spec {
         Ok(())
     }
 
+    /// The spec with what a mesh holds constant multiplied out once:
+    /// `constant(k)` is operand `k`'s value where it is the same at every
+    /// point. Rows then read only what changes.
+    pub fn specialize(&self, constant: impl Fn(usize) -> Option<i64>) -> Specialized {
+        let fixed: Vec<Option<Option<i64>>> = self
+            .factors
+            .iter()
+            .map(|f| {
+                let known = f.operands().into_iter().flatten().all(|k| constant(k).is_some());
+                known.then(|| f.value(|k| constant(k).unwrap_or(0)))
+            })
+            .collect();
+        let terms = self
+            .quantities
+            .iter()
+            .map(|terms| {
+                terms
+                    .iter()
+                    .map(|t| {
+                        let (mut wrap, mut sat, coef) = match constant(t.coef) {
+                            Some(c) => (c, c as u64, None),
+                            None => (1, 1, Some(t.coef)),
+                        };
+                        let mut powers = Vec::new();
+                        for &(f, e) in &t.powers {
+                            match fixed[f] {
+                                // An invalid constant factor: no row folds (see `invalid`).
+                                Some(v) => {
+                                    let v = v.unwrap_or(0);
+                                    (0..e).for_each(|_| wrap = wrap.wrapping_mul(v));
+                                    sat = power(sat, v as u64, e);
+                                }
+                                None => powers.push((f, e)),
+                            }
+                        }
+                        RowTerm { wrap, sat, coef, powers }
+                    })
+                    .collect()
+            })
+            .collect();
+        Specialized {
+            terms,
+            row_factors: (0..self.factors.len()).filter(|&f| fixed[f].is_none()).collect(),
+            row_coefs: self.coef_operands.iter().copied().filter(|&k| constant(k).is_none()).collect(),
+            invalid: fixed.contains(&Some(None)),
+        }
+    }
+}
+
+/// A spec specialised to a mesh (see [`Spec::specialize`]).
+#[derive(Clone, Debug)]
+pub struct Specialized {
+    /// Per quantity, its terms: the constant part, and what rows still read.
+    terms: Vec<Vec<RowTerm>>,
+    /// The factors, and the coefficient operands, that may change from point to point.
+    pub row_factors: Vec<usize>,
+    pub row_coefs: Vec<usize>,
+    /// Some factor is invalid at every point (it reads constants only).
+    pub invalid: bool,
+}
+
+#[derive(Clone, Debug)]
+struct RowTerm {
+    wrap: i64,
+    sat: u64,
+    coef: Option<usize>,
+    powers: Vec<(usize, u32)>,
+}
+
+impl Specialized {
     /// Quantity `q` as a cubic in factor `x` (or a constant, without one),
-    /// where every other factor is `factors[f]` and coefficient operand `k` is
-    /// `coef(k)`. `saturate`: also the saturated coefficients (for decisions);
-    /// without them (only for a quantity that fits everywhere, see
-    /// [`Bounds::fast`]) the wrapped ones are exact wherever `x` can be at
-    /// least 1, and where it cannot only `c0` matters, so nothing is lost.
+    /// where every other changing factor is `factors[f]` and changing
+    /// coefficient operand `k` is `coef(k)`. `saturate`: also the saturated
+    /// coefficients (for decisions); without them (only for a quantity that
+    /// fits everywhere, see [`Bounds::fast`]) the wrapped ones are exact
+    /// wherever `x` can be at least 1, and where it cannot only `c0` matters.
     #[inline]
     pub fn fold(
         &self,
@@ -218,9 +288,12 @@ impl Spec {
         saturate: bool,
     ) -> Cubic {
         let (mut wrap, mut sat) = ([0i64; 4], [0u64; 4]);
-        for t in &self.quantities[q] {
-            let c = coef(t.coef);
-            let (mut w, mut s, mut degree) = (c, c as u64, 0);
+        for t in &self.terms[q] {
+            let (mut w, mut s, mut degree) = (t.wrap, t.sat, 0);
+            if let Some(k) = t.coef {
+                let c = coef(k);
+                (w, s) = (w.wrapping_mul(c), s.saturating_mul(c as u64));
+            }
             for &(f, e) in &t.powers {
                 if Some(f) == x {
                     degree = e as usize;
@@ -274,9 +347,16 @@ pub struct Cubic {
 
 impl Cubic {
     /// The value at `x`, saturated: above `i64::MAX` means it overflows.
-    #[inline]
+    #[inline(always)]
     pub fn eval_sat(&self, x: u64) -> u64 {
-        self.sat[..=self.degree].iter().rev().fold(0u64, |acc, &c| acc.saturating_mul(x).saturating_add(c))
+        let [c0, c1, c2, c3] = self.sat;
+        let step = |acc: u64, c: u64| acc.saturating_mul(x).saturating_add(c);
+        match self.degree {
+            0 => c0,
+            1 => step(c1, c0),
+            2 => step(step(c2, c1), c0),
+            _ => step(step(step(c3, c2), c1), c0),
+        }
     }
 
     /// The value at `x`, exact when it fits in i64.
@@ -355,14 +435,24 @@ mod tests {
         let ops = [7i64, 36, 3, 2, 9, 1];
         let (mut fv, mut out) = ([0i64; 2], [0u64; 1]);
         spec.point(|k| ops[k], &mut fv, &mut out).unwrap();
-        for saturate in [true, false] {
-            let fold_u = spec.fold(0, Some(1), &fv, |k| ops[k], saturate);
-            assert_eq!((fold_u.degree, fold_u.eval(12)), (2, out[0] as i64));
-            let fold_f = spec.fold(0, Some(0), &fv, |k| ops[k], saturate);
-            assert_eq!((fold_f.degree, fold_f.eval(7) as u64), (3, out[0]));
+        // With nothing constant, and with the coefficients and the divisor constant.
+        let (none, some) = (spec.specialize(|_| None), spec.specialize(|k| (k >= 2).then(|| ops[k])));
+        assert_eq!((none.row_factors.clone(), some.row_factors.clone()), (vec![0, 1], vec![0, 1]));
+        for folder in [none, some] {
+            for saturate in [true, false] {
+                let fold_u = folder.fold(0, Some(1), &fv, |k| ops[k], saturate);
+                assert_eq!((fold_u.degree, fold_u.eval(12)), (2, out[0] as i64));
+                let fold_f = folder.fold(0, Some(0), &fv, |k| ops[k], saturate);
+                assert_eq!((fold_f.degree, fold_f.eval(7) as u64), (3, out[0]));
+            }
+            let constant = folder.fold(0, None, &fv, |k| ops[k], true);
+            assert_eq!((constant.degree, constant.eval_sat(0)), (0, out[0]));
         }
-        let none = spec.fold(0, None, &fv, |k| ops[k], true);
-        assert_eq!((none.degree, none.eval_sat(0)), (0, out[0]));
+        // A factor of constants only: folded in, or invalid at every point.
+        let all = spec.specialize(|k| Some(ops[k]));
+        assert!(all.row_factors.is_empty() && !all.invalid);
+        assert_eq!(all.fold(0, None, &[], |_| unreachable!(), true).eval_sat(0), out[0]);
+        assert!(spec.specialize(|k| Some([7, 36, 5, 2, 9, 1][k])).invalid);
     }
 
     #[test]
