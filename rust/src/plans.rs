@@ -4,10 +4,10 @@
 //! has one factor `x` varying and its coefficients constant: every quantity
 //! folds into a cubic in `x` (`Specialized::fold`: what is constant over
 //! the whole mesh was multiplied out once per call), evaluated by Horner in a tight
-//! SIMD loop. Under a budget the cubic grows with `x`, so when `x` is sorted
-//! along the row the kept points are a prefix (binary search), and when it is
-//! not, they are the points with `x ≤ x0` (`x0` found once by bisection): a
-//! compare, with no arithmetic, selects them. Overflow is settled here too:
+//! SIMD loop. Under a budget the cubic grows with `x`, so the kept points
+//! are those with `x ≤ x0`, `x0` found once per row (`Cubic::largest_at_most`):
+//! when `x` is sorted along the row they are a prefix (a binary search of
+//! compares), and when it is not, a compare, with no arithmetic, selects them. Overflow is settled here too:
 //! a folded row is only planned where every value it will produce is proved
 //! to fit (at the bound of `x`, or of the kept `x`). A constraint that may
 //! fail along the row (`n_units / groups` for groups > 1: a factor used in
@@ -173,23 +173,20 @@ impl<'s> Planner<'s> {
                 (if fits { Keep::All } else { Keep::Nothing }, 0)
             }
             (Mode::Sweep(Some((b, limit))), Some((k, c))) => {
-                let fits = |x: u64| cubics[b].eval_sat(x) <= limit as u64;
-                // Valid along the row: the sum is at least 0 and fits.
-                let x_at = |j: usize| row.get(k, j).wrapping_add(c) as u64;
-                if along.sorted()[k] {
-                    let n = with_lane!(row.lane(k), |x| prefix(row.len, |j| fits(x.at(j).wrapping_add(c) as u64)));
-                    (Keep::Prefix(n), if n > 0 { x_at(n - 1) } else { 0 })
-                } else if row.len < THRESHOLD_MIN_ROW && fits_i64(b, x_max) {
-                    (Keep::Compare, x_max)
-                } else if fits(x_max) {
-                    (Keep::All, x_max)
-                } else if !fits(0) {
-                    (Keep::Nothing, 0)
-                } else {
-                    // fits(0) and not fits(x_max): the largest x that fits.
-                    let x0 = prefix_u64(x_max, fits) - 1;
-                    let at_most = (x0 as i128 - c as i128).min(i64::MAX as i128) as i64;
-                    (Keep::AtMost(at_most), x0)
+                // The largest x that fits (the cubic grows with x), as an
+                // operand value: a point is kept where its operand is at most it.
+                let (x0, x_at) = (cubics[b].largest_at_most(limit as u64, x_max), |j: usize| row.get(k, j));
+                let at_most = x0.map(|x0| (x0 as i128 - c as i128).min(i64::MAX as i128) as i64);
+                match at_most {
+                    None => (Keep::Nothing, 0),
+                    Some(_) if x0 == Some(x_max) => (Keep::All, x_max),
+                    Some(v) if along.sorted()[k] => {
+                        let n = with_lane!(row.lane(k), |x| prefix(row.len, |j| x.at(j) <= v));
+                        (Keep::Prefix(n), if n > 0 { x_at(n - 1).wrapping_add(c) as u64 } else { 0 })
+                    }
+                    // A short row computes and compares instead of selecting by x.
+                    Some(_) if row.len < THRESHOLD_MIN_ROW && fits_i64(b, x_max) => (Keep::Compare, x_max),
+                    Some(v) => (Keep::AtMost(v), x0.unwrap_or(0)),
                 }
             }
         };
@@ -201,24 +198,19 @@ impl<'s> Planner<'s> {
 }
 
 /// How many of `0..n` satisfy `holds`, for a `holds` true on a prefix.
-pub(crate) fn prefix(n: usize, holds: impl Fn(usize) -> bool) -> usize {
-    prefix_u64(n as u64, |j| holds(j as usize)) as usize
-}
-
-/// How many of `0..n` satisfy `holds`, for a `holds` true on a prefix.
 /// Branch-free halving (a conditional move a step): the outcome of each
 /// probe is unpredictable, and rows are planned by the thousand.
-fn prefix_u64(n: u64, holds: impl Fn(u64) -> bool) -> u64 {
+pub(crate) fn prefix(n: usize, holds: impl Fn(usize) -> bool) -> usize {
     if n == 0 {
         return 0;
     }
-    let (mut base, mut size) = (0u64, n);
+    let (mut base, mut size) = (0usize, n);
     while size > 1 {
         let half = size / 2;
         base = if holds(base + half) { base + half } else { base };
         size -= half;
     }
-    base + holds(base) as u64
+    base + holds(base) as usize
 }
 
 #[cfg(test)]
@@ -227,12 +219,11 @@ mod tests {
 
     #[test]
     fn prefix_finds_where_a_prefix_ends() {
-        for n in 0..40u64 {
+        for n in 0..40 {
             for end in 0..=n {
-                assert_eq!(prefix_u64(n, |j| j < end), end);
+                assert_eq!(prefix(n, |j| j < end), end);
             }
         }
-        assert_eq!(prefix_u64(i64::MAX as u64, |j| j < 1 << 40), 1 << 40);
-        assert_eq!(prefix_u64(u64::MAX, |j| j <= 12_345), 12_346);
+        assert_eq!(prefix(usize::MAX, |j| j < 1 << 40), 1 << 40);
     }
 }

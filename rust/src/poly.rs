@@ -359,6 +359,65 @@ impl Cubic {
         }
     }
 
+    /// The largest `x` in `0..=hi` whose value is at most `limit`, or None
+    /// when not even `x = 0` fits. The cubic grows with `x`, so this is a
+    /// threshold: exact for degree 1, a float estimate corrected by exact
+    /// galloping for degree 2 (a few evaluations, not a bisection's 63),
+    /// bisection above.
+    pub fn largest_at_most(&self, limit: u64, hi: u64) -> Option<u64> {
+        let fits = |x: u64| self.eval_sat(x) <= limit;
+        if !fits(0) {
+            return None;
+        }
+        if fits(hi) {
+            return Some(hi);
+        }
+        let [c0, c1, c2, _] = self.sat;
+        let guess = match self.degree {
+            1 => (limit - c0) / c1,
+            2 => {
+                let (a, b, c) = (c2 as f64, c1 as f64, (limit - c0) as f64);
+                ((b * b + 4.0 * a * c).sqrt() - b) / (2.0 * a)
+            }
+            .max(0.0) as u64,
+            _ => hi / 2,
+        }
+        .min(hi);
+        // Gallop from the guess to a bracket lo (fits) < hi (does not), then bisect it.
+        let (mut lo, mut up) = (0u64, hi);
+        let mut step = 1u64;
+        if fits(guess) {
+            lo = guess;
+            while lo < up {
+                let probe = lo.saturating_add(step).min(up);
+                if !fits(probe) {
+                    up = probe;
+                    break;
+                }
+                (lo, step) = (probe, step.saturating_mul(2));
+            }
+        } else {
+            up = guess;
+            while up > 0 {
+                let probe = up.saturating_sub(step);
+                if fits(probe) {
+                    lo = probe;
+                    break;
+                }
+                (up, step) = (probe, step.saturating_mul(2));
+            }
+        }
+        while up - lo > 1 {
+            let mid = lo + (up - lo) / 2;
+            if fits(mid) {
+                lo = mid;
+            } else {
+                up = mid;
+            }
+        }
+        Some(lo)
+    }
+
     /// The value at `x`, exact when it fits in i64.
     #[inline(always)]
     pub fn eval(&self, x: i64) -> i64 {
@@ -423,6 +482,51 @@ mod tests {
             if exact <= i64::MAX as i128 {
                 assert_eq!(c.eval(x) as i128, exact);
             }
+        }
+    }
+
+    #[test]
+    fn thresholds_are_exact() {
+        let mut seed = 0x1234_5678u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let degree = (next() % 4) as usize;
+            let mut sat = [0u64; 4];
+            for c in &mut sat[..=degree] {
+                *c = match next() % 4 {
+                    0 => next() % 10,
+                    1 => next() % 100_000,
+                    2 => next() >> (next() % 64),
+                    _ => 1 + next() % 3,
+                };
+            }
+            sat[degree] = sat[degree].max(1);
+            let c = Cubic { wrap: [0; 4], sat, degree };
+            let limit = match next() % 3 {
+                0 => next() >> (next() % 64),
+                1 => c.eval_sat(next() % 1_000_000),
+                _ => i64::MAX as u64,
+            };
+            let hi = [10, 1 << 20, i64::MAX as u64][(next() % 3) as usize];
+            // Bisection, the slow and obvious way.
+            let expected = (c.eval_sat(0) <= limit).then(|| {
+                let (mut lo, mut up) = (0u64, hi);
+                while lo < up {
+                    let mid = lo + (up - lo).div_ceil(2);
+                    if c.eval_sat(mid) <= limit {
+                        lo = mid;
+                    } else {
+                        up = mid - 1;
+                    }
+                }
+                lo
+            });
+            assert_eq!(c.largest_at_most(limit, hi), expected, "{c:?} limit {limit} hi {hi}");
         }
     }
 
