@@ -1127,3 +1127,71 @@ mod tests {
         case.check(&mut Rng(11));
     }
 }
+
+#[cfg(test)]
+mod timing {
+    //! `cargo test --release --lib timing -- --ignored --nocapture`: the
+    //! sorted-budget count, today's kernel against this one, per row.
+    use super::*;
+    use crate::formula::Layer;
+    use crate::grid::{Grid, N_FIELDS};
+    use crate::poly::{Factor, Term};
+    use ndarray::{ArrayD, IxDyn};
+    use std::time::Instant;
+
+    #[test]
+    #[ignore]
+    fn sorted_budget_count_per_row() {
+        let (nf, nu) = (10_000usize, 10_000usize);
+        let col = |n: usize, axis: usize| {
+            let mut s = vec![1; 2];
+            s[axis] = n;
+            ArrayD::from_shape_vec(IxDyn(&s), (1..=n as i64).collect()).unwrap()
+        };
+        let one = ArrayD::from_shape_vec(IxDyn(&[]), vec![1i64]).unwrap();
+        let zero = ArrayD::from_shape_vec(IxDyn(&[]), vec![0i64]).unwrap();
+        let fields: Vec<ArrayD<i64>> = vec![
+            col(nf, 0),
+            col(nu, 1),
+            one.clone(),
+            one.clone(),
+            one.clone(),
+            one.clone(),
+            zero.clone(),
+            zero.clone(),
+            one.clone(),
+            one.clone(),
+        ];
+        let views: [ndarray::ArrayViewD<i64>; N_FIELDS] = std::array::from_fn(|k| fields[k].view());
+        let grid = Grid::new(&[nf, nu], &views).unwrap();
+        let four = ArrayD::from_shape_vec(IxDyn(&[]), vec![4i64]).unwrap();
+        let mut ops = fields.clone();
+        ops.extend([four.clone(), four.clone(), four.clone()]);
+        let t = |coef, powers: &[(usize, u32)]| Term { coef, powers: powers.to_vec() };
+        let factors = vec![
+            Factor::Quotient(0, 9),
+            Factor::Axis(1),
+            Factor::Axis(2),
+            Factor::Axis(3),
+            Factor::Axis(4),
+            Factor::Quotient(1, 9),
+        ];
+        let params = vec![t(10, &[(0, 1), (1, 1), (2, 1), (3, 1), (4, 1)]), t(11, &[(1, 2)]), t(12, &[(1, 1)])];
+        let spec = Spec::new(13, factors, vec![params]).unwrap();
+        let op_views: Vec<_> = ops.iter().map(|a| a.view()).collect();
+        let mesh = Mesh::new(&[nf, nu], &op_views, &spec.sized).unwrap();
+        let budget = 432_000_000;
+        let rows = nf as f64;
+        let repeats = std::env::var("TIMING_REPEATS").map_or(3, |v| v.parse().unwrap());
+        for _ in 0..repeats {
+            let s = Instant::now();
+            let old = crate::kernels::sweep_count(Layer::Lstm, &grid, Some(budget), 0..nf * nu).unwrap();
+            let t_old = s.elapsed().as_secs_f64();
+            let s = Instant::now();
+            let new = sweep_count(&spec, &mesh, Some((0, budget)), 0..nf * nu).unwrap();
+            let t_new = s.elapsed().as_secs_f64();
+            assert_eq!(old, new);
+            println!("old {:.0} ns/row, new {:.0} ns/row", t_old / rows * 1e9, t_new / rows * 1e9);
+        }
+    }
+}

@@ -75,11 +75,22 @@ pub(crate) struct Planner<'s> {
     factors: Vec<i64>,
     /// The cubics of planned rows: slot `s` holds quantities `s·nq..(s+1)·nq`.
     cubics: Vec<Cubic>,
+    /// Per slot, the last prefix found: where the next search starts (rows
+    /// next to each other in a mesh keep prefixes of about the same length).
+    hints: Vec<usize>,
 }
 
 impl<'s> Planner<'s> {
     pub(crate) fn new(spec: &'s Spec, folder: &'s Specialized, bounds: &'s Bounds, mode: Mode) -> Planner<'s> {
-        Planner { spec, folder, bounds, mode, factors: vec![0; spec.factors.len()], cubics: Vec::new() }
+        Planner {
+            spec,
+            folder,
+            bounds,
+            mode,
+            factors: vec![0; spec.factors.len()],
+            cubics: Vec::new(),
+            hints: Vec::new(),
+        }
     }
 
     /// The cubics of the row planned into `slot`.
@@ -126,6 +137,9 @@ impl<'s> Planner<'s> {
         let (spec, nq) = (self.spec, self.spec.quantities.len());
         if self.cubics.len() < (slot + 1) * nq {
             self.cubics.resize((slot + 1) * nq, Cubic::default());
+        }
+        if self.hints.len() <= slot {
+            self.hints.resize(slot + 1, 0);
         }
         if self.folder.row_coefs.iter().any(|&k| row.varies(k)) {
             return Plan::General;
@@ -181,7 +195,9 @@ impl<'s> Planner<'s> {
                     None => (Keep::Nothing, 0),
                     Some(_) if x0 == Some(x_max) => (Keep::All, x_max),
                     Some(v) if along.sorted()[k] => {
-                        let n = with_lane!(row.lane(k), |x| prefix(row.len, |j| x.at(j) <= v));
+                        let hint = self.hints[slot];
+                        let n = with_lane!(row.lane(k), |x| prefix_from(row.len, hint, |j| x.at(j) <= v));
+                        self.hints[slot] = n;
                         (Keep::Prefix(n), if n > 0 { x_at(n - 1).wrapping_add(c) as u64 } else { 0 })
                     }
                     // A short row computes and compares instead of selecting by x.
@@ -195,6 +211,32 @@ impl<'s> Planner<'s> {
         }
         Plan::Fold { x: lane, keep, checks }
     }
+}
+
+/// How many of `0..n` satisfy `holds`, for a `holds` true on a prefix,
+/// searched from `hint` outward (galloping, then halving): a few probes
+/// when the answer is near the hint, twice a binary search's at worst.
+pub(crate) fn prefix_from(n: usize, hint: usize, holds: impl Fn(usize) -> bool) -> usize {
+    // The answer lies in lo..=hi.
+    let (h, mut step) = (hint.min(n), 1);
+    let (lo, hi);
+    if h < n && holds(h) {
+        let mut up = h + 1;
+        while up + step - 1 < n && holds(up + step - 1) {
+            up += step;
+            step *= 2;
+        }
+        (lo, hi) = (up, (up + step - 1).min(n));
+    } else {
+        let mut down = h;
+        while down >= step && !holds(down - step) {
+            down -= step;
+            step *= 2;
+        }
+        hi = down;
+        lo = hi.saturating_sub(step - 1); // holds(hi - step), or nothing below was probed
+    }
+    lo + prefix(hi - lo, |j| holds(lo + j))
 }
 
 /// How many of `0..n` satisfy `holds`, for a `holds` true on a prefix.
@@ -225,5 +267,12 @@ mod tests {
             }
         }
         assert_eq!(prefix(usize::MAX, |j| j < 1 << 40), 1 << 40);
+        for n in 0..70 {
+            for end in 0..=n {
+                for hint in 0..=n + 2 {
+                    assert_eq!(prefix_from(n, hint, |j| j < end), end, "n {n} end {end} hint {hint}");
+                }
+            }
+        }
     }
 }
