@@ -3,13 +3,14 @@
 //! The usual row (sizes on their own mesh axes, options constant along it)
 //! has one factor `x` varying and its coefficients constant: every quantity
 //! folds into a cubic in `x` (`Specialized::fold`: what is constant over
-//! the whole mesh was multiplied out once per call), evaluated by Horner in a tight
-//! SIMD loop. Under a budget the cubic grows with `x`, so the kept points
-//! are those with `x ≤ x0`, `x0` found once per row (`Cubic::largest_at_most`):
-//! when `x` is sorted along the row they are a prefix (a binary search of
-//! compares), and when it is not, a compare, with no arithmetic, selects them. Overflow is settled here too:
-//! a folded row is only planned where every value it will produce is proved
-//! to fit (at the bound of `x`, or of the kept `x`). A constraint that may
+//! the whole mesh was multiplied out once per call), evaluated by Horner in
+//! a tight SIMD loop. Under a budget the cubic grows with `x`, so the kept
+//! points are those with `x ≤ x0`, `x0` found once per row
+//! (`Cubic::largest_at_most`): when `x` is sorted along the row they are a
+//! prefix (a search of compares from the previous row's answer), and when it
+//! is not, a compare, with no arithmetic, selects them. Overflow is settled
+//! here too: a folded row is only planned where every value it will produce
+//! is proved to fit (at the bound of `x`, or of the kept `x`). A constraint that may
 //! fail along the row (`n_units / groups` for groups > 1: a factor used in
 //! no term) is checked point by point beside the folded values
 //! (`Fold::checks`). Anything else — several factors varying, a factor in a
@@ -20,7 +21,7 @@ use crate::mesh::{with_lane, Mesh, MeshRow, Read};
 use crate::poly::{Bounds, Cubic, Factor, Spec, Specialized, INT64_MAX};
 
 /// Rows shorter than this under a budget compare their computed values
-/// instead of bisecting for a threshold (63 evaluations would cost more).
+/// instead of selecting by a threshold on `x`.
 pub(crate) const THRESHOLD_MIN_ROW: usize = 64;
 
 /// What a kernel is asked: every point's quantities (an invalid point or an

@@ -287,7 +287,7 @@ impl Specialized {
         coef: impl Fn(usize) -> i64,
         saturate: bool,
     ) -> Cubic {
-        let (mut wrap, mut sat) = ([0i64; 4], [0u64; 4]);
+        let (mut wrap, mut sat, mut top) = ([0i64; 4], [0u64; 4], 0);
         for t in &self.terms[q] {
             let (mut w, mut s, mut degree) = (t.wrap, t.sat, 0);
             if let Some(k) = t.coef {
@@ -311,10 +311,13 @@ impl Specialized {
             if saturate {
                 sat[degree] = sat[degree].saturating_add(s);
             }
+            // A saturated term is non-zero exactly when the true one is (and
+            // a sum of non-negative terms is zero only when each is).
+            if (saturate && s != 0) || (!saturate && w != 0) {
+                top = top.max(degree);
+            }
         }
-        // A saturated coefficient is non-zero exactly when the true one is.
-        let degree = if saturate { (0..4).rev().find(|&d| sat[d] != 0) } else { (0..4).rev().find(|&d| wrap[d] != 0) };
-        Cubic { wrap, sat, degree: degree.unwrap_or(0) }
+        Cubic { wrap, sat, degree: top }
     }
 }
 
