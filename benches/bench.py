@@ -676,7 +676,14 @@ def section_kernel(report: Report, sizes: list[int]) -> list[list[str]]:
     return rows
 
 
+KERNEL_NOTES = "## Reading the table"
+
+
 def write_kernel_report(body: str, seconds: float) -> None:
+    """Rewrites benches/KERNEL.md, keeping its hand-written notes (from KERNEL_NOTES on)."""
+    path = HERE / "KERNEL.md"
+    old = path.read_text() if path.exists() else ""
+    notes = old[old.index(KERNEL_NOTES) :] if KERNEL_NOTES in old else ""
     today = datetime.date.today().isoformat()
     head = f"""# The generic kernel against today's
 
@@ -685,7 +692,7 @@ Produced by `python benches/bench.py --kernel` on {today} in {seconds / 60:.0f} 
 - Machine: {machine()}
 - Versions: {versions()}
 """
-    (HERE / "KERNEL.md").write_text(head + body + "\n")
+    path.write_text(head + body + "\n" + notes)
 
 
 # --------------------------------------------------------------------------
