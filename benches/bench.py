@@ -4,6 +4,7 @@ as ratios against baselines measured in the same run, and peak memory.
     python benches/bench.py             # everything; prints tables, rewrites benches/README.md
     python benches/bench.py --quick     # small grids, a smoke run; writes nothing
     python benches/bench.py --only startup   # one section; prints it, writes nothing
+    python benches/bench.py --kernel    # the generic kernel against today's; writes benches/KERNEL.md
 
 Rates are configurations (grid points, or table rows) per second: the median
 of several runs after a warm-up run. Outputs are allocated afresh in every run,
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -29,7 +31,8 @@ import numpy as np
 import polars as pl
 
 import archsweep as asw
-from archsweep import _core
+from archsweep import _core, _terms
+from archsweep._names import LAYERS
 
 HERE = Path(__file__).parent
 WIDTH = 10_000  # grids are n_features (rows) × n_units (WIDTH columns)
@@ -608,6 +611,173 @@ def section_startup(report: Report, runs: int = 20) -> None:
 
 
 # --------------------------------------------------------------------------
+# The generic kernel (poly_*, through _terms) against today's, at the
+# binding: the same operands a front end builds, timed in turns.
+
+
+def timed_in_turns(fns: dict, repeats: int = 11) -> dict:
+    """Like ``timed_together``, but the order of the methods turns over each
+    round, so none always runs just after another's large free, and the best
+    run counts: on a machine shared with other jobs, the fastest of many runs
+    is what the code can do, where a median is what the neighbours allowed."""
+    times: dict = {name: [] for name in fns}
+    names = list(fns)
+    for turn in range(repeats + 1):
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:
+            t = time.perf_counter()
+            result = fns[name]()
+            if turn:
+                times[name].append(time.perf_counter() - t)
+            del result
+    return {name: min(ts) for name, ts in times.items()}
+
+
+def _mesh(f, u, kernels=((1, 1, 1),), bias=(1,), bidirectional=(0,), variants=((0, 1),), groups=(1,)):
+    """A sweep block's operands (today's field order, on _sweep._Block's seven mesh axes) and shape."""
+
+    def along(axis, values):
+        shape = [1] * 7
+        shape[axis] = -1
+        return np.asarray(values, dtype=np.int64).reshape(shape)
+
+    k = np.asarray(kernels, dtype=np.int64)
+    fields = [along(0, f), along(1, u), along(2, k[:, 0]), along(2, k[:, 1]), along(2, k[:, 2]), along(3, bias),
+              along(4, bidirectional), along(5, [c for c, _ in variants]), along(5, [r for _, r in variants]),
+              along(6, groups)]  # fmt: skip
+    shape = [len(f), len(u), len(kernels), len(bias), len(bidirectional), len(variants), len(groups)]
+    return fields, shape
+
+
+def _count_calls(layer: str, f, u, kernel=(1, 1, 1), out=None):
+    """count_params' kernel call, old and new: into ``out``, else a new array."""
+    one = np.ones((), dtype=np.int64)
+    zero = np.zeros((), dtype=np.int64)
+    fields = [f, u, *(np.asarray(k, dtype=np.int64) for k in kernel), one, zero, zero, one, one]
+    shape = (f.shape[0], u.shape[0])
+
+    def old():
+        result = np.empty(shape, dtype=np.int64) if out is None else out
+        _core.count(LAYERS.index(layer), fields, result)
+        return result
+
+    def new():
+        result = np.empty(shape, dtype=np.int64) if out is None else out
+        operands, factors, quantities = _terms.block(layer, fields)
+        _core.poly_count(list(shape), operands, factors, quantities, [result])
+        return result
+
+    return old, new
+
+
+def _sweep_calls(layer: str, fields, shape, budget=None, columns=((0, 2), (1, 2)), count=False):
+    """A sweep block's kernel call, old and new: the table (or only its row count)."""
+    code, columns = LAYERS.index(layer), list(columns)
+    new_budget = None if budget is None else (0, budget)
+
+    def old():
+        if count:
+            return _core.sweep_count(code, shape, fields, budget)
+        return _core.sweep_fill(code, shape, fields, budget, columns)
+
+    def new():
+        operands, factors, quantities = _terms.block(layer, fields)
+        if count:
+            return _core.poly_sweep_count(shape, operands, factors, quantities, new_budget)
+        return _core.poly_sweep_fill(shape, operands, factors, quantities, new_budget, columns)
+
+    return old, new
+
+
+def section_kernel(report: Report, sizes: list[int]) -> list[list[str]]:
+    report.section(
+        "The generic kernel against today's",
+        "Each row times today's entry point (`count`, `sweep_fill`, `sweep_count`) and the generic one "
+        "(`poly_count`, `poly_sweep_fill`, `poly_sweep_count`, the operands built by `_terms.block` inside the "
+        "timing) on the same operands, with the new-array write limit for the output's bytes (2 threads), in "
+        "turns; each rate is the best of 11 runs. Sweeps return n_features and n_units (UInt16) and params "
+        "(Int64): 12 bytes a row.",
+    )
+    rows = []
+
+    def row(name, points, calls, limit_bytes):
+        old, new = calls
+        fns = {"old": old, "new": new}
+        if limit_bytes:
+            fns["limit"] = lambda: write_new(max(1, limit_bytes // 8), 2)
+        t = timed_in_turns(fns)
+        limit = t.get("limit")
+        rows.append([
+            name, rate(points, t["old"]), rate(points, t["new"]), f"{t['old'] / t['new']:.2f}",
+            f"{limit / t['old']:.2f}" if limit else "", f"{limit / t['new']:.2f}" if limit else "",
+        ])  # fmt: skip
+        print("  " + " | ".join(rows[-1]), file=sys.stderr)
+
+    for n in sizes:
+        f, u = grid(n)
+        row(f"count_params grid, lstm, N = {n:.0e}", n, _count_calls("lstm", f, u), 8 * n)
+    n = sizes[0]
+    f, u = grid(n)
+    for name, layer, kernel in [("dense", "dense", (1, 1, 1)), ("rnn", "rnn", (1, 1, 1)), ("gru", "gru", (1, 1, 1)),
+                                ("conv2d (1×7)", "conv2d", (1, 1, 7)), ("conv3d (3×1×2)", "conv3d", (3, 1, 2))]:  # fmt: skip
+        row(f"count_params grid, {name}, N = {n:.0e}", n, _count_calls(layer, f, u, kernel), 8 * n)
+    touched = np.ones((f.shape[0], u.shape[0]), dtype=np.int64)
+    old_out, new_out = _count_calls("lstm", f, u, out=touched)
+    t = timed_in_turns({"old": old_out, "new": new_out, "limit": lambda: _core.fill(touched.reshape(-1), 1, 2)})
+    rows.append([f"count_params(out=) into a touched buffer, lstm, N = {n:.0e}", rate(n, t["old"]), rate(n, t["new"]),
+                 f"{t['old'] / t['new']:.2f}", f"{t['limit'] / t['old']:.2f}", f"{t['limit'] / t['new']:.2f}"])  # fmt: skip
+    for n in sizes:
+        nf = n // WIDTH
+        fields, shape = _mesh(np.arange(1, nf + 1), np.arange(1, WIDTH + 1))
+        row(f"sweep table, lstm, N = {n:.0e}", n, _sweep_calls("lstm", fields, shape), 12 * n)
+    for n in sizes:
+        nf, budget = n // WIDTH, one_percent_budget(n)
+        kept = asw.count_fitting("lstm", range(1, nf + 1), range(1, WIDTH + 1), budget=budget)
+        shuffled = np.random.default_rng(0).permutation(np.arange(1, WIDTH + 1))
+        for order, units in (("sorted", np.arange(1, WIDTH + 1)), ("shuffled", shuffled)):
+            fields, shape = _mesh(np.arange(1, nf + 1), units)
+            row(f"sweep, budget keeping 1%, {order} n_units, N = {n:.0e}", n,
+                _sweep_calls("lstm", fields, shape, budget), 12 * kept)  # fmt: skip
+            row(f"count_fitting, budget keeping 1%, {order} n_units, N = {n:.0e}", n,
+                _sweep_calls("lstm", fields, shape, budget, count=True), 0)  # fmt: skip
+    # Options vary fastest: bidirectional both, walked transposed; rows are the table's.
+    for layer in ("rnn", "lstm", "gru"):
+        fields, shape = _mesh(np.arange(1, 513), np.arange(1, 1025), bidirectional=(0, 1))
+        points = 512 * 1024 * 2
+        row(f"sweep table, {layer} 512 × 1024 × bidirectional both (options fastest)", points,
+            _sweep_calls(layer, fields, shape, columns=((0, 2), (1, 2), (6, 1))), 13 * points)  # fmt: skip
+    fields, shape = _mesh(np.arange(1, 513), np.arange(1, 1025), kernels=((1, 1, 3), (1, 3, 3)),
+                          bias=(1, 0), variants=((0, 1), (1, 1)), groups=(1, 2))  # fmt: skip
+    points = math.prod(shape)
+    row("sweep table, conv2d 512 × 1024 × 2 kernels × bias × 2 conventions × groups 1, 2", points,
+        _sweep_calls("conv2d", fields, shape, columns=((0, 2), (1, 2), (4, 1), (5, 1), (9, 1))), 0)  # fmt: skip
+    report.table(
+        ["case", "today configs/s", "generic configs/s", "generic ÷ today", "today ÷ write limit",
+         "generic ÷ write limit"],
+        rows,
+    )  # fmt: skip
+    return rows
+
+
+KERNEL_NOTES = "## Reading the table"
+
+
+def write_kernel_report(body: str, seconds: float) -> None:
+    """Rewrites benches/KERNEL.md, keeping its hand-written notes (from KERNEL_NOTES on)."""
+    path = HERE / "KERNEL.md"
+    old = path.read_text() if path.exists() else ""
+    notes = old[old.index(KERNEL_NOTES) :] if KERNEL_NOTES in old else ""
+    today = datetime.date.today().isoformat()
+    head = f"""# The generic kernel against today's
+
+Produced by `python benches/bench.py --kernel` on {today} in {seconds / 60:.0f} minutes.
+
+- Machine: {machine()}
+- Versions: {versions()}
+"""
+    path.write_text(head + body + "\n" + notes)
+
+
+# --------------------------------------------------------------------------
 
 
 def machine() -> str:
@@ -635,6 +805,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small grids, a smoke run; README left alone")
     parser.add_argument("--only", choices=["startup"],
                         help="run only this section; prints it, writes nothing")  # fmt: skip
+    parser.add_argument("--kernel", action="store_true", help="only the generic kernel against today's (KERNEL.md)")
     parser.add_argument("--framework-python", action="append", metavar="PYTHON",
                         help="an interpreter with Keras and/or PyTorch for section 8 (repeatable; default: this one)")  # fmt: skip
     args = parser.parse_args()
@@ -646,6 +817,11 @@ def main() -> int:
     sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
     report = Report()
     started = time.time()
+    if args.kernel:
+        section_kernel(report, sizes)
+        if not args.quick:
+            write_kernel_report("\n".join(report.lines), time.time() - started)
+        return 0
     section_count(report, sizes)
     section_sweep(report, sizes)
     section_budget(report, sizes)

@@ -237,6 +237,7 @@ BAD_CALLS = [
     ([3], [np.arange(3)], [("axis", 0)], [[(0, [(0, 1), (0, 2)])]], None, [], 0, None, "spec"),
     ([3], [np.arange(3)], [("axis", 0)], [[(1, [(0, 1)])]], None, [], 0, None, "spec"),
     ([3], [np.arange(3)], [("axis", 0)], [[]], (1, 5), [], 0, None, "spec"),
+    ([3], [np.arange(3)], [("axis", 0)] * 65, [[]], None, [], 0, None, "spec"),
     ([3], [np.arange(3)], [("axis", 0)], [[]], None, [(1, 8)], 0, None, "spec"),
     ([3], [np.arange(3)], [("axis", 0)], [[]], None, [(0, 3)], 0, None, "spec"),
     ([3], [np.arange(3) - 1], [("axis", 0)], [[]], None, [], 0, None, "operand"),

@@ -24,6 +24,7 @@ from ._pycore import KernelError
 
 INT64_MAX = 2**63 - 1
 MAX_POWER = 3
+MAX_FACTORS = 64
 _U32 = 2**32
 _KINDS = {"axis": 2, "quotient": 3, "offset": 3, "less": 3}
 
@@ -34,8 +35,8 @@ def _spec_error(message: str) -> KernelError:
 
 def _spec(n_operands: int, factors: Sequence[Any], quantities: Sequence[Any]) -> tuple[list[tuple], list[list]]:
     """The spec checked as the extension checks it, in the same order: the
-    factors' forms and indices, the terms' indices and powers, then every
-    index against the operands and factors."""
+    factors' forms and indices, the terms' indices and powers, then the
+    number of factors and every index against the operands and factors."""
 
     def index(v: int) -> int:
         if v < 0:
@@ -64,6 +65,8 @@ def _spec(n_operands: int, factors: Sequence[Any], quantities: Sequence[Any]) ->
             converted.append((index(coef), pairs))
         terms_of.append(converted)
 
+    if len(parsed) > MAX_FACTORS:
+        raise _spec_error(f"{len(parsed)} factors, more than the {MAX_FACTORS} a spec may have")
     for f, factor in enumerate(parsed):
         for k in (factor[1], factor[2]) if factor[0] in ("quotient", "less") else (factor[1],):
             if k >= n_operands:

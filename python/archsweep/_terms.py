@@ -56,19 +56,25 @@ _GATES = {"lstm": 4, "gru": 3}
 _KERAS, _TORCH = CONVENTIONS.index("keras"), CONVENTIONS.index("torch")
 
 
+def _option(operand: np.ndarray) -> int | np.ndarray:
+    """An option operand as a Python int when it holds one value (the usual
+    case, and ints are cheaper than numpy scalars), else as an int64 array."""
+    a = np.asarray(operand)
+    return int(a.reshape(-1)[0]) if a.size == 1 else a.astype(np.int64, copy=False)
+
+
 def coefficients(layer: str, fields: Sequence[np.ndarray]) -> list[np.ndarray]:
     """The coefficient operands of ``layer`` from its option operands (each
     broadcast over the options it depends on, so as small as they are)."""
-    scale = _GATES.get(layer, 1) * (1 + np.asarray(fields[BIDIRECTIONAL]))
-    recurrent = scale * (layer in RECURRENT)
+    bidirectional, bias, convention = _option(fields[BIDIRECTIONAL]), _option(fields[BIAS]), _option(fields[CONVENTION])
+    scale = _GATES.get(layer, 1) * (1 + bidirectional)
+    recurrent = scale if layer in RECURRENT else 0
     # PyTorch keeps b_ih and b_hh, and so does a Keras GRU with reset_after.
-    convention = np.asarray(fields[CONVENTION])
     two = convention == _TORCH
     if layer == "gru":
-        two = two | ((convention == _KERAS) & (np.asarray(fields[RESET_AFTER]) != 0))
+        two = two | ((convention == _KERAS) & (_option(fields[RESET_AFTER]) != 0))
     bias_vectors = 1 + two if layer in RECURRENT else 1
-    bias = scale * np.asarray(fields[BIAS]) * bias_vectors
-    return [np.asarray(c, dtype=np.int64) for c in (scale, recurrent, bias)]
+    return [np.asarray(c, dtype=np.int64) for c in (scale, recurrent, scale * bias * bias_vectors)]
 
 
 def block(

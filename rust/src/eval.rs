@@ -13,9 +13,9 @@ use std::ops::Range;
 
 use crate::emit::Column;
 use crate::error::{Error, Result};
-use crate::mesh::{chunk_ranges, run_chunks, with_lane, Lane, Mesh, MeshRow};
+use crate::mesh::{chunk_ranges, run_chunks_with, with_lane, Lane, Mesh, MeshRow};
 use crate::plans::{Keep, Mode, Plan, Planner};
-use crate::poly::{Bounds, Cubic, Spec, INT64_MAX};
+use crate::poly::{Bounds, Cubic, Spec, Specialized, INT64_MAX};
 use crate::simd;
 
 /// A sweep's budget: keep the points whose quantity `.0` is at most `.1`.
@@ -39,13 +39,13 @@ pub fn evaluate(spec: &Spec, mesh: &Mesh, range: Range<usize>, outs: Vec<&mut [i
             range.len()
         )));
     }
-    let bounds = spec.bounds(&mesh.min, &mesh.max);
+    let (bounds, folder) = (spec.bounds(&mesh.min, &mesh.max), spec.specialize(|k| mesh.constant(k)));
     let sizes: Vec<usize> = chunk_ranges(range.clone()).iter().map(|r| r.len()).collect();
     let pieces = split_outputs(outs, &sizes);
-    run_chunks(range, pieces, |chunk, mut outs| {
-        let mut worker = Worker::new(spec, &bounds, Mode::Count);
-        mesh.for_each_run(chunk.start, chunk.end, |first, rows, sorted| {
-            worker.evaluate(first - chunk.start, first, rows, sorted, &mut outs)
+    let init = || Worker::new(spec, &folder, &bounds, Mode::Count);
+    run_chunks_with(range, pieces, init, |worker, chunk, mut outs| {
+        mesh.for_each_run(chunk.start, chunk.end, |first, rows, along| {
+            worker.evaluate(first - chunk.start, first, rows, along, &mut outs)
         })
     })
     .map(|_| ())
@@ -66,10 +66,12 @@ pub fn chunk_counts(spec: &Spec, mesh: &Mesh, budget: Budget, range: Range<usize
         // Nothing is dropped and nothing can overflow: every point is a row.
         return Ok(pieces.iter().map(|r| r.len()).collect());
     }
-    run_chunks(range, vec![(); pieces.len()], |chunk, ()| {
-        let (mut worker, mut n) = (Worker::new(spec, &bounds, Mode::Sweep(budget)), 0);
-        mesh.for_each_run(chunk.start, chunk.end, |first, rows, sorted| {
-            n += worker.count(first, rows, sorted)?;
+    let folder = spec.specialize(|k| mesh.constant(k));
+    let init = || Worker::new(spec, &folder, &bounds, Mode::Sweep(budget));
+    run_chunks_with(range, vec![(); pieces.len()], init, |worker, chunk, ()| {
+        let mut n = 0;
+        mesh.for_each_run(chunk.start, chunk.end, |first, rows, along| {
+            n += worker.count(first, rows, along)?;
             Ok(())
         })?;
         Ok(n)
@@ -117,10 +119,12 @@ pub fn sweep_fill(
             cols.push(column.split_off_rows(n));
         }
     }
-    run_chunks(range, pieces, |chunk, (mut outs, mut cols)| {
-        let (mut worker, mut at) = (Worker::new(spec, &bounds, Mode::Sweep(budget)), 0);
-        mesh.for_each_run(chunk.start, chunk.end, |first, rows, sorted| {
-            worker.fill(first, rows, sorted, &mut outs, &mut cols, &mut at)
+    let folder = spec.specialize(|k| mesh.constant(k));
+    let init = || Worker::new(spec, &folder, &bounds, Mode::Sweep(budget));
+    run_chunks_with(range, pieces, init, |worker, chunk, (mut outs, mut cols)| {
+        let mut at = 0;
+        mesh.for_each_run(chunk.start, chunk.end, |first, rows, along| {
+            worker.fill(first, rows, along, &mut outs, &mut cols, &mut at)
         })
     })?;
     Ok(rows)
@@ -179,6 +183,37 @@ fn horner(c: &Cubic, x: Option<(usize, i64)>, row: &MeshRow, from: usize, out: &
     }
 }
 
+/// Whether every factor of `checks` (a bit each) is valid at point `j` of `row`.
+#[inline(always)]
+fn valid(spec: &Spec, checks: u64, row: &MeshRow, j: usize) -> bool {
+    let mut bits = checks;
+    while bits != 0 {
+        if spec.factors[bits.trailing_zeros() as usize].value(|k| row.get(k, j)).is_none() {
+            return false;
+        }
+        bits &= bits - 1;
+    }
+    true
+}
+
+/// The varying factor of a folded row at point `j` (0 when none varies).
+#[inline(always)]
+fn x_at(row: &MeshRow, x: Option<(usize, i64)>, j: usize) -> i64 {
+    x.map_or(0, |(k, shift)| row.get(k, j).wrapping_add(shift))
+}
+
+/// Whether a folded row's keep rule keeps point `j` (`cubics`: its quantities).
+#[inline(always)]
+fn keeps(cubics: &[Cubic], budget: Budget, row: &MeshRow, x: Option<(usize, i64)>, keep: Keep, j: usize) -> bool {
+    match keep {
+        Keep::All => true,
+        Keep::Nothing => false,
+        Keep::Prefix(n) => j < n,
+        Keep::AtMost(v) => x.is_some_and(|(k, _)| row.get(k, j) <= v),
+        Keep::Compare => budget.is_some_and(|(b, limit)| cubics[b].eval(x_at(row, x, j)) <= limit),
+    }
+}
+
 /// One chunk's planner and scratch space, reused by its rows.
 struct Worker<'s> {
     spec: &'s Spec,
@@ -193,31 +228,48 @@ struct Worker<'s> {
 }
 
 impl<'s> Worker<'s> {
-    fn new(spec: &'s Spec, bounds: &'s Bounds, mode: Mode) -> Worker<'s> {
+    fn new(spec: &'s Spec, folder: &'s Specialized, bounds: &'s Bounds, mode: Mode) -> Worker<'s> {
         let nq = spec.quantities.len();
         Worker {
             spec,
-            planner: Planner::new(spec, bounds, mode),
+            planner: Planner::new(spec, folder, bounds, mode),
             plans: Vec::new(),
             factors: vec![0; spec.factors.len()],
             values: vec![0; nq],
-            block: vec![0; BLOCK],
-            kept_at: vec![0; BLOCK],
-            strip: vec![0; STRIP * nq.max(1)],
+            block: Vec::new(),
+            kept_at: Vec::new(),
+            strip: Vec::new(),
         }
     }
 
-    fn budget(&self) -> Option<(usize, i64)> {
+    /// The block scratch space of filtering rows, allocated on first use
+    /// (a chunk whose rows keep prefixes never needs it).
+    fn blocks(&mut self) {
+        if self.block.is_empty() {
+            self.block = vec![0; BLOCK];
+            self.kept_at = vec![0; BLOCK];
+        }
+    }
+
+    /// The strip for interleaved rows, allocated on first use.
+    fn strip(&mut self) -> &mut [i64] {
+        if self.strip.is_empty() {
+            self.strip = vec![0; STRIP * self.spec.quantities.len().max(1)];
+        }
+        &mut self.strip
+    }
+
+    fn budget(&self) -> Budget {
         match self.planner.mode {
             Mode::Sweep(budget) => budget,
             Mode::Count => None,
         }
     }
 
-    fn plan_all(&mut self, rows: &[MeshRow], sorted: &[bool]) {
+    fn plan_all(&mut self, rows: &[MeshRow], along: &Mesh) {
         self.plans.clear();
         for (q, row) in rows.iter().enumerate() {
-            let plan = self.planner.plan(row, sorted, q);
+            let plan = self.planner.plan(row, along, q);
             self.plans.push(plan);
         }
     }
@@ -248,13 +300,21 @@ impl<'s> Worker<'s> {
         at: usize,
         first: usize,
         rows: &[MeshRow],
-        sorted: &[bool],
+        along: &Mesh,
         outs: &mut [&mut [i64]],
     ) -> Result<()> {
-        self.plan_all(rows, sorted);
+        self.plan_all(rows, along);
         let (m, len) = (rows.len(), rows[0].len);
+        if m > 1 {
+            self.strip();
+        }
         for (q, row) in rows.iter().enumerate() {
-            let Plan::Fold { x, .. } = self.plans[q] else { continue };
+            let Plan::Fold { x, checks, .. } = self.plans[q] else { continue };
+            if checks != 0 && !(0..len).all(|j| valid(self.spec, checks, row, j)) {
+                // Point by point below, which names the first invalid point.
+                self.plans[q] = Plan::General;
+                continue;
+            }
             if m == 1 {
                 for (c, out) in self.planner.cubics(q).iter().zip(outs.iter_mut()) {
                     horner(c, x, row, 0, &mut out[at..at + len]);
@@ -290,12 +350,12 @@ impl<'s> Worker<'s> {
     }
 
     /// How many points of `rows` (see `Mesh::for_each_run`) a sweep keeps.
-    fn count(&mut self, first: usize, rows: &[MeshRow], sorted: &[bool]) -> Result<usize> {
-        self.plan_all(rows, sorted);
+    fn count(&mut self, first: usize, rows: &[MeshRow], along: &Mesh) -> Result<usize> {
+        self.plan_all(rows, along);
         let mut n = 0;
         for (q, row) in rows.iter().enumerate() {
-            if let Plan::Fold { x, keep } = self.plans[q] {
-                n += self.count_folded(row, x, keep, q);
+            if let Plan::Fold { x, keep, checks } = self.plans[q] {
+                n += self.count_folded(row, x, keep, checks, q);
             }
         }
         if self.plans.iter().all(|p| *p != Plan::General) {
@@ -312,7 +372,14 @@ impl<'s> Worker<'s> {
         Ok(n)
     }
 
-    fn count_folded(&mut self, row: &MeshRow, x: Option<(usize, i64)>, keep: Keep, slot: usize) -> usize {
+    fn count_folded(&mut self, row: &MeshRow, x: Option<(usize, i64)>, keep: Keep, checks: u64, slot: usize) -> usize {
+        let budget = self.budget();
+        if checks != 0 {
+            let cubics = self.planner.cubics(slot);
+            return (0..row.len)
+                .filter(|&j| keeps(cubics, budget, row, x, keep, j) && valid(self.spec, checks, row, j))
+                .count();
+        }
         match (keep, x) {
             (Keep::All, _) => row.len,
             (Keep::Nothing, _) => 0,
@@ -325,7 +392,8 @@ impl<'s> Worker<'s> {
             },
             (_, _) => {
                 // Compare (a short row): a vectorisable compare-and-sum.
-                let (b, limit) = self.budget().expect("a compare plan has a budget");
+                self.blocks();
+                let (b, limit) = budget.expect("a compare plan has a budget");
                 let c = &self.planner.cubics(slot)[b];
                 let mut n = 0;
                 for b0 in (0..row.len).step_by(BLOCK) {
@@ -343,20 +411,20 @@ impl<'s> Worker<'s> {
         &mut self,
         first: usize,
         rows: &[MeshRow],
-        sorted: &[bool],
+        along: &Mesh,
         outs: &mut [&mut [i64]],
         cols: &mut [Column],
         at: &mut usize,
     ) -> Result<()> {
-        self.plan_all(rows, sorted);
+        self.plan_all(rows, along);
         let [row] = rows else {
             return self.fill_interleaved(first, rows, outs, cols, at);
         };
         match self.plans[0] {
             Plan::Fold { keep: Keep::Nothing, .. } => {}
-            Plan::Fold { x, keep: Keep::All } => self.emit_prefix(row, x, row.len, outs, cols, at),
-            Plan::Fold { x, keep: Keep::Prefix(n) } => self.emit_prefix(row, x, n, outs, cols, at),
-            Plan::Fold { x, keep } => self.emit_selected(row, x, keep, outs, cols, at),
+            Plan::Fold { x, keep: Keep::All, checks: 0 } => self.emit_prefix(row, x, row.len, outs, cols, at),
+            Plan::Fold { x, keep: Keep::Prefix(n), checks: 0 } => self.emit_prefix(row, x, n, outs, cols, at),
+            Plan::Fold { x, keep, checks } => self.emit_selected(row, x, keep, checks, outs, cols, at),
             Plan::General => {
                 for j in 0..row.len {
                     if self.decide(row, j, first + j)? {
@@ -387,45 +455,50 @@ impl<'s> Worker<'s> {
         *at += n;
     }
 
-    /// The points of a folded row its keep rule selects, a block at a time:
-    /// select first (by `x` or by the budget quantity), then compute only
-    /// what is kept.
+    /// The points of a folded row its keep rule and checks select, a block
+    /// at a time: select first (by `x`, by the budget quantity, or point by
+    /// point), then compute only what is kept.
+    #[allow(clippy::too_many_arguments)]
     fn emit_selected(
         &mut self,
         row: &MeshRow,
         x: Option<(usize, i64)>,
         keep: Keep,
+        checks: u64,
         outs: &mut [&mut [i64]],
         cols: &mut [Column],
         at: &mut usize,
     ) {
-        let (k, shift) = x.expect("a selecting plan has a varying factor");
+        let budget = self.budget();
+        self.blocks();
         for b0 in (0..row.len).step_by(BLOCK) {
             let n = BLOCK.min(row.len - b0);
-            let kept = match (keep, row.lane(k).skip(b0)) {
-                (Keep::AtMost(v), Lane::Contig(p)) => {
+            let cubics = self.planner.cubics(0);
+            let kept = match (keep, checks, x.map(|(k, _)| row.lane(k).skip(b0))) {
+                (Keep::AtMost(v), 0, Some(Lane::Contig(p))) => {
                     // SAFETY: a contiguous lane holds the row's values from its pointer.
                     let values = unsafe { std::slice::from_raw_parts(p, n) };
                     simd::select_at_most(values, v, b0 as u32, &mut self.kept_at)
                 }
-                (Keep::AtMost(v), _) => {
+                (Keep::Compare, 0, _) => {
+                    let (b, limit) = budget.expect("a compare plan has a budget");
+                    horner(&cubics[b], x, row, b0, &mut self.block[..n]);
+                    simd::select_at_most(&self.block[..n], limit, b0 as u32, &mut self.kept_at)
+                }
+                _ => {
                     let mut kept = 0;
                     for j in b0..b0 + n {
                         self.kept_at[kept] = j as u32;
-                        kept += (row.get(k, j) <= v) as usize; // branch-free: always write, advance if kept
+                        // Branch-free: always write, advance if kept.
+                        kept += (keeps(cubics, budget, row, x, keep, j) && valid(self.spec, checks, row, j)) as usize;
                     }
                     kept
                 }
-                _ => {
-                    let (b, limit) = self.budget().expect("a compare plan has a budget");
-                    horner(&self.planner.cubics(0)[b], x, row, b0, &mut self.block[..n]);
-                    simd::select_at_most(&self.block[..n], limit, b0 as u32, &mut self.kept_at)
-                }
             };
             let kept_at = &self.kept_at[..kept];
-            for (c, out) in self.planner.cubics(0).iter().zip(outs.iter_mut()) {
+            for (c, out) in cubics.iter().zip(outs.iter_mut()) {
                 for (o, &j) in out[*at..*at + kept].iter_mut().zip(kept_at) {
-                    *o = c.eval(row.get(k, j as usize).wrapping_add(shift));
+                    *o = c.eval(x_at(row, x, j as usize));
                 }
             }
             for col in cols.iter_mut() {
@@ -460,7 +533,9 @@ impl<'s> Worker<'s> {
     ) -> Result<()> {
         let (m, len, nq) = (rows.len(), rows[0].len, outs.len());
         let width = STRIP / m;
-        let keeps_all = self.plans.iter().all(|p| matches!(p, Plan::Fold { keep: Keep::All, .. }));
+        self.strip();
+        let keeps_all = self.plans.iter().all(|p| matches!(p, Plan::Fold { keep: Keep::All, checks: 0, .. }));
+        let budget = self.budget();
         for j0 in (0..len).step_by(width) {
             let n = width.min(len - j0);
             if keeps_all {
@@ -481,7 +556,7 @@ impl<'s> Worker<'s> {
                 continue;
             }
             for (q, row) in rows.iter().enumerate() {
-                if let Plan::Fold { x, keep } = self.plans[q] {
+                if let Plan::Fold { x, keep, .. } = self.plans[q] {
                     if keep != Keep::Nothing {
                         for (i, c) in self.planner.cubics(q).iter().enumerate() {
                             horner(c, x, row, j0, &mut self.strip[(q * nq + i) * width..][..n]);
@@ -489,7 +564,6 @@ impl<'s> Worker<'s> {
                     }
                 }
             }
-            let budget = self.budget();
             for j in j0..j0 + n {
                 for (q, row) in rows.iter().enumerate() {
                     let s = |i: usize| (q * nq + i) * width + j - j0;
@@ -500,12 +574,12 @@ impl<'s> Worker<'s> {
                             }
                             continue;
                         }
-                        Plan::Fold { keep: Keep::All, .. } => true,
-                        Plan::Fold { keep: Keep::Nothing, .. } => false,
-                        Plan::Fold { keep: Keep::Prefix(p), .. } => j < p,
-                        Plan::Fold { keep: Keep::AtMost(v), x } => x.is_some_and(|(k, _)| row.get(k, j) <= v),
-                        Plan::Fold { keep: Keep::Compare, .. } => {
+                        Plan::Fold { keep: Keep::Compare, checks, .. } => {
                             budget.is_some_and(|(b, limit)| self.strip[s(b)] <= limit)
+                                && valid(self.spec, checks, row, j)
+                        }
+                        Plan::Fold { x, keep, checks } => {
+                            keeps(self.planner.cubics(q), budget, row, x, keep, j) && valid(self.spec, checks, row, j)
                         }
                     };
                     if kept {
@@ -773,7 +847,8 @@ mod tests {
         let len: usize = shape.iter().product();
         let style = rng.below(if coefficient { 3 } else { 5 });
         let step = 1 + rng.below(3) as i64;
-        let last = shape.last().copied().unwrap_or(1).max(1);
+        // Ascending along the operand's last axis longer than 1.
+        let last = shape.iter().rev().copied().find(|&n| n > 1).unwrap_or(1);
         let start = rng.below(4) as i64;
         let values: Vec<i64> = (0..len)
             .map(|i| match style {
@@ -879,15 +954,17 @@ mod tests {
     /// whether the rows came interleaved.
     fn tally(case: &Case, mode: Mode, seen: &mut std::collections::BTreeMap<String, usize>) {
         let mesh = case.mesh();
-        let bounds = case.spec.bounds(&mesh.min, &mesh.max);
-        let mut planner = Planner::new(&case.spec, &bounds, mode);
-        mesh.for_each_run(0, mesh.len(), |_, rows, sorted| {
+        let (bounds, folder) = (case.spec.bounds(&mesh.min, &mesh.max), case.spec.specialize(|k| mesh.constant(k)));
+        let mut planner = Planner::new(&case.spec, &folder, &bounds, mode);
+        mesh.for_each_run(0, mesh.len(), |_, rows, along| {
             for (q, row) in rows.iter().enumerate() {
-                let kind = match planner.plan(row, sorted, q) {
+                let kind = match planner.plan(row, along, q) {
                     Plan::General => "General".to_string(),
-                    Plan::Fold { x, keep } => {
+                    Plan::Fold { x, keep, checks } => {
                         let keep = format!("{keep:?}");
-                        format!("{}{}", keep.split('(').next().unwrap(), if x.is_some() { "" } else { " (constant)" })
+                        let constant = if x.is_some() { "" } else { " (constant)" };
+                        let checked = if checks != 0 { " (checked)" } else { "" };
+                        format!("{}{constant}{checked}", keep.split('(').next().unwrap())
                     }
                 };
                 *seen.entry(format!("{kind}{}", if rows.len() > 1 { ", interleaved" } else { "" })).or_default() += 1;
@@ -904,8 +981,13 @@ mod tests {
         for _ in 0..300 {
             for case in [sweep_like(&mut rng), anything(&mut rng)] {
                 case.check(&mut rng);
-                let limit = rng.pick(&[10, 1000, 100_000]);
-                for mode in [Mode::Count, Mode::Sweep(None), Mode::Sweep(Some((0, limit)))] {
+                let mut modes = vec![Mode::Count, Mode::Sweep(None), Mode::Sweep(Some((0, rng.pick(&[10, 1000]))))];
+                for _ in 0..4 {
+                    if let Some(Ok(values)) = case.brute.get(rng.below(case.len().max(1))) {
+                        modes.extend(values.first().copied().flatten().map(|l| Mode::Sweep(Some((0, l)))));
+                    }
+                }
+                for mode in modes {
                     if !case.spec.quantities.is_empty() {
                         tally(&case, mode, &mut seen);
                     }
@@ -913,13 +995,14 @@ mod tests {
             }
         }
         // The cases reach every plan, alone and interleaved.
-        for kind in ["All", "Nothing", "Prefix", "AtMost", "Compare", "General"] {
-            for how in ["", ", interleaved"] {
-                let n: usize = [format!("{kind}{how}"), format!("{kind} (constant){how}")]
+        for kind in ["All", "Nothing", "Prefix", "AtMost", "Compare", "General", "(checked)"] {
+            for interleaved in [false, true] {
+                let n: usize = seen
                     .iter()
-                    .filter_map(|k| seen.get(k))
+                    .filter(|(k, _)| k.contains(kind) && k.ends_with(", interleaved") == interleaved)
+                    .map(|(_, n)| n)
                     .sum();
-                assert!(n >= 5, "{kind}{how}: {n} rows in {seen:?}");
+                assert!(n >= 5, "{kind} (interleaved: {interleaved}): {n} rows in {seen:?}");
             }
         }
     }
@@ -958,7 +1041,7 @@ mod tests {
         let mut rng = Rng(3);
         for shuffle in [false, true] {
             let case = lstm(700, 400, shuffle);
-            assert_eq!(case.mesh().sorted[1], !shuffle);
+            assert_eq!(case.mesh().sorted()[1], !shuffle);
             let want = case.expected_count().unwrap();
             assert_eq!(case.run_count().unwrap(), want);
             for limit in [0, 50_000, 700_000, i64::MAX] {
@@ -1029,17 +1112,86 @@ mod tests {
         let spec = Spec::new(4, factors, vec![vec![t(3, &[(0, 1), (1, 1)])]]).unwrap();
         let case = Case::new(shape, operands, spec);
         let mesh = case.mesh();
-        let bounds = case.spec.bounds(&mesh.min, &mesh.max);
-        let mut planner = Planner::new(&case.spec, &bounds, Mode::Sweep(Some((0, 300))));
+        let (bounds, folder) = (case.spec.bounds(&mesh.min, &mesh.max), case.spec.specialize(|k| mesh.constant(k)));
+        let mut planner = Planner::new(&case.spec, &folder, &bounds, Mode::Sweep(Some((0, 300))));
         let mut plans = Vec::new();
-        mesh.for_each_run(0, mesh.len(), |_, rows, sorted| {
+        mesh.for_each_run(0, mesh.len(), |_, rows, along| {
             assert_eq!(rows.len(), 2); // the groups axis is walked transposed
-            plans.extend(rows.iter().enumerate().map(|(q, row)| planner.plan(row, sorted, q)));
+            plans.extend(rows.iter().enumerate().map(|(q, row)| planner.plan(row, along, q)));
             Ok(())
         })
         .unwrap();
-        assert_eq!(plans[0], Plan::Fold { x: Some((1, 0)), keep: Keep::Prefix(300 / (3 * 2)) });
-        assert_eq!(plans[1], Plan::General);
+        assert_eq!(plans[0], Plan::Fold { x: Some((1, 0)), keep: Keep::Prefix(300 / (3 * 2)), checks: 0 });
+        // 3·(f/2)·u ≤ 300 for every u ≤ 100 at f = 2: all kept (that are valid).
+        assert_eq!(plans[1], Plan::Fold { x: Some((1, 0)), keep: Keep::All, checks: 1 << 2 });
         case.check(&mut Rng(11));
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    //! `cargo test --release --lib timing -- --ignored --nocapture`: the
+    //! sorted-budget count, today's kernel against this one, per row.
+    use super::*;
+    use crate::formula::Layer;
+    use crate::grid::{Grid, N_FIELDS};
+    use crate::poly::{Factor, Term};
+    use ndarray::{ArrayD, IxDyn};
+    use std::time::Instant;
+
+    #[test]
+    #[ignore]
+    fn sorted_budget_count_per_row() {
+        let (nf, nu) = (10_000usize, 10_000usize);
+        let col = |n: usize, axis: usize| {
+            let mut s = vec![1; 2];
+            s[axis] = n;
+            ArrayD::from_shape_vec(IxDyn(&s), (1..=n as i64).collect()).unwrap()
+        };
+        let one = ArrayD::from_shape_vec(IxDyn(&[]), vec![1i64]).unwrap();
+        let zero = ArrayD::from_shape_vec(IxDyn(&[]), vec![0i64]).unwrap();
+        let fields: Vec<ArrayD<i64>> = vec![
+            col(nf, 0),
+            col(nu, 1),
+            one.clone(),
+            one.clone(),
+            one.clone(),
+            one.clone(),
+            zero.clone(),
+            zero.clone(),
+            one.clone(),
+            one.clone(),
+        ];
+        let views: [ndarray::ArrayViewD<i64>; N_FIELDS] = std::array::from_fn(|k| fields[k].view());
+        let grid = Grid::new(&[nf, nu], &views).unwrap();
+        let four = ArrayD::from_shape_vec(IxDyn(&[]), vec![4i64]).unwrap();
+        let mut ops = fields.clone();
+        ops.extend([four.clone(), four.clone(), four.clone()]);
+        let t = |coef, powers: &[(usize, u32)]| Term { coef, powers: powers.to_vec() };
+        let factors = vec![
+            Factor::Quotient(0, 9),
+            Factor::Axis(1),
+            Factor::Axis(2),
+            Factor::Axis(3),
+            Factor::Axis(4),
+            Factor::Quotient(1, 9),
+        ];
+        let params = vec![t(10, &[(0, 1), (1, 1), (2, 1), (3, 1), (4, 1)]), t(11, &[(1, 2)]), t(12, &[(1, 1)])];
+        let spec = Spec::new(13, factors, vec![params]).unwrap();
+        let op_views: Vec<_> = ops.iter().map(|a| a.view()).collect();
+        let mesh = Mesh::new(&[nf, nu], &op_views, &spec.sized).unwrap();
+        let budget = 432_000_000;
+        let rows = nf as f64;
+        let repeats = std::env::var("TIMING_REPEATS").map_or(3, |v| v.parse().unwrap());
+        for _ in 0..repeats {
+            let s = Instant::now();
+            let old = crate::kernels::sweep_count(Layer::Lstm, &grid, Some(budget), 0..nf * nu).unwrap();
+            let t_old = s.elapsed().as_secs_f64();
+            let s = Instant::now();
+            let new = sweep_count(&spec, &mesh, Some((0, budget)), 0..nf * nu).unwrap();
+            let t_new = s.elapsed().as_secs_f64();
+            assert_eq!(old, new);
+            println!("old {:.0} ns/row, new {:.0} ns/row", t_old / rows * 1e9, t_new / rows * 1e9);
+        }
     }
 }

@@ -9,6 +9,7 @@
 
 use std::marker::PhantomData;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use ndarray::{ArrayViewD, IxDyn};
 use rayon::prelude::*;
@@ -40,8 +41,11 @@ pub struct Mesh<'a> {
     pub(crate) min: Vec<i64>,
     pub(crate) max: Vec<i64>,
     /// Per operand: whether it never decreases along the innermost axis, so
-    /// a quantity that grows with it keeps a prefix of each row under a budget.
-    pub(crate) sorted: Vec<bool>,
+    /// a quantity that grows with it keeps a prefix of each row under a
+    /// budget. Found on first use: only budgets need it.
+    sorted: OnceLock<Vec<bool>>,
+    /// The operands that change anywhere on the mesh: rows track only their offsets.
+    moving: Vec<usize>,
     /// When the innermost axes are short (a sweep varies its options
     /// fastest), the mesh without them and the operands' offsets at each of
     /// their points: kernels then walk, for each such point, a long row along
@@ -68,7 +72,11 @@ impl<'a> Mesh<'a> {
         let (mut min, mut max, mut ptrs) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let mut full = vec![0isize; shape.len() * n];
         for (k, op) in operands.iter().enumerate() {
-            let (lo, hi) = op.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            let extremes = |(lo, hi): (i64, i64), &v: &i64| (lo.min(v), hi.max(v));
+            let (lo, hi) = match op.as_slice_memory_order() {
+                Some(values) => values.iter().fold((i64::MAX, i64::MIN), extremes), // vectorises
+                None => op.iter().fold((i64::MAX, i64::MIN), extremes),
+            };
             if lo < 0 {
                 return Err(Error::NegativeOperand { operand: k, value: lo });
             }
@@ -112,6 +120,7 @@ impl<'a> Mesh<'a> {
             dims.push(1);
             strides.resize(n, 0);
         }
+        let moving = (0..n).filter(|&k| strides.iter().skip(k).step_by(n).any(|&s| s != 0)).collect();
         let mut mesh = Mesh {
             n,
             shape: dims,
@@ -120,14 +129,25 @@ impl<'a> Mesh<'a> {
             len,
             min,
             max,
-            sorted: Vec::new(),
+            sorted: OnceLock::new(),
+            moving,
             outer: None,
             tile: Vec::new(),
             _data: PhantomData,
         };
-        mesh.sorted = (0..n).map(|k| mesh.rows_nondecreasing(k)).collect();
         mesh.split_tile(sized);
         Ok(mesh)
+    }
+
+    /// Operand `k`'s value when it is the same at every point.
+    pub(crate) fn constant(&self, k: usize) -> Option<i64> {
+        // SAFETY: a non-empty mesh's operand has its first element at its pointer.
+        (self.len > 0 && !self.moving.contains(&k)).then(|| unsafe { *self.ptrs[k] })
+    }
+
+    /// Per operand: whether it never decreases along the innermost axis.
+    pub(crate) fn sorted(&self) -> &[bool] {
+        self.sorted.get_or_init(|| (0..self.n).map(|k| self.rows_nondecreasing(k)).collect())
     }
 
     /// Number of operands.
@@ -173,7 +193,7 @@ impl<'a> Mesh<'a> {
                 rest /= size;
             }
         }
-        let mut outer = Mesh {
+        let outer = Mesh {
             n,
             shape: self.shape[..cut].to_vec(),
             strides: self.strides[..cut * n].to_vec(),
@@ -181,12 +201,12 @@ impl<'a> Mesh<'a> {
             len: self.len / m,
             min: self.min.clone(),
             max: self.max.clone(),
-            sorted: Vec::new(),
+            sorted: OnceLock::new(),
+            moving: self.moving.clone(),
             outer: None,
             tile: Vec::new(),
             _data: PhantomData,
         };
-        outer.sorted = (0..n).map(|k| outer.rows_nondecreasing(k)).collect();
         self.tile = tile;
         self.outer = Some(Box::new(outer));
     }
@@ -202,12 +222,19 @@ impl<'a> Mesh<'a> {
         }
         let outer: Vec<(usize, isize)> =
             (0..last).filter(|&d| self.stride(d, k) != 0).map(|d| (self.shape[d], self.stride(d, k))).collect();
-        let mut index = vec![0usize; outer.len()];
+        let (mut index, ptr) = (vec![0usize; outer.len()], self.ptrs[k]);
         loop {
             let base: isize = index.iter().zip(&outer).map(|(&i, &(_, s))| i as isize * s).sum();
             // SAFETY: base and j address points inside the broadcast shape.
-            let at = |j: usize| unsafe { *self.ptrs[k].offset(base + j as isize * step) };
-            if (1..len).any(|j| at(j) < at(j - 1)) {
+            let at = |j: usize| unsafe { *ptr.offset(base + j as isize * step) };
+            let decreases = if step == 1 {
+                // SAFETY: a row of step 1 holds `len` values from its first.
+                let values = unsafe { std::slice::from_raw_parts(ptr.offset(base), len) };
+                values.windows(2).any(|w| w[1] < w[0])
+            } else {
+                (1..len).any(|j| at(j) < at(j - 1))
+            };
+            if decreases {
                 return false;
             }
             let mut d = outer.len();
@@ -245,18 +272,18 @@ impl<'a> Mesh<'a> {
             index[d] = rest % self.shape[d];
             rest /= self.shape[d];
         }
-        let mut outer = vec![0isize; n];
+        // Only the moving operands' offsets change; the others stay 0.
+        let (mut outer, mut offsets) = (vec![0isize; n], vec![0isize; n]);
         for (d, &i) in index[..last].iter().enumerate() {
-            for (o, &s) in outer.iter_mut().zip(&self.strides[d * n..(d + 1) * n]) {
-                *o += i as isize * s;
+            for &k in &self.moving {
+                outer[k] += i as isize * self.strides[d * n + k];
             }
         }
-        let mut offsets = vec![0isize; n];
         let (mut flat, mut j0) = (start, index[last]);
         loop {
             let len = (inner_len - j0).min(end - flat);
-            for ((o, &base), &s) in offsets.iter_mut().zip(&outer).zip(inner) {
-                *o = base + j0 as isize * s;
+            for &k in &self.moving {
+                offsets[k] = outer[k] + j0 as isize * inner[k];
             }
             visit(flat, &MeshRow { ptrs: &self.ptrs, strides: inner, offsets: &offsets, len })?;
             flat += len;
@@ -270,33 +297,33 @@ impl<'a> Mesh<'a> {
                 d -= 1;
                 index[d] += 1;
                 let step = &self.strides[d * n..(d + 1) * n];
-                for (o, &s) in outer.iter_mut().zip(step) {
-                    *o += s;
+                for &k in &self.moving {
+                    outer[k] += step[k];
                 }
                 if index[d] < self.shape[d] {
                     break;
                 }
-                for (o, &s) in outer.iter_mut().zip(step) {
-                    *o -= self.shape[d] as isize * s;
+                for &k in &self.moving {
+                    outer[k] -= self.shape[d] as isize * step[k];
                 }
                 index[d] = 0;
             }
         }
     }
 
-    /// Calls `visit(first, rows, sorted)` for the points of `start..end`, in
+    /// Calls `visit(first, rows, along)` for the points of `start..end`, in
     /// C order. Usually `rows` is one row, whose point `j` is flat index
     /// `first + j`. On a mesh with a tile (see `split_tile`), whole tiles come
     /// as `m` rows along the long axis, interleaved: point `j` of row `q` is
-    /// flat index `first + j·m + q`. `sorted[k]`: operand `k` never decreases
-    /// along the rows given. Stops at, and returns, the first error `visit` returns.
+    /// flat index `first + j·m + q`. `along`: the mesh whose innermost axis
+    /// the rows run along (for `sorted`). Stops at, and returns, the first
+    /// error `visit` returns.
     pub(crate) fn for_each_run<F>(&self, start: usize, end: usize, mut visit: F) -> Result<()>
     where
-        F: FnMut(usize, &[MeshRow], &[bool]) -> Result<()>,
+        F: FnMut(usize, &[MeshRow], &Mesh) -> Result<()>,
     {
-        let single = |s, e, visit: &mut F| {
-            self.for_each_row(s, e, |first, row| visit(first, std::slice::from_ref(row), &self.sorted))
-        };
+        let single =
+            |s, e, visit: &mut F| self.for_each_row(s, e, |first, row| visit(first, std::slice::from_ref(row), self));
         let Some(outer) = self.outer.as_deref() else {
             return single(start, end, &mut visit);
         };
@@ -309,15 +336,16 @@ impl<'a> Mesh<'a> {
         let mut offsets = vec![0isize; m * n];
         outer.for_each_row(lo / m, hi / m, |t, row| {
             for (q, shifted) in offsets.chunks_exact_mut(n).enumerate() {
-                for (k, o) in shifted.iter_mut().enumerate() {
-                    *o = row.offsets[k] + self.tile[q * n + k];
+                for &k in &self.moving {
+                    shifted[k] = row.offsets[k] + self.tile[q * n + k];
                 }
             }
-            let rows: Vec<MeshRow> = offsets
-                .chunks_exact(n)
-                .map(|offsets| MeshRow { ptrs: row.ptrs, strides: row.strides, offsets, len: row.len })
-                .collect();
-            visit(t * m, &rows, &outer.sorted)
+            // On the stack: rows past m repeat the first and are not visited.
+            let rows: [MeshRow; TILE_MAX] = std::array::from_fn(|q| {
+                let offsets = &offsets[(q % m) * n..(q % m + 1) * n];
+                MeshRow { ptrs: row.ptrs, strides: row.strides, offsets, len: row.len }
+            });
+            visit(t * m, &rows[..m], outer)
         })?;
         single(hi, end, &mut visit)
     }
@@ -335,10 +363,14 @@ impl MeshRow<'_> {
     /// Operand `k` at point `j` of the row.
     #[inline(always)]
     pub(crate) fn get(&self, k: usize, j: usize) -> i64 {
-        debug_assert!(j < self.len);
-        // SAFETY: j < len keeps the point inside the broadcast shape, so the
-        // offset addresses an element of operand k's array.
-        unsafe { *self.ptrs[k].offset(self.offsets[k] + j as isize * self.strides[k]) }
+        debug_assert!(j < self.len && k < self.ptrs.len());
+        // SAFETY: kernels read only operands the mesh has (`eval::check`), and
+        // j < len keeps the point inside the broadcast shape, so the offset
+        // addresses an element of operand k's array.
+        unsafe {
+            let (p, o, s) = (self.ptrs.get_unchecked(k), self.offsets.get_unchecked(k), self.strides.get_unchecked(k));
+            *p.offset(o + j as isize * s)
+        }
     }
 
     #[inline(always)]
@@ -450,12 +482,25 @@ pub fn run_chunks<S: Send, T: Send>(
     states: Vec<S>,
     work: impl Fn(Range<usize>, S) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
+    run_chunks_with(range, states, || (), |_, r, s| work(r, s))
+}
+
+/// [`run_chunks`] with a worker made by `init` and reused by the chunks one
+/// thread runs (its scratch space is then allocated a few times per call,
+/// not once per chunk).
+pub fn run_chunks_with<W, S: Send, T: Send>(
+    range: Range<usize>,
+    states: Vec<S>,
+    init: impl Fn() -> W + Sync + Send,
+    work: impl Fn(&mut W, Range<usize>, S) -> Result<T> + Sync + Send,
+) -> Result<Vec<T>> {
     let pieces = chunk_ranges(range.clone());
     debug_assert_eq!(pieces.len(), states.len());
     let results: Vec<Result<T>> = if range.len() >= PARALLEL_MIN {
-        pieces.into_par_iter().zip(states).map(|(r, s)| work(r, s)).collect()
+        pieces.into_par_iter().zip(states).map_init(&init, |w, (r, s)| work(w, r, s)).collect()
     } else {
-        pieces.into_iter().zip(states).map(|(r, s)| work(r, s)).collect()
+        let mut worker = init();
+        pieces.into_iter().zip(states).map(|(r, s)| work(&mut worker, r, s)).collect()
     };
     results.into_iter().collect()
 }

@@ -2,22 +2,26 @@
 //!
 //! The usual row (sizes on their own mesh axes, options constant along it)
 //! has one factor `x` varying and its coefficients constant: every quantity
-//! folds into a cubic in `x` (`Spec::fold`), evaluated by Horner in a tight
-//! SIMD loop. Under a budget the cubic grows with `x`, so when `x` is sorted
-//! along the row the kept points are a prefix (binary search), and when it is
-//! not, they are the points with `x ≤ x0` (`x0` found once by bisection): a
-//! compare, with no arithmetic, selects them. Overflow is settled here too:
-//! a folded row is only planned where every value it will produce is proved
-//! to fit (at the bound of `x`, or of the kept `x`); anything else — several
-//! factors varying, a factor that may be invalid along the row (a quotient
-//! by anything but 1), coefficients varying, a possible overflow — is
-//! evaluated point by point with every check (`Plan::General`).
+//! folds into a cubic in `x` (`Specialized::fold`: what is constant over
+//! the whole mesh was multiplied out once per call), evaluated by Horner in
+//! a tight SIMD loop. Under a budget the cubic grows with `x`, so the kept
+//! points are those with `x ≤ x0`, `x0` found once per row
+//! (`Cubic::largest_at_most`): when `x` is sorted along the row they are a
+//! prefix (a search of compares from the previous row's answer), and when it
+//! is not, a compare, with no arithmetic, selects them. Overflow is settled
+//! here too: a folded row is only planned where every value it will produce
+//! is proved to fit (at the bound of `x`, or of the kept `x`). A constraint that may
+//! fail along the row (`n_units / groups` for groups > 1: a factor used in
+//! no term) is checked point by point beside the folded values
+//! (`Fold::checks`). Anything else — several factors varying, a factor in a
+//! term that may be invalid along the row, coefficients varying, a possible
+//! overflow — is evaluated point by point with every check (`Plan::General`).
 
-use crate::mesh::MeshRow;
-use crate::poly::{Bounds, Cubic, Factor, Spec, INT64_MAX};
+use crate::mesh::{with_lane, Mesh, MeshRow, Read};
+use crate::poly::{Bounds, Cubic, Factor, Spec, Specialized, INT64_MAX};
 
 /// Rows shorter than this under a budget compare their computed values
-/// instead of bisecting for a threshold (63 evaluations would cost more).
+/// instead of selecting by a threshold on `x`.
 pub(crate) const THRESHOLD_MIN_ROW: usize = 64;
 
 /// What a kernel is asked: every point's quantities (an invalid point or an
@@ -46,8 +50,9 @@ pub(crate) enum Keep {
 pub(crate) enum Plan {
     /// The quantities are the planner's cubics for the row's slot, in
     /// operand `x.0` plus `x.1` (constants when `x` is None); every value at
-    /// a kept point fits.
-    Fold { x: Option<(usize, i64)>, keep: Keep },
+    /// a kept point fits. `checks`: the factors (a bit each) to check at
+    /// every point; a point where one fails is invalid.
+    Fold { x: Option<(usize, i64)>, keep: Keep, checks: u64 },
     /// Point by point, every factor and every sum checked.
     General,
 }
@@ -65,16 +70,28 @@ enum Along {
 /// Plans rows for one kernel call; one per chunk (it keeps scratch space).
 pub(crate) struct Planner<'s> {
     spec: &'s Spec,
+    folder: &'s Specialized,
     bounds: &'s Bounds,
     pub(crate) mode: Mode,
     factors: Vec<i64>,
     /// The cubics of planned rows: slot `s` holds quantities `s·nq..(s+1)·nq`.
     cubics: Vec<Cubic>,
+    /// Per slot, the last prefix found: where the next search starts (rows
+    /// next to each other in a mesh keep prefixes of about the same length).
+    hints: Vec<usize>,
 }
 
 impl<'s> Planner<'s> {
-    pub(crate) fn new(spec: &'s Spec, bounds: &'s Bounds, mode: Mode) -> Planner<'s> {
-        Planner { spec, bounds, mode, factors: vec![0; spec.factors.len()], cubics: Vec::new() }
+    pub(crate) fn new(spec: &'s Spec, folder: &'s Specialized, bounds: &'s Bounds, mode: Mode) -> Planner<'s> {
+        Planner {
+            spec,
+            folder,
+            bounds,
+            mode,
+            factors: vec![0; spec.factors.len()],
+            cubics: Vec::new(),
+            hints: Vec::new(),
+        }
     }
 
     /// The cubics of the row planned into `slot`.
@@ -116,18 +133,25 @@ impl<'s> Planner<'s> {
     }
 
     /// The plan for `row`, whose cubics (if it folds) go into `slot`.
-    /// `sorted[k]`: operand `k` never decreases along the row.
-    pub(crate) fn plan(&mut self, row: &MeshRow, sorted: &[bool], slot: usize) -> Plan {
-        let spec = self.spec;
-        if spec.coef_operands.iter().any(|&k| row.varies(k)) {
+    /// `along`: the mesh whose innermost axis the row runs along.
+    pub(crate) fn plan(&mut self, row: &MeshRow, along: &Mesh, slot: usize) -> Plan {
+        let (spec, nq) = (self.spec, self.spec.quantities.len());
+        if self.cubics.len() < (slot + 1) * nq {
+            self.cubics.resize((slot + 1) * nq, Cubic::default());
+        }
+        if self.hints.len() <= slot {
+            self.hints.resize(slot + 1, 0);
+        }
+        if self.folder.row_coefs.iter().any(|&k| row.varies(k)) {
             return Plan::General;
         }
-        let (mut x, mut dead) = (None, false);
-        for f in 0..spec.factors.len() {
+        let (mut x, mut dead, mut checks) = (None, self.folder.invalid, 0u64);
+        for &f in &self.folder.row_factors {
             match self.along(f, row) {
                 Along::Const(v) => self.factors[f] = v,
                 Along::Invalid => dead = true,
-                Along::Check => return Plan::General,
+                Along::Check if spec.in_terms[f] => return Plan::General,
+                Along::Check => checks |= 1 << f,
                 Along::Lane(..) if !spec.in_terms[f] => {}
                 Along::Lane(_, _) if x.is_some() => return Plan::General,
                 Along::Lane(k, c) => x = Some((f, k, c)),
@@ -138,18 +162,21 @@ impl<'s> Planner<'s> {
             // reports the first (point by point names its factor).
             return match self.mode {
                 Mode::Count => Plan::General,
-                Mode::Sweep(_) => Plan::Fold { x: None, keep: Keep::Nothing },
+                Mode::Sweep(_) => Plan::Fold { x: None, keep: Keep::Nothing, checks: 0 },
             };
         }
-        let nq = spec.quantities.len();
-        if self.cubics.len() < (slot + 1) * nq {
-            self.cubics.resize((slot + 1) * nq, Cubic::default());
-        }
-        for q in 0..nq {
-            self.cubics[slot * nq + q] = spec.fold(q, x.map(|(f, ..)| f), &self.factors, |k| row.get(k, 0));
+        let fast = &self.bounds.fast;
+        let budget = match self.mode {
+            Mode::Sweep(Some((b, _))) => Some(b),
+            _ => None,
+        };
+        // Decisions need saturated coefficients; a quantity that fits everywhere and bears no budget does not.
+        let slots = self.cubics[slot * nq..(slot + 1) * nq].iter_mut();
+        for (q, (cubic, &fits)) in slots.zip(fast).enumerate() {
+            let saturate = !fits || budget == Some(q);
+            *cubic = self.folder.fold(q, x.map(|(f, ..)| f), &self.factors, |k| row.get(k, 0), saturate);
         }
         let cubics = &self.cubics[slot * nq..(slot + 1) * nq];
-        let fast = &self.bounds.fast;
         let fits_i64 = |q: usize, at: u64| fast[q] || cubics[q].eval_sat(at) <= INT64_MAX;
         let lane = x.map(|(_, k, c)| (k, c));
         let x_max = x.map_or(0, |(f, ..)| self.bounds.factor_max[f]);
@@ -161,48 +188,92 @@ impl<'s> Planner<'s> {
                 (if fits { Keep::All } else { Keep::Nothing }, 0)
             }
             (Mode::Sweep(Some((b, limit))), Some((k, c))) => {
-                let fits = |x: u64| cubics[b].eval_sat(x) <= limit as u64;
-                // Valid along the row: the sum is at least 0 and fits.
-                let x_at = |j: usize| row.get(k, j).wrapping_add(c) as u64;
-                if sorted[k] {
-                    let n = prefix(row.len, |j| fits(x_at(j)));
-                    (Keep::Prefix(n), if n > 0 { x_at(n - 1) } else { 0 })
-                } else if row.len < THRESHOLD_MIN_ROW && fits_i64(b, x_max) {
-                    (Keep::Compare, x_max)
-                } else if fits(x_max) {
-                    (Keep::All, x_max)
-                } else if !fits(0) {
-                    (Keep::Nothing, 0)
-                } else {
-                    // fits(0) and not fits(x_max): the largest x that fits.
-                    let x0 = prefix_u64(x_max, fits) - 1;
-                    let at_most = (x0 as i128 - c as i128).min(i64::MAX as i128) as i64;
-                    (Keep::AtMost(at_most), x0)
+                // The largest x that fits (the cubic grows with x), as an
+                // operand value: a point is kept where its operand is at most it.
+                let (x0, x_at) = (cubics[b].largest_at_most(limit as u64, x_max), |j: usize| row.get(k, j));
+                let at_most = x0.map(|x0| (x0 as i128 - c as i128).min(i64::MAX as i128) as i64);
+                match at_most {
+                    None => (Keep::Nothing, 0),
+                    Some(_) if x0 == Some(x_max) => (Keep::All, x_max),
+                    Some(v) if along.sorted()[k] => {
+                        let hint = self.hints[slot];
+                        let n = with_lane!(row.lane(k), |x| prefix_from(row.len, hint, |j| x.at(j) <= v));
+                        self.hints[slot] = n;
+                        (Keep::Prefix(n), if n > 0 { x_at(n - 1).wrapping_add(c) as u64 } else { 0 })
+                    }
+                    // A short row computes and compares instead of selecting by x.
+                    Some(_) if row.len < THRESHOLD_MIN_ROW && fits_i64(b, x_max) => (Keep::Compare, x_max),
+                    Some(v) => (Keep::AtMost(v), x0.unwrap_or(0)),
                 }
             }
         };
         if keep != Keep::Nothing && (0..nq).any(|q| !fits_i64(q, x_kept)) {
             return Plan::General;
         }
-        Plan::Fold { x: lane, keep }
+        Plan::Fold { x: lane, keep, checks }
     }
+}
+
+/// How many of `0..n` satisfy `holds`, for a `holds` true on a prefix,
+/// searched from `hint` outward (galloping, then halving): a few probes
+/// when the answer is near the hint, twice a binary search's at worst.
+pub(crate) fn prefix_from(n: usize, hint: usize, holds: impl Fn(usize) -> bool) -> usize {
+    // The answer lies in lo..=hi.
+    let (h, mut step) = (hint.min(n), 1);
+    let (lo, hi);
+    if h < n && holds(h) {
+        let mut up = h + 1;
+        while up + step - 1 < n && holds(up + step - 1) {
+            up += step;
+            step *= 2;
+        }
+        (lo, hi) = (up, (up + step - 1).min(n));
+    } else {
+        let mut down = h;
+        while down >= step && !holds(down - step) {
+            down -= step;
+            step *= 2;
+        }
+        hi = down;
+        lo = hi.saturating_sub(step - 1); // holds(hi - step), or nothing below was probed
+    }
+    lo + prefix(hi - lo, |j| holds(lo + j))
 }
 
 /// How many of `0..n` satisfy `holds`, for a `holds` true on a prefix.
+/// Branch-free halving (a conditional move a step): the outcome of each
+/// probe is unpredictable, and rows are planned by the thousand.
 pub(crate) fn prefix(n: usize, holds: impl Fn(usize) -> bool) -> usize {
-    prefix_u64(n as u64, |j| holds(j as usize)) as usize
+    if n == 0 {
+        return 0;
+    }
+    let (mut base, mut size) = (0usize, n);
+    while size > 1 {
+        let half = size / 2;
+        base = if holds(base + half) { base + half } else { base };
+        size -= half;
+    }
+    base + holds(base) as usize
 }
 
-/// How many of `0..hi` satisfy `holds`, for a `holds` true on a prefix.
-fn prefix_u64(hi: u64, holds: impl Fn(u64) -> bool) -> u64 {
-    let (mut lo, mut hi) = (0u64, hi);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if holds(mid) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_finds_where_a_prefix_ends() {
+        for n in 0..40 {
+            for end in 0..=n {
+                assert_eq!(prefix(n, |j| j < end), end);
+            }
+        }
+        assert_eq!(prefix(usize::MAX, |j| j < 1 << 40), 1 << 40);
+        for n in 0..70 {
+            for end in 0..=n {
+                for hint in 0..=n + 2 {
+                    assert_eq!(prefix_from(n, hint, |j| j < end), end, "n {n} end {end} hint {hint}");
+                }
+            }
         }
     }
-    lo
 }

@@ -22,6 +22,9 @@ use crate::error::{Error, Result};
 /// The highest power of a factor in a term: folded rows are cubics.
 pub const MAX_POWER: u32 = 3;
 
+/// The most factors a spec has (row plans keep one bit per factor).
+pub const MAX_FACTORS: usize = 64;
+
 pub const INT64_MAX: u64 = i64::MAX as u64;
 
 /// A size the polynomials are written in, read from the operands at a point.
@@ -53,10 +56,10 @@ impl Factor {
     pub fn value(&self, v: impl Fn(usize) -> i64) -> Option<i64> {
         match *self {
             Factor::Axis(i) => Some(v(i)),
-            Factor::Quotient(i, k) => {
-                let (a, b) = (v(i), v(k));
-                (b != 0 && a % b == 0).then(|| a / b)
-            }
+            Factor::Quotient(i, k) => match (v(i), v(k)) {
+                (a, 1) => Some(a), // groups = 1, the usual case: no division
+                (a, b) => (b != 0 && a % b == 0).then(|| a / b),
+            },
             Factor::Offset(i, c) => v(i).checked_add(c).filter(|&x| x >= 0),
             Factor::Less(i, k) => (v(i) < v(k)).then_some(0),
         }
@@ -86,27 +89,32 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// Checks every index against `n_operands` and the factor count, every
-    /// power against `1..=MAX_POWER`, and that no term names a factor twice.
+    /// Checks the number of factors (at most `MAX_FACTORS`), every index
+    /// against `n_operands` and the factor count, every power against
+    /// `1..=MAX_POWER`, and that no term names a factor twice.
     pub fn new(n_operands: usize, factors: Vec<Factor>, quantities: Vec<Vec<Term>>) -> Result<Spec> {
-        let operand = |what: String, k: usize| {
+        if factors.len() > MAX_FACTORS {
+            return Err(Error::Spec(format!("{} factors, more than the {MAX_FACTORS} a spec may have", factors.len())));
+        }
+        // Messages are built only on failure: a call's spec is checked on every call.
+        let operand = |what: &dyn Fn() -> String, k: usize| {
             if k < n_operands {
                 Ok(k)
             } else {
-                Err(Error::Spec(format!("{what} reads operand {k}, but there are {n_operands}")))
+                Err(Error::Spec(format!("{} reads operand {k}, but there are {n_operands}", what())))
             }
         };
         let mut sized = vec![false; n_operands];
         for (f, factor) in factors.iter().enumerate() {
             for k in factor.operands().into_iter().flatten() {
-                sized[operand(format!("factor {f}"), k)?] = true;
+                sized[operand(&|| format!("factor {f}"), k)?] = true;
             }
         }
         let (mut coef_operands, mut in_terms) = (Vec::new(), vec![false; factors.len()]);
         for (q, terms) in quantities.iter().enumerate() {
             for (t, term) in terms.iter().enumerate() {
                 let what = || format!("term {t} of quantity {q}");
-                if !coef_operands.contains(&operand(what(), term.coef)?) {
+                if !coef_operands.contains(&operand(&what, term.coef)?) {
                     coef_operands.push(term.coef);
                 }
                 for (p, &(f, power)) in term.powers.iter().enumerate() {
@@ -194,15 +202,98 @@ impl Spec {
         Ok(())
     }
 
+    /// The spec with what a mesh holds constant multiplied out once:
+    /// `constant(k)` is operand `k`'s value where it is the same at every
+    /// point. Rows then read only what changes.
+    pub fn specialize(&self, constant: impl Fn(usize) -> Option<i64>) -> Specialized {
+        let fixed: Vec<Option<Option<i64>>> = self
+            .factors
+            .iter()
+            .map(|f| {
+                let known = f.operands().into_iter().flatten().all(|k| constant(k).is_some());
+                known.then(|| f.value(|k| constant(k).unwrap_or(0)))
+            })
+            .collect();
+        let terms = self
+            .quantities
+            .iter()
+            .map(|terms| {
+                terms
+                    .iter()
+                    .map(|t| {
+                        let (mut wrap, mut sat, coef) = match constant(t.coef) {
+                            Some(c) => (c, c as u64, None),
+                            None => (1, 1, Some(t.coef)),
+                        };
+                        let mut powers = Vec::new();
+                        for &(f, e) in &t.powers {
+                            match fixed[f] {
+                                // An invalid constant factor: no row folds (see `invalid`).
+                                Some(v) => {
+                                    let v = v.unwrap_or(0);
+                                    (0..e).for_each(|_| wrap = wrap.wrapping_mul(v));
+                                    sat = power(sat, v as u64, e);
+                                }
+                                None => powers.push((f, e)),
+                            }
+                        }
+                        RowTerm { wrap, sat, coef, powers }
+                    })
+                    .collect()
+            })
+            .collect();
+        Specialized {
+            terms,
+            row_factors: (0..self.factors.len()).filter(|&f| fixed[f].is_none()).collect(),
+            row_coefs: self.coef_operands.iter().copied().filter(|&k| constant(k).is_none()).collect(),
+            invalid: fixed.contains(&Some(None)),
+        }
+    }
+}
+
+/// A spec specialised to a mesh (see [`Spec::specialize`]).
+#[derive(Clone, Debug)]
+pub struct Specialized {
+    /// Per quantity, its terms: the constant part, and what rows still read.
+    terms: Vec<Vec<RowTerm>>,
+    /// The factors, and the coefficient operands, that may change from point to point.
+    pub row_factors: Vec<usize>,
+    pub row_coefs: Vec<usize>,
+    /// Some factor is invalid at every point (it reads constants only).
+    pub invalid: bool,
+}
+
+#[derive(Clone, Debug)]
+struct RowTerm {
+    wrap: i64,
+    sat: u64,
+    coef: Option<usize>,
+    powers: Vec<(usize, u32)>,
+}
+
+impl Specialized {
     /// Quantity `q` as a cubic in factor `x` (or a constant, without one),
-    /// where every other factor is `factors[f]` and coefficient operand `k` is
-    /// `coef(k)`.
+    /// where every other changing factor is `factors[f]` and changing
+    /// coefficient operand `k` is `coef(k)`. `saturate`: also the saturated
+    /// coefficients (for decisions); without them (only for a quantity that
+    /// fits everywhere, see [`Bounds::fast`]) the wrapped ones are exact
+    /// wherever `x` can be at least 1, and where it cannot only `c0` matters.
     #[inline]
-    pub fn fold(&self, q: usize, x: Option<usize>, factors: &[i64], coef: impl Fn(usize) -> i64) -> Cubic {
-        let (mut wrap, mut sat) = ([0i64; 4], [0u64; 4]);
-        for t in &self.quantities[q] {
-            let c = coef(t.coef);
-            let (mut w, mut s, mut degree) = (c, c as u64, 0);
+    pub fn fold(
+        &self,
+        q: usize,
+        x: Option<usize>,
+        factors: &[i64],
+        coef: impl Fn(usize) -> i64,
+        saturate: bool,
+    ) -> Cubic {
+        let (mut wrap, mut sat, mut top) = ([0i64; 4], [0u64; 4], 0);
+        for t in &self.terms[q] {
+            let (mut w, mut s, mut degree) = (t.wrap, t.sat, 0);
+            if let Some(k) = t.coef {
+                let c = coef(k);
+                (w, s) = (w.wrapping_mul(c), s.saturating_mul(c as u64));
+            }
             for &(f, e) in &t.powers {
                 if Some(f) == x {
                     degree = e as usize;
@@ -212,14 +303,21 @@ impl Spec {
                 for _ in 0..e {
                     w = w.wrapping_mul(v);
                 }
-                s = power(s, v as u64, e);
+                if saturate {
+                    s = power(s, v as u64, e);
+                }
             }
             wrap[degree] = wrap[degree].wrapping_add(w);
-            sat[degree] = sat[degree].saturating_add(s);
+            if saturate {
+                sat[degree] = sat[degree].saturating_add(s);
+            }
+            // A saturated term is non-zero exactly when the true one is (and
+            // a sum of non-negative terms is zero only when each is).
+            if (saturate && s != 0) || (!saturate && w != 0) {
+                top = top.max(degree);
+            }
         }
-        // A saturated coefficient is non-zero exactly when the true one is.
-        let degree = (0..4).rev().find(|&d| sat[d] != 0).unwrap_or(0);
-        Cubic { wrap, sat, degree }
+        Cubic { wrap, sat, degree: top }
     }
 }
 
@@ -252,9 +350,75 @@ pub struct Cubic {
 
 impl Cubic {
     /// The value at `x`, saturated: above `i64::MAX` means it overflows.
-    #[inline]
+    #[inline(always)]
     pub fn eval_sat(&self, x: u64) -> u64 {
-        self.sat[..=self.degree].iter().rev().fold(0u64, |acc, &c| acc.saturating_mul(x).saturating_add(c))
+        let [c0, c1, c2, c3] = self.sat;
+        let step = |acc: u64, c: u64| acc.saturating_mul(x).saturating_add(c);
+        match self.degree {
+            0 => c0,
+            1 => step(c1, c0),
+            2 => step(step(c2, c1), c0),
+            _ => step(step(step(c3, c2), c1), c0),
+        }
+    }
+
+    /// The largest `x` in `0..=hi` whose value is at most `limit`, or None
+    /// when not even `x = 0` fits. The cubic grows with `x`, so this is a
+    /// threshold: exact for degree 1, a float estimate corrected by exact
+    /// galloping for degree 2 (a few evaluations, not a bisection's 63),
+    /// bisection above.
+    pub fn largest_at_most(&self, limit: u64, hi: u64) -> Option<u64> {
+        let fits = |x: u64| self.eval_sat(x) <= limit;
+        if !fits(0) {
+            return None;
+        }
+        if fits(hi) {
+            return Some(hi);
+        }
+        let [c0, c1, c2, _] = self.sat;
+        let guess = match self.degree {
+            1 => (limit - c0) / c1,
+            2 => {
+                let (a, b, c) = (c2 as f64, c1 as f64, (limit - c0) as f64);
+                ((b * b + 4.0 * a * c).sqrt() - b) / (2.0 * a)
+            }
+            .max(0.0) as u64,
+            _ => hi / 2,
+        }
+        .min(hi);
+        // Gallop from the guess to a bracket lo (fits) < hi (does not), then bisect it.
+        let (mut lo, mut up) = (0u64, hi);
+        let mut step = 1u64;
+        if fits(guess) {
+            lo = guess;
+            while lo < up {
+                let probe = lo.saturating_add(step).min(up);
+                if !fits(probe) {
+                    up = probe;
+                    break;
+                }
+                (lo, step) = (probe, step.saturating_mul(2));
+            }
+        } else {
+            up = guess;
+            while up > 0 {
+                let probe = up.saturating_sub(step);
+                if fits(probe) {
+                    lo = probe;
+                    break;
+                }
+                (up, step) = (probe, step.saturating_mul(2));
+            }
+        }
+        while up - lo > 1 {
+            let mid = lo + (up - lo) / 2;
+            if fits(mid) {
+                lo = mid;
+            } else {
+                up = mid;
+            }
+        }
+        Some(lo)
     }
 
     /// The value at `x`, exact when it fits in i64.
@@ -325,6 +489,51 @@ mod tests {
     }
 
     #[test]
+    fn thresholds_are_exact() {
+        let mut seed = 0x1234_5678u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let degree = (next() % 4) as usize;
+            let mut sat = [0u64; 4];
+            for c in &mut sat[..=degree] {
+                *c = match next() % 4 {
+                    0 => next() % 10,
+                    1 => next() % 100_000,
+                    2 => next() >> (next() % 64),
+                    _ => 1 + next() % 3,
+                };
+            }
+            sat[degree] = sat[degree].max(1);
+            let c = Cubic { wrap: [0; 4], sat, degree };
+            let limit = match next() % 3 {
+                0 => next() >> (next() % 64),
+                1 => c.eval_sat(next() % 1_000_000),
+                _ => i64::MAX as u64,
+            };
+            let hi = [10, 1 << 20, i64::MAX as u64][(next() % 3) as usize];
+            // Bisection, the slow and obvious way.
+            let expected = (c.eval_sat(0) <= limit).then(|| {
+                let (mut lo, mut up) = (0u64, hi);
+                while lo < up {
+                    let mid = lo + (up - lo).div_ceil(2);
+                    if c.eval_sat(mid) <= limit {
+                        lo = mid;
+                    } else {
+                        up = mid - 1;
+                    }
+                }
+                lo
+            });
+            assert_eq!(c.largest_at_most(limit, hi), expected, "{c:?} limit {limit} hi {hi}");
+        }
+    }
+
+    #[test]
     fn folding_matches_pointwise_evaluation() {
         // q = c·f·u² + d·u + e·f³ over factors f = op0, u = op1 / op2.
         let factors = vec![Factor::Axis(0), Factor::Quotient(1, 2)];
@@ -333,12 +542,24 @@ mod tests {
         let ops = [7i64, 36, 3, 2, 9, 1];
         let (mut fv, mut out) = ([0i64; 2], [0u64; 1]);
         spec.point(|k| ops[k], &mut fv, &mut out).unwrap();
-        let fold_u = spec.fold(0, Some(1), &fv, |k| ops[k]);
-        assert_eq!((fold_u.degree, fold_u.eval(12)), (2, out[0] as i64));
-        let fold_f = spec.fold(0, Some(0), &fv, |k| ops[k]);
-        assert_eq!((fold_f.degree, fold_f.eval(7) as u64), (3, out[0]));
-        let none = spec.fold(0, None, &fv, |k| ops[k]);
-        assert_eq!((none.degree, none.eval_sat(0)), (0, out[0]));
+        // With nothing constant, and with the coefficients and the divisor constant.
+        let (none, some) = (spec.specialize(|_| None), spec.specialize(|k| (k >= 2).then(|| ops[k])));
+        assert_eq!((none.row_factors.clone(), some.row_factors.clone()), (vec![0, 1], vec![0, 1]));
+        for folder in [none, some] {
+            for saturate in [true, false] {
+                let fold_u = folder.fold(0, Some(1), &fv, |k| ops[k], saturate);
+                assert_eq!((fold_u.degree, fold_u.eval(12)), (2, out[0] as i64));
+                let fold_f = folder.fold(0, Some(0), &fv, |k| ops[k], saturate);
+                assert_eq!((fold_f.degree, fold_f.eval(7) as u64), (3, out[0]));
+            }
+            let constant = folder.fold(0, None, &fv, |k| ops[k], true);
+            assert_eq!((constant.degree, constant.eval_sat(0)), (0, out[0]));
+        }
+        // A factor of constants only: folded in, or invalid at every point.
+        let all = spec.specialize(|k| Some(ops[k]));
+        assert!(all.row_factors.is_empty() && !all.invalid);
+        assert_eq!(all.fold(0, None, &[], |_| unreachable!(), true).eval_sat(0), out[0]);
+        assert!(spec.specialize(|k| Some([7, 36, 5, 2, 9, 1][k])).invalid);
     }
 
     #[test]
