@@ -292,7 +292,7 @@ KINDS: tuple[Kind, ...] = (
     *(_depthwise_kind(r) for r in (1, 2)),
     *(_separable_kind(r) for r in (1, 2)),
     *(_transpose_kind(r) for r in (1, 2, 3)),
-    Kind("embedding", ("Embedding",), (KERAS, TORCH),
+    Kind("embedding", ("Embedding",), (KERAS, TORCH, TF1),
          (_f("vocabulary size: input_dim, num_embeddings"), _u("vector size: output_dim, embedding_dim")),
          _embedding),
     Kind("batchnorm", ("BatchNormalization", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), (KERAS, TORCH),
