@@ -223,3 +223,11 @@ def test_the_readme_examples_of_count():
     assert asw.count("mha", 512, num_heads=8, key_dim=64) == 1050624
     assert asw.count("mha", 512, num_heads=8, kdim=128, vdim=128, convention="torch") == 657408
     assert asw.count_params("SeparableConv2D", 32, 64, kernel=3, depth_multiplier=2) == 4736
+
+
+def test_sweeps_refuse_the_kinds_they_do_not_take_yet_saying_so(backend):
+    for call in (lambda: asw.sweep("BatchNorm2d", 3, 4, backend=backend),
+                 lambda: asw.count_fitting("mha", 8, 2, backend=backend),
+                 lambda: asw.search("layernorm", 3, range(1, 9), budget=10, backend=backend)):  # fmt: skip
+        with pytest.raises(asw.InvalidArgumentError, match="for now; count .* with asw.count"):
+            call()

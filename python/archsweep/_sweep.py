@@ -404,10 +404,23 @@ def _trimmed(block: _Block, budget: int, module: Any) -> _Block:
     return block
 
 
+def _sweepable(name: Any) -> str:
+    """A seed kind's name; a kind of the registry that sweeps do not take yet is refused saying so."""
+    from . import _kinds
+
+    kind = _kinds.find(name) if isinstance(name, str) else None
+    if kind is not None and kind.name not in LAYERS:
+        raise InvalidArgumentError(
+            f"layer {name!r}: sweep, count_fitting, search and plot take {', '.join(LAYERS)} for now; "
+            f"count {kind.name} with asw.count, or in an asw.Model"
+        )
+    return layer_name(name, "layer")
+
+
 def _validated_blocks(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups):
     """The sweep's blocks, every argument checked: one per layer kind and
     option values that change its formula."""
-    layers = [layer_name(x, "layer") for x in _collection(layer)]
+    layers = [_sweepable(x) for x in _collection(layer)]
     if not layers:
         raise InvalidArgumentError(f"layer is empty; give one or more of {', '.join(LAYERS)}")
     conventions = [convention_name(c) for c in _collection(convention)]
