@@ -138,9 +138,9 @@ def _option_keys(kind: Kind, operands: list[np.ndarray], operand_of: dict[str, i
         elif arg.type == SIZE and arg.nullable:
             keys.append((operands[operand_of[arg.name]] != NONE).astype(np.int64))
             names.append(f"{arg.name} given")
-    for name, test in kind.cases:
-        values = {a: operands[operand_of[a]] for a in operand_of if a in {x.name for x in kind.args}}
-        keys.append(np.asarray(test(values), dtype=np.int64))
+    sizes = {a.name: operands[operand_of[a.name]] for a in kind.args if a.type == SIZE}
+    for name, test in kind.cases:  # a case reads sizes (proj_size > 0)
+        keys.append(np.asarray(test(sizes), dtype=np.int64))
         names.append(f"case {name}")
     return keys, names
 

@@ -158,15 +158,11 @@ def count_params(
                 return module.count_one(code, *values)
             except KERNEL_ERRORS as exc:
                 raise_kernel_error(exc, LAYERS[code], (), [np.asarray(v, dtype=np.int64) for v in values])
-    from . import _kinds  # after the fast path: the registry is not read by import archsweep
-
-    kind = _kinds.find(layer) if isinstance(layer, str) else None
-    if arguments or (kind is not None and kind.name not in LAYERS):
-        # The seed kinds' options at their defaults say nothing: a kind without them accepts them so.
-        seed = {"kernel": (kernel, None), "bias": (bias, True), "bidirectional": (bidirectional, False),
-                "reset_after": (reset_after, None), "groups": (groups, 1)}  # fmt: skip
-        options = {n: v for n, (v, default) in seed.items()
-                   if not _same(v, default) or (kind is not None and kind.arg(n) is not None)}  # fmt: skip
+    # After the fast path: the registry is not read by import archsweep.
+    kind = kind_of(layer)  # refuses an unknown name, naming every kind and the closest
+    if arguments or kind.name not in LAYERS:
+        options = seed_options(kind, kernel=kernel, bias=bias, bidirectional=bidirectional,
+                               reset_after=reset_after, groups=groups)  # fmt: skip
         return count(layer, n_features, n_units, convention=convention, backend=backend, out=out, **options,
                      **arguments)  # fmt: skip
     layer = layer_name(layer)
@@ -217,6 +213,18 @@ def count_params(
     return result
 
 
+# count_params' own options and their defaults (the seed kinds' options).
+SEED_DEFAULTS = {"kernel": None, "bias": True, "bidirectional": False, "reset_after": None, "groups": 1}
+
+
+def seed_options(kind: _kinds.Kind | None, **values: Any) -> dict[str, Any]:
+    """The seed options of ``values`` to hand to :func:`count` for ``kind``:
+    those the kind has, and those given another value than their default (a
+    default says nothing, so a kind without the option accepts it so)."""
+    return {n: v for n, v in values.items()
+            if not _same(v, SEED_DEFAULTS[n]) or (kind is not None and kind.arg(n) is not None)}  # fmt: skip
+
+
 def _same(value: Any, default: Any) -> bool:
     return value is default or (type(value) is type(default) and value == default)
 
@@ -245,16 +253,10 @@ def kind_of(layer: Any, argument: str = "layer") -> _kinds.Kind:
     """The registered kind ``layer`` names (its name, Keras or PyTorch class name, any case)."""
     from . import _kinds  # the registry: not read by import archsweep
 
-    if not isinstance(layer, str):
-        raise ArgumentTypeError(f"{argument} must be a string naming a layer kind, got {type(layer).__name__} {layer!r}")
-    kind = _kinds.find(layer)
-    if kind is None:
-        import difflib
-
-        names = [n for k in _kinds.KINDS for n in (k.name, *k.names)]
-        close = difflib.get_close_matches(layer, names, n=1, cutoff=0.6)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise InvalidArgumentError(f"{argument} {layer!r} is not a layer kind ({', '.join(_kinds.all_names())}).{hint}")
+    kind = _kinds.find(layer) if isinstance(layer, str) else None
+    if kind is None:  # _choose refuses it, with the closest name
+        aliases = {n.lower(): k.name for k in _kinds.KINDS for n in k.names}
+        return _kinds.BY_NAME[_choose(argument, layer, tuple(_kinds.all_names()), aliases)]
     return kind
 
 

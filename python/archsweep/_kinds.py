@@ -394,6 +394,7 @@ def check(kind: Kind, convention: str, values: Mapping[str, Any]) -> Rule | None
     """The first rule ``values`` break under ``convention``, or None."""
     for rule in kind.rules:
         arg = kind.arg(rule.small)
+        assert arg is not None, f"{kind.name}: a rule names {rule.small}, which is not an argument"
         if (rule.conventions is None or convention in rule.conventions) and arg.applies(convention):
             if not rule.holds(values):
                 return rule

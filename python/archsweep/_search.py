@@ -35,6 +35,7 @@ from ._sweep import (
     _trimmed,
     _validated_blocks,
     available_memory,
+    checked_chain,
     narrowest,
 )
 
@@ -50,9 +51,7 @@ def _sorted_axis(name: str, value: Any) -> Sorted:
     chain = Chain.of(value)
     if chain is None:
         return np.unique(_size_axis(name, value))
-    if not chain:
-        raise InvalidArgumentError(f"{name} is empty; give at least one value")
-    _args.sizes(name, list(chain.extremes()))  # the extremes bound every value: checked without listing them
+    checked_chain(name, chain)
     for candidate in (chain, chain.reversed()):
         if candidate.is_sorted:
             return candidate

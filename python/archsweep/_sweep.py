@@ -375,10 +375,16 @@ def _size_values(name: str, value: Any) -> np.ndarray | Chain:
     chain = Chain.of(value)
     if chain is None:
         return _size_axis(name, value)
+    checked_chain(name, chain)
+    return chain if chain.size > AXIS_PIECE else chain.take(0, chain.size)
+
+
+def checked_chain(name: str, chain: Chain) -> None:
+    """Refuses an empty chain, or one with a value out of range: its extremes
+    bound every value, so they are checked without listing any."""
     if not chain:
         raise InvalidArgumentError(f"{name} is empty; give at least one value")
     _args.sizes(name, list(chain.extremes()))
-    return chain if chain.size > AXIS_PIECE else chain.take(0, chain.size)
 
 
 def _trimmed(block: _Block, budget: int, module: Any) -> _Block:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._axis import Chain
 from ._errors import ArchsweepError
-from ._names import CONVENTIONS, LAYERS
+from ._names import CONVENTIONS, LAYERS, convention_name
 from ._signals import Terminated, signals_as_interrupts
 
 if TYPE_CHECKING:
@@ -379,7 +379,7 @@ def _summary_arguments(p: argparse.ArgumentParser) -> None:
 
 def _count_command(args: argparse.Namespace) -> int:
     from . import _kinds
-    from ._count import count, count_params
+    from ._count import count, count_params, seed_options
 
     extra = {a.name: getattr(args, a.name) for k in _kinds.KINDS for a in k.args
              if a.name not in _COUNT_FLAGS and getattr(args, a.name, None) is not None}  # fmt: skip
@@ -388,17 +388,17 @@ def _count_command(args: argparse.Namespace) -> int:
             "reset_after": args.reset_after, "groups": args.groups}  # fmt: skip
     common = dict(convention=args.convention, backend=args.backend)
     kind = _kinds.find(args.layer)
-    for arg in kind.args if kind is not None else ():
-        value = {"n_features": args.n_features, "n_units": args.n_units, **seed, **extra}.get(arg.name)
-        if arg.default is _kinds.REQUIRED and value is None and arg.applies(str(args.convention).strip().lower()):
-            raise _UsageError(f"--{arg.name.replace('_', '-')} is required for {kind.name}")
+    given = {"n_features": args.n_features, "n_units": args.n_units, **seed, **extra}
+    if kind is not None:  # an unknown name is refused by the library, with the closest name
+        convention = convention_name(args.convention)
+        for arg in kind.args:
+            if arg.default is _kinds.REQUIRED and given.get(arg.name) is None and arg.applies(convention):
+                raise _UsageError(f"--{arg.name.replace('_', '-')} is required for {kind.name}")
     if args.quantity == "params":
         print(count_params(args.layer, args.n_features, args.n_units, **seed, **common, **extra))
         return 0
-    # Other quantities: only the seed options given count (a kind without them takes none).
-    defaults = {"kernel": None, "bias": True, "bidirectional": False, "reset_after": None, "groups": 1}
-    given = {n: v for n, v in seed.items() if v != defaults[n] or (kind is not None and kind.arg(n) is not None)}
-    print(count(args.layer, args.n_features, args.n_units, quantity=args.quantity, **given, **common, **extra))
+    options = seed_options(kind, **seed)  # as count_params hands them to count
+    print(count(args.layer, args.n_features, args.n_units, quantity=args.quantity, **options, **common, **extra))
     return 0
 
 
