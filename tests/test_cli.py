@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 import archsweep as asw
-from archsweep import _sink, cli
+from archsweep import _sink, _sweep, cli
 from archsweep._axis import Chain
 
 
@@ -80,7 +80,7 @@ def test_failed_sweep_leaves_existing_file_untouched(tmp_path, capsys):
 def test_interrupted_stream_leaves_no_partial_file(tmp_path, monkeypatch):
     out = tmp_path / "table.parquet"
     out.write_bytes(b"old")
-    real = _sink._build_block
+    real = _sweep.Plan.build
     calls = []
 
     def interrupted(*args, **kwargs):
@@ -90,7 +90,7 @@ def test_interrupted_stream_leaves_no_partial_file(tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_sink, "PIECE", 1000)
-    monkeypatch.setattr(_sink, "_build_block", interrupted)
+    monkeypatch.setattr(_sweep.Plan, "build", interrupted)
     assert cli.main(["sweep", "--n-units", "1..4000", "-o", str(out), "--no-progress"]) == 130
     assert out.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["table.parquet"]

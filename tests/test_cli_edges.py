@@ -232,7 +232,7 @@ def test_an_unexpected_exception_is_an_internal_error_line(main, monkeypatch):
     def bug(*args, **kwargs):
         raise ZeroDivisionError("division by zero\nsecond line")
 
-    monkeypatch.setattr("archsweep._count.count_params", bug)
+    monkeypatch.setattr("archsweep._count.count", bug)
     r = main("count", "lstm", "--n-features", "32", "--n-units", "64")
     assert r.returncode == 2 and len(r.stderr.splitlines()) == 1
     assert r.stderr.startswith("archsweep: error: internal error") and "please report" in r.stderr

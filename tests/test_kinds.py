@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -114,120 +115,59 @@ def test_the_seed_kinds_agree_with_the_python_core():
         assert q.params == r["params"] and q.non_trainable == 0 and q.buffers == 0, r
 
 
-@given(f=st.integers(1, 300), u=st.integers(1, 300), k=st.tuples(*[st.integers(1, 7)] * 3), g=st.integers(1, 4),
-       bias=st.booleans(), bidirectional=st.booleans(), reset_after=st.booleans(),
-       convention=st.sampled_from(["keras", "torch", "tf1"]),
-       layer=st.sampled_from(["dense", "conv1d", "conv2d", "conv3d", "rnn", "lstm", "gru"]))  # fmt: skip
-def test_the_seed_kinds_equal_today_s_formula(f, u, k, g, bias, bidirectional, reset_after, convention, layer):
-    kind = _kinds.find(layer)
-    values = {"n_features": f * g, "n_units": u * g, "bias": bias}
-    rank = kind.rank
-    if rank:
-        values |= {"kernel": k[:rank], "groups": g}
-    else:
-        values["bidirectional"] = bidirectional if layer in ("rnn", "lstm", "gru") else False
-    if layer == "gru" and convention == "keras":
-        values["reset_after"] = reset_after
-    if layer == "dense":
-        del values["bidirectional"]
-    q = _kinds.evaluate(kind, convention, _kinds.validate(kind, convention, values))
-    kernel = (1,) * (3 - rank) + k[:rank]
-    expected = _pycore.params(layer, f * g, u * g, kernel, bias, values.get("bidirectional", False), convention,
-                              values.get("reset_after", True), g if rank else 1)  # fmt: skip
-    assert q.params == expected
+
+def _small_grid(kind):
+    """Two values of every argument of ``kind``, chosen to keep its rules."""
+    grid = {}
+    for arg in kind.args:
+        if arg.type == _kinds.FLAG:
+            grid[arg.name] = [False, True]
+        elif arg.type == _kinds.KERNEL:
+            grid[arg.name] = [2, tuple(range(1, kind.rank + 1))]
+        elif arg.name in ("n_features", "n_units"):
+            grid[arg.name] = [4, 6]
+        elif arg.name == "proj_size":
+            grid[arg.name] = [0, 2]
+        elif arg.nullable:
+            grid[arg.name] = [None, 5]
+        else:
+            grid[arg.name] = [1, 2]
+    return grid
 
 
-def variants(kind: _kinds.Kind, convention: str):
-    """Every assignment of the kind's options under a convention, with its
-    sizes as symbols: flags both ways, nullable sizes None or a symbol, each
-    case (proj_size > 0 or not) both ways."""
-    flags = [a for a in kind.args if a.type == _kinds.FLAG and a.applies(convention)]
-    nullable = [a for a in kind.args if a.nullable and a.applies(convention)]
-    for bits in itertools.product([False, True], repeat=len(flags) + len(nullable) + len(kind.cases)):
-        values = {}
-        for arg in kind.args:
-            if not arg.applies(convention):
-                values[arg.name] = None if arg.default is _kinds.REQUIRED else arg.default
-            elif arg.type == _kinds.KERNEL:
-                values[arg.name] = tuple(Poly.var(f"kernel[{i}]") for i in range(kind.rank))
-            elif arg.type == _kinds.SIZE:
-                values[arg.name] = Poly.var(arg.name)
-        for arg, bit in zip(flags, bits):
-            values[arg.name] = bit
-        for arg, bit in zip(nullable, bits[len(flags) :]):
-            values[arg.name] = Poly.var(arg.name) if bit else None
-        cases = dict(zip([name for name, _ in kind.cases], bits[len(flags) + len(nullable) :]))
-        yield values, cases
+def _row_arguments(kind, row):
+    """The arguments of one sweep row, for ``count``."""
+    values = {}
+    for arg in kind.args:
+        if arg.type == _kinds.KERNEL:
+            dims = tuple(row[f"kernel_{'dhw'[3 - kind.rank + i]}"] for i in range(kind.rank))
+            values["kernel"] = dims
+        elif arg.applies(row["convention"]):
+            values[arg.name] = row[arg.name]
+    return values
 
 
-def test_every_formula_is_a_polynomial_with_non_negative_coefficients():
-    checked = 0
-    for kind in _kinds.KINDS:
-        for convention in kind.conventions:
-            for values, cases in variants(kind, convention):
-                q = kind.formula(convention, **values, **cases)
-                for name in ("trainable", "non_trainable", "buffers"):
-                    poly = Poly.lift(getattr(q, name))
-                    assert all(c > 0 for c in poly.terms.values()), (kind.name, convention, values, name, poly)
-                    assert all(p >= 1 for m in poly.terms for _, p in m)
-                checked += 1
-    assert checked >= sum(len(k.conventions) for k in _kinds.KINDS)  # at least one variant of each
-
-
-def test_names_find_their_kind():
-    for kind in _kinds.KINDS:
-        for name in (kind.name, *kind.names):
-            for spelling in (name, name.upper(), name.lower()):
-                assert _kinds.find(spelling) is kind
-    assert _kinds.find("ConvTranspose2d") is _kinds.find("conv2d_transpose") is _kinds.find("Conv2DTranspose")
-    owners: dict[str, set[str]] = {}
-    for kind in _kinds.KINDS:
-        for name in (kind.name, *kind.names):
-            owners.setdefault(name.lower().replace("_", ""), set()).add(kind.name)
-    assert all(len(kinds) == 1 for kinds in owners.values()), owners  # no name stands for two kinds
-
-
-def test_options_are_refused_where_they_do_not_apply():
-    lstm, gru, dense, conv = (_kinds.find(n) for n in ("lstm", "gru", "dense", "conv2d"))
-    mha, layernorm = _kinds.find("mha"), _kinds.find("layernorm")
-    for kind, convention, values, words in [
-        (gru, "torch", {"n_features": 3, "n_units": 4, "proj_size": 2}, "not an argument"),
-        (dense, "keras", {"n_features": 3, "n_units": 4, "num_heads": 2}, "not an argument"),
-        (conv, "keras", {"n_features": 3, "n_units": 4, "kernel": 3, "depth_multiplier": 2}, "not an argument"),
-        (mha, "keras", {"n_features": 8, "num_heads": 2, "key_dim": 4, "add_bias_kv": True}, "only under"),
-        (layernorm, "torch", {"n_features": 8, "rms_scaling": True}, "only under"),
-        (lstm, "torch", {"n_features": 3, "n_units": 4, "proj_size": 4}, "proj_size must be less"),
-        (mha, "torch", {"n_features": 6, "num_heads": 4}, "num_heads must divide"),
-        (conv, "keras", {"n_features": 6, "n_units": 4, "kernel": 3, "groups": 4}, "groups must divide"),
-        (lstm, "keras", {"n_features": 3, "n_units": 4, "num_layers": 2}, "only under"),
-    ]:
-        with pytest.raises(asw.InvalidArgumentError, match=words):
-            _kinds.validate(kind, convention, values)
-
-
-def test_the_readme_table_is_the_registry_s():
-    import subprocess
-    import sys
-
-    root = Path(__file__).parent.parent
-    table = subprocess.run([sys.executable, str(root / "tools" / "conventions_table.py")], capture_output=True,
-                           text=True, check=True).stdout.strip()  # fmt: skip
-    assert table in (root / "README.md").read_text()
-
-
-def test_the_readme_examples_of_count():
-    assert asw.count("batchnorm", 64) == 256
-    assert asw.count("batchnorm", 64, quantity="non_trainable") == 128
-    assert asw.count("BatchNorm2d", 64, convention="torch", quantity="buffers") == 129
-    assert asw.count("lstm", 32, 64, num_layers=2, proj_size=16, convention="torch") == 23552
-    assert asw.count("mha", 512, num_heads=8, key_dim=64) == 1050624
-    assert asw.count("mha", 512, num_heads=8, kdim=128, vdim=128, convention="torch") == 657408
-    assert asw.count_params("SeparableConv2D", 32, 64, kernel=3, depth_multiplier=2) == 4736
-
-
-def test_sweeps_refuse_the_kinds_they_do_not_take_yet_saying_so(backend):
-    for call in (lambda: asw.sweep("BatchNorm2d", 3, 4, backend=backend),
-                 lambda: asw.count_fitting("mha", 8, 2, backend=backend),
-                 lambda: asw.search("layernorm", 3, range(1, 9), budget=10, backend=backend)):  # fmt: skip
-        with pytest.raises(asw.InvalidArgumentError, match="for now; count .* with asw.count"):
-            call()
+@pytest.mark.parametrize("kind", _kinds.KINDS, ids=lambda k: k.name)
+def test_every_kind_sweeps_counts_and_searches_as_count_does(kind, backend):
+    """sweep, count_fitting and search take every registered kind, with every
+    argument as an axis, under every convention; each row is count's answer."""
+    grid = _small_grid(kind)
+    quantities = ["params", "trainable", "non_trainable", "buffers"]
+    df = asw.sweep(kind.name, convention=list(kind.conventions), quantity=quantities, backend=backend, **grid)
+    assert df.height > 0 and set(df["layer"]) == {kind.name}
+    for row in df.iter_rows(named=True):
+        for q in quantities:
+            assert row[q] == asw.count(kind.name, convention=row["convention"], quantity=q,
+                                       **_row_arguments(kind, row)), (row, q)  # fmt: skip
+    budget = int(df["params"].median())
+    kept = asw.sweep(kind.name, convention=list(kind.conventions), budget=budget, backend=backend, **grid)
+    assert kept.height == (df["params"] <= budget).sum() == asw.count_fitting(
+        kind.name, convention=list(kind.conventions), budget=budget, backend=backend, **grid)
+    maximize = "n_units" if "n_units" in grid else "n_features"
+    others = [c for c in df.columns if c not in (maximize, *quantities)]
+    brute = (df.filter(pl.col("params") <= budget).group_by(others, maintain_order=True)
+             .agg(pl.col(maximize).max()))  # fmt: skip
+    found = asw.search(kind.name, convention=list(kind.conventions), budget=budget, maximize=maximize,
+                       backend=backend, **grid)  # fmt: skip
+    assert found.height == brute.height
+    assert found.select(*others, maximize).rows() == brute.select(*others, maximize).rows()

@@ -87,7 +87,7 @@ def test_frontier_axes_go_log_only_over_two_decades():
     def scales(n_features):
         fig = Figure()
         table = asw.search(["dense", "lstm"], n_features, range(1, 10**9), budget=10**6)
-        _frontier(fig, table, 10**6, "t")
+        _frontier(fig, table, 10**6, "t", ("params",))
         return fig.axes[0].get_xscale(), fig.axes[0].get_yscale()
 
     # n_features 3..255 (a UInt8 column: 100 · 3 must not wrap around) spans less than 100×.
@@ -138,7 +138,7 @@ def test_an_uneven_axis_is_drawn_with_its_own_cell_widths(tmp_path):
     fs, us = _drawn_axis("n_features", [4, 8]), _drawn_axis("n_units", [1, 2, 4, 64])
     table = asw.sweep("dense", fs, us)
     fig = Figure()
-    _heatmap(fig, table, table, fs, us, 100, "t")
+    _heatmap(fig, table, table, fs, us, 100, "t", "params")
     image = fig.axes[0].images[0]
     assert type(image).__name__ == "PcolorImage"
     assert fig.axes[0].get_xlim() == (0.5, 94.0)  # half a step beyond each end, borders halfway
@@ -168,7 +168,7 @@ def test_max_bytes_bounds_the_table_and_the_drawing(tmp_path, backend):
 
 
 def test_a_heatmap_whose_cells_groups_all_skip_is_refused(tmp_path):
-    with pytest.raises(asw.InvalidArgumentError, match="groups=3 divides no pair"):
+    with pytest.raises(asw.InvalidArgumentError, match="groups=3 divides no"):
         asw.plot("heatmap", "conv2d", [4, 8], [4, 8], kernel=3, groups=3, budget=10, output=tmp_path / "p.png")
 
 

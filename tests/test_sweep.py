@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 import archsweep as asw
+from archsweep import _kinds
 
 
 def test_issue_example_size_and_order(backend):
@@ -35,9 +36,9 @@ def test_schema_and_nulls(backend):
     df = asw.sweep(["dense", "conv1d", "conv3d", "gru"], [3, 300], [8, 70000],
                    kernel=[2, (1, 2, 300)], convention=["keras", "torch"], backend=backend)  # fmt: skip
     assert df.columns == ["layer", "n_features", "n_units", "kernel_d", "kernel_h", "kernel_w", "bias",
-                          "bidirectional", "convention", "reset_after", "groups", "params"]  # fmt: skip
+                          "bidirectional", "convention", "reset_after", "groups", "num_layers", "params"]  # fmt: skip
     schema = dict(df.schema)
-    assert schema["layer"] == pl.Enum(list(asw.LAYERS))
+    assert schema["layer"] == pl.Enum(_kinds.all_names())
     assert schema["convention"] == pl.Enum(list(asw.CONVENTIONS))
     assert schema["n_features"] == pl.UInt16 and schema["n_units"] == pl.UInt32
     assert schema["kernel_d"] == pl.UInt8 and schema["kernel_w"] == pl.UInt16 and schema["groups"] == pl.UInt8
@@ -58,7 +59,8 @@ def test_schema_and_nulls(backend):
     c3 = by["conv3d"]
     assert set(c3.select("kernel_d", "kernel_h", "kernel_w").rows()) == {(2, 2, 2), (1, 2, 300)}
     g = by["gru"]
-    assert g.select("convention", "reset_after").rows()[:2] == [("keras", True), ("torch", None)]
+    assert g.select("convention", "reset_after", "num_layers").rows()[:2] == [("keras", True, None), ("torch", None, 1)]
+    assert d["num_layers"].null_count() == d.height  # only the torch recurrent kinds have it
 
 
 def test_reset_after_axis_multiplies_only_keras_gru(backend):

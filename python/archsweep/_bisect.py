@@ -3,58 +3,65 @@ the other axes, the largest value whose count fits. ``search`` reports it;
 ``sweep`` and ``count_fitting`` use it to trim a huge lazy axis to the prefix
 that can fit before listing any of it.
 
-Why bisection is exact: with the other axes fixed, a layer's count is
-``directions·gates·(∏kernel·(f/groups)·u + recurrent·u² + bias_vectors·u)``,
-a polynomial in ``u`` and in ``f`` with non-negative coefficients (``f/groups``
-is exact: only multiples of ``groups`` are valid), so it never decreases as
-either grows. The values that fit are a prefix of the sorted axis.
+Why bisection is exact: every formula of the registry is a polynomial with
+non-negative coefficients in its sizes (``tests/test_kinds.py`` checks it,
+kind by kind and option by option), so with the other axes fixed a count
+never decreases as the axis grows, and the values that fit are a prefix of
+the valid ones. The valid values are the axis' multiples of what must
+divide it (``groups``) above what must be less than it (``proj_size``):
+both come from the kind's rules, read from the compiled spec.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._axis import Sorted, at, count_at_most, multiples
-from ._backend import KERNEL_ERRORS, raise_kernel_error
-from ._names import FIELDS, LAYERS
+from . import _algebra
+from ._axis import Sorted, at, count_at_most, multiples, size
+from ._backend import KERNEL_ERRORS
 
-_GROUPS = FIELDS.index("groups")
 _OVERFLOW = -1  # a count beyond int64: it fits no budget
+
+
+@dataclass
+class Fitting:
+    """The combinations where some value fits: every operand of the block
+    there (the maximized one at its largest fitting value), and each
+    quantity of that configuration."""
+
+    operands: dict[str, np.ndarray]
+    values: list[np.ndarray]
 
 
 def _take(operand: np.ndarray, index: Any) -> np.ndarray:
     return operand[index] if operand.ndim else operand  # a 0-d operand broadcasts
 
 
-def _counts(module, layer: str, operands: list[np.ndarray], out: np.ndarray) -> None:
-    """The count at every point of the 1-D ``operands`` into ``out``,
-    ``_OVERFLOW`` where it exceeds int64. The core stops at an overflowing
-    point, so a batch with one is halved until each overflowing point is
-    alone: O(k·log n) calls for k such points, one call when there are none
-    (the usual case: search only probes values <= the budget)."""
+def _flat(compiled: _algebra.Compiled, shape: tuple[int, ...]) -> list[np.ndarray]:
+    return [op.reshape(()) if op.size == 1 else np.broadcast_to(op, shape).reshape(-1) for op in compiled.operands]
+
+
+def _counts(module: Any, compiled: _algebra.Compiled, operands: list[np.ndarray], out: np.ndarray) -> None:
+    """The budget's quantity at every point of the 1-D ``operands`` into
+    ``out``, ``_OVERFLOW`` where it exceeds int64. The core stops at an
+    overflowing point, so a batch with one is halved until each overflowing
+    point is alone: O(k·log n) calls for k such points, one call when there
+    are none."""
     try:
-        module.count(LAYERS.index(layer), operands, out)
+        module.poly_count([len(out)], operands, compiled.factors, compiled.polynomials, [out])
     except KERNEL_ERRORS as exc:
         if exc.args[0] != "overflow":
-            raise_kernel_error(exc, layer, out.shape, operands)
+            raise
         if len(out) == 1:
             out[0] = _OVERFLOW
             return
         half = len(out) // 2
-        _counts(module, layer, [_take(op, slice(None, half)) for op in operands], out[:half])
-        _counts(module, layer, [_take(op, slice(half, None)) for op in operands], out[half:])
-
-
-def _pick(seqs: dict[int, Sorted], groups: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """The candidate at ``index`` in each point's sequence (which depends on its groups)."""
-    values = np.empty(len(index), dtype=np.int64)
-    for g, seq in seqs.items():
-        mine = np.broadcast_to(groups == g, values.shape)
-        values[mine] = at(seq, index[mine])
-    return values
+        _counts(module, compiled, [_take(op, slice(None, half)) for op in operands], out[:half])
+        _counts(module, compiled, [_take(op, slice(half, None)) for op in operands], out[half:])
 
 
 def _split(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -71,41 +78,92 @@ def _split(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return mid
 
 
-def largest(
-    block: Any, maximize: str, values: Sorted, budget: int, module: Any
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """The field values (FIELDS order, 1-D or 0-d) and counts of the block's
-    combinations that fit, in sweep order. ``block``'s maximized axis has
-    one (placeholder) value, so its mesh is the combinations."""
-    axis, other = FIELDS.index(maximize), FIELDS.index("n_features" if maximize == "n_units" else "n_units")
+def _pick(seqs: dict[int, Sorted], steps: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """The candidate at ``index`` in each point's sequence (which depends on its step)."""
+    values = np.empty(len(index), dtype=np.int64)
+    for g, seq in seqs.items():
+        mine = steps == g
+        values[mine] = at(seq, index[mine])
+    return values
+
+
+def _candidates(compiled: _algebra.Compiled, flat: list[np.ndarray], target: int, n: int):
+    """Per combination: whether its other arguments keep the kind's rules,
+    the step its candidates must be a multiple of, and the value they must
+    exceed."""
+    valid = np.ones(n, dtype=bool)
+    step = np.ones(n, dtype=np.int64)
+    floor = np.zeros(n, dtype=np.int64)
+    for f in compiled.rule_of:
+        test, a, b = compiled.factors[f]
+        small, large = (b, a) if test == "quotient" else (a, b)
+        s, big = np.broadcast_to(flat[small], (n,)), np.broadcast_to(flat[large], (n,))
+        assert small != target, "a maximized size is never the small side of a rule"
+        if large != target:
+            valid &= (s > 0) & (big % np.maximum(s, 1) == 0) if test == "quotient" else s < big
+        elif test == "quotient":
+            valid &= s > 0
+            step = np.lcm(step, np.maximum(s, 1))  # one rule divides a size in every kind today: no overflow
+        else:
+            floor = np.maximum(floor, s)
+    return valid, step, floor
+
+
+def largest(block: Any, maximize: str, values: Sorted, budget: int, module: Any, quantities: tuple[str, ...]) -> Fitting:
+    """The largest value of ``values`` (sorted) for the ``maximize`` operand
+    whose first quantity fits ``budget``, at every combination of the
+    block's other axes, in sweep order; combinations where none fits are
+    left out. ``block``'s maximized axis has one (placeholder) value, so its
+    mesh is the combinations."""
     shape = block.shape
     n = math.prod(shape)
-    ops = [op.reshape(()) if op.size == 1 else np.broadcast_to(op, shape).reshape(-1) for op in block.operands()]
-    seqs = {g: multiples(values, g) for g in set(block.groups)}
+    arrays = block.operands()
+    probing = _algebra.compile(block.kind, arrays, quantities[:1])
+    flat = _flat(probing, shape)
+    target = probing.operand_of[maximize]
+    valid, steps, floor = _candidates(probing, flat, target, n)
 
-    # Each combination's first lo candidates are known to fit, those from hi
-    # on are not (hi = 0: none can, e.g. groups that do not divide). A count
-    # is at least the maximized value (f/g·u is at least u and at least f, as
-    # both are multiples of g), so candidates above the budget never fit:
-    # leaving them out also keeps probes clear of int64 for any usual budget.
-    lo = np.zeros(n, dtype=np.int64)
+    seqs = {int(g): multiples(values, int(g)) for g in np.unique(steps[valid])}
+    # Each combination's candidates below lo are known to fit (from first on:
+    # those up to first are invalid), those from hi on are not.
+    first = np.zeros(n, dtype=np.int64)
     hi = np.zeros(n, dtype=np.int64)
     for g, seq in seqs.items():
-        valid = np.broadcast_to((ops[_GROUPS] == g) & (ops[other] % g == 0), (n,))
-        hi[valid] = count_at_most(seq, budget)
-    params = np.zeros(n, dtype=np.int64)
+        mine = valid & (steps == g)
+        hi[mine] = size(seq)
+        for low in np.unique(floor[mine]):
+            first[mine & (floor == low)] = count_at_most(seq, int(low)) if low else 0
+    lo = first.copy()
     while (active := np.flatnonzero(lo < hi)).size:
         mid = _split(lo[active], hi[active])
-        probe = [_take(op, active) for op in ops]
-        probe[axis] = _pick(seqs, probe[_GROUPS], mid)
+        probe = [_take(op, active) for op in flat]
+        probe[target] = _pick(seqs, steps[active], mid)
         counts = np.empty(len(active), dtype=np.int64)
-        _counts(module, block.layer, probe, counts)
+        _counts(module, probing, probe, counts)
         fit = (counts != _OVERFLOW) & (counts <= budget)
         lo[active[fit]] = mid[fit] + 1
-        params[active[fit]] = counts[fit]  # the last probe that fits is the answer
         hi[active[~fit]] = mid[~fit]
 
-    kept = np.flatnonzero(lo > 0)
-    fields = [_take(op, kept) for op in ops]
-    fields[axis] = _pick(seqs, fields[_GROUPS], lo[kept] - 1)
-    return fields, params[kept]
+    kept = np.flatnonzero(lo > first)
+    best = _pick(seqs, steps[kept], lo[kept] - 1)
+    every = _algebra.compile(block.kind, arrays, quantities)
+    at_best = [_take(op, kept) for op in _flat(every, shape)]
+    at_best[every.operand_of[maximize]] = best
+    outs = [np.empty(len(kept), dtype=np.int64) for _ in quantities]
+    try:
+        module.poly_count([len(kept)], at_best, every.factors, every.polynomials, outs)
+    except KERNEL_ERRORS as exc:
+        _refuse(exc, block, quantities, every, at_best, len(kept))
+    names = [o for axis in block.axes for o in axis.operands]
+    operands = {name: np.broadcast_to(at_best[every.operand_of[name]], (len(kept),)) for name in names}
+    return Fitting(operands, outs)
+
+
+def _refuse(exc: Exception, block: Any, quantities: tuple[str, ...], compiled: _algebra.Compiled,
+            operands: list[np.ndarray], n: int) -> None:  # fmt: skip
+    """Another quantity overflowing at an answer: refused as sweep refuses it."""
+    from ._count import _kind_error
+
+    compiled.operands = operands
+    q = exc.args[3] if exc.args[0] == "overflow" else 0
+    _kind_error(exc, block.kind, quantities[q], compiled, (n,))

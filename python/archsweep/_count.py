@@ -357,7 +357,7 @@ def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any]) ->
             value = _MISSING
         if value is _MISSING or (value is None and arg.type != _kinds.SIZE):
             if arg.default is _kinds.REQUIRED and arg.applies(convention):
-                raise InvalidArgumentError(f"{arg.name} is required for {kind.name}")
+                raise ArgumentTypeError(f"{arg.name} is required for {kind.name}")
             value = arg.default
         if arg.type == _kinds.KERNEL:
             if value is _kinds.REQUIRED:

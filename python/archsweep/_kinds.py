@@ -369,7 +369,7 @@ def validate(kind: Kind, convention: str, values: Mapping[str, Any]) -> dict[str
             out[arg.name] = arg.default
             continue
         if value is REQUIRED:
-            raise InvalidArgumentError(f"{arg.name} is required for {kind.name}")
+            raise ArgumentTypeError(f"{arg.name} is required for {kind.name}")
         if arg.type == FLAG:
             if not isinstance(value, bool):
                 raise ArgumentTypeError(f"{arg.name} must be True or False, got {value!r}")

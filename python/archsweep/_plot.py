@@ -31,7 +31,7 @@ from ._errors import InvalidArgumentError, SweepTooLargeError
 from ._names import _choose
 from ._search import search
 from ._sink import check_output_path, write_atomically
-from ._sweep import _collection, _size_axis, available_memory, sweep
+from ._sweep import _collection, _size_axis, available_memory, quantities_of, sweep
 
 KINDS = ("heatmap", "frontier")
 FORMATS = {".png": "png", ".svg": "svg"}
@@ -108,7 +108,7 @@ def _edges(values: np.ndarray) -> np.ndarray:
 
 
 def _heatmap(fig, table: pl.DataFrame, drawn: pl.DataFrame, fs: np.ndarray, us: np.ndarray, budget: int,
-             title: str) -> None:  # fmt: skip
+             title: str, quantity: str) -> None:  # fmt: skip
     """Draws ``drawn`` (the table's rows at fs × us) as an image; the colour
     scale and the budget's note are the whole table's."""
     from matplotlib.colors import LogNorm
@@ -117,8 +117,8 @@ def _heatmap(fig, table: pl.DataFrame, drawn: pl.DataFrame, fs: np.ndarray, us: 
     params = np.full((len(fs), len(us)), np.nan)  # NaN: a cell groups skip, left blank
     rows = np.searchsorted(fs, drawn["n_features"].to_numpy())
     cols = np.searchsorted(us, drawn["n_units"].to_numpy())
-    params[rows, cols] = drawn["params"].to_numpy()
-    low, high = table.select(pl.col("params").min(), pl.col("params").max().alias("high")).row(0)
+    params[rows, cols] = drawn[quantity].to_numpy()
+    low, high = table.select(pl.col(quantity).min(), pl.col(quantity).max().alias("high")).row(0)
 
     ax = fig.add_subplot()
     # Counts span orders of magnitude (quadratic in n_units): a log colour scale.
@@ -126,7 +126,7 @@ def _heatmap(fig, table: pl.DataFrame, drawn: pl.DataFrame, fs: np.ndarray, us: 
     # also in an SVG, never a path per cell.
     image = ax.pcolorfast(_edges(us), _edges(fs), np.ma.masked_invalid(params), norm=LogNorm(low, high),
                           cmap="viridis")  # fmt: skip
-    fig.colorbar(image, ax=ax, label="parameters")
+    fig.colorbar(image, ax=ax, label="parameters" if quantity == "params" else quantity)
     if low <= budget < high:
         contour = ax.contour(us, fs, params, levels=[budget], colors="white", linewidths=2)
         contour.set_gid("budget")  # names the contour's group in SVG output
@@ -138,9 +138,9 @@ def _heatmap(fig, table: pl.DataFrame, drawn: pl.DataFrame, fs: np.ndarray, us: 
     ax.set(xlabel="n_units", ylabel="n_features", title=title)
 
 
-def _frontier(fig, table: pl.DataFrame, budget: int, title: str) -> None:
+def _frontier(fig, table: pl.DataFrame, budget: int, title: str, quantities: tuple[str, ...]) -> None:
     # One line per layer kind and per value of each axis that varies within a kind.
-    options = [c for c in table.columns if c not in ("layer", "n_features", "n_units", "params", "slack")]
+    options = [c for c in table.columns if c not in ("layer", "n_features", "n_units", "slack", *quantities)]
     most = table.group_by("layer").agg(pl.col(options).n_unique()).select(pl.col(options).max()).row(0, named=True)
     keys = ["layer"] + [c for c in options if most[c] > 1]
     ax = fig.add_subplot()
@@ -154,7 +154,7 @@ def _frontier(fig, table: pl.DataFrame, budget: int, title: str) -> None:
         low, high = values.min(), values.max()
         if high >= 100 * low:  # widths spread over decades: a log axis
             getattr(ax, f"set_{axis}scale")("log")
-    ax.set(xlabel="n_features", ylabel=f"largest n_units with params ≤ {budget:,}", title=title)
+    ax.set(xlabel="n_features", ylabel=f"largest n_units with {quantities[0]} ≤ {budget:,}", title=title)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend()
 
@@ -167,15 +167,12 @@ def plot(
     *,
     budget: Any,
     output: Any,
-    kernel: Any = None,
-    bias: Any = True,
-    bidirectional: Any = False,
     convention: Any = "keras",
-    reset_after: Any = None,
-    groups: Any = 1,
+    quantity: Any = "params",
     title: str | None = None,
     max_bytes: Any = None,
     backend: str = "auto",
+    **arguments: Any,
 ) -> pl.DataFrame:
     """Draws a budget picture to ``output`` (PNG or SVG by its extension,
     written through a temporary file renamed into place) and returns the
@@ -198,8 +195,8 @@ def plot(
     budget = _args.scalar_size("budget", budget, minimum=0)
     path = check_output_path(output, name="output", extensions=tuple(FORMATS))
     limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
-    options = dict(kernel=kernel, bias=bias, bidirectional=bidirectional, convention=convention,
-                   reset_after=reset_after, groups=groups, backend=backend)  # fmt: skip
+    quantities = quantities_of(quantity)
+    options = dict(convention=convention, quantity=quantities, backend=backend, **arguments)
     Figure, FigureCanvasAgg = _matplotlib()  # before any work: a missing extra fails at once
 
     if kind == "heatmap":
@@ -226,9 +223,9 @@ def plot(
     fig = Figure(figsize=(7.5, 5), layout="constrained")
     FigureCanvasAgg(fig)
     if kind == "heatmap":
-        _heatmap(fig, table, drawn, fs, us, budget, title)
+        _heatmap(fig, table, drawn, fs, us, budget, title, quantities[0])
     else:
-        _frontier(fig, table, budget, title)
+        _frontier(fig, table, budget, title, quantities)
     write_atomically(path, lambda tmp: fig.savefig(tmp, format=FORMATS[path.suffix.lower()], dpi=120))
     return table
 

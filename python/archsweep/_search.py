@@ -11,32 +11,29 @@ steps (15 for an answer near 1000), however many combinations there are.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from . import _args
-from ._axis import Chain, Sorted, multiples, size
-from ._backend import core
+from ._axis import Chain, Sorted
 from ._bisect import largest
-from ._errors import InvalidArgumentError, SweepTooLargeError
-from ._names import FIELDS, _choose
+from ._errors import ArgumentTypeError, InvalidArgumentError, SweepTooLargeError
+from ._names import _choose
 from ._sweep import (
     AXIS_PIECE,
-    LAYER_DTYPE,
-    _Block,
-    _conventions,
-    _itemsize,
-    _keras_reset_after,
-    _schema,
+    Block,
     _size_axis,
-    _trimmed,
-    _validated_blocks,
     available_memory,
     checked_chain,
+    column_of,
+    frame,
+    itemsize,
     narrowest,
+    plan,
+    sizes_given,
+    trimmed,
 )
 
 MAXIMIZE = ("n_units", "n_features")
@@ -63,81 +60,66 @@ def _sorted_axis(name: str, value: Any) -> Sorted:
     return np.unique(chain.take(0, chain.size))
 
 
-def _table(block: _Block, fields: list[np.ndarray], params: np.ndarray, budget: int, schema) -> pl.DataFrame:
+def _table(block: Block, fitting, quantities, budget: int, schema) -> pl.DataFrame:
     """One block's rows, typed and nulled exactly as ``sweep`` types them."""
-    n = len(params)
-    columns = {"layer": pl.repeat(block.layer, n, dtype=LAYER_DTYPE, eager=True)}
-    for field, values in zip(FIELDS, fields):
-        dtype = schema[field]
-        if block.is_null(field):
-            columns[field] = pl.repeat(None, n, dtype=dtype, eager=True)
-            continue
-        series = pl.Series(np.ascontiguousarray(np.broadcast_to(values, (n,))))
-        if field == "convention":
-            columns[field] = _conventions(series)
-        else:
-            columns[field] = series.cast(dtype)
-    if not block.is_null("reset_after"):
-        columns["reset_after"] = _keras_reset_after(columns["reset_after"], columns["convention"])
-    columns["params"] = pl.Series(params)
-    columns["slack"] = pl.Series(budget - params)
-    return pl.DataFrame({name: s.alias(name) for name, s in columns.items()})
+    rows = len(fitting.values[0])
+    columns = {}
+    for name, values in fitting.operands.items():
+        column = column_of(block.kind, name)
+        width = itemsize(schema[column]) if column in schema else 8
+        columns[name] = np.ascontiguousarray(values).astype(f"u{width}")
+    table = frame(block, schema, columns, rows, dict(zip(quantities, fitting.values)))
+    return table.with_columns(slack=pl.Series(budget - fitting.values[0]))
 
 
 def search(
     layer: Any,
-    n_features: Any,
-    n_units: Any,
+    n_features: Any = None,
+    n_units: Any = None,
     *,
-    kernel: Any = None,
-    bias: Any = True,
-    bidirectional: Any = False,
-    convention: Any = "keras",
-    reset_after: Any = None,
-    groups: Any = 1,
     budget: Any,
     maximize: str = "n_units",
+    convention: Any = "keras",
+    quantity: Any = "params",
     max_bytes: Any = None,
     backend: str = "auto",
+    **arguments: Any,
 ) -> pl.DataFrame:
     """For every combination of the other axes, the largest value of the
-    ``maximize`` axis (``"n_units"`` or ``"n_features"``) whose count is at
-    most ``budget``, as a polars DataFrame: ``sweep``'s columns, one row per
-    combination in sweep order, plus ``slack = budget - params``.
-    Combinations where nothing fits are left out.
+    ``maximize`` axis (``"n_units"`` or ``"n_features"``) whose count (the
+    first ``quantity``) is at most ``budget``, as a polars DataFrame:
+    ``sweep``'s columns, one row per combination in sweep order, plus
+    ``slack = budget - count``. Combinations where nothing fits are left out.
 
     The maximized axis is bisected, never enumerated: ``range(1, 10**9)``
-    costs about as much as ``range(1, 100)``. With ``groups=g`` only its
-    multiples of ``g`` are candidates (for a range, a derived range).
-    ``max_bytes`` (default: half the available memory) bounds the table and
-    the bisection's working arrays; a larger search is refused first.
+    costs about as much as ``range(1, 100)``. Only its valid values are
+    candidates (with ``groups=g``, its multiples of ``g``; for a range, a
+    derived range). ``max_bytes`` (default: half the available memory)
+    bounds the table and the bisection's working arrays; a larger search is
+    refused first.
 
     >>> search("lstm", 128, range(1, 10**9), budget=5_000_000)["n_units"].item()
     1055
     """
-    module = core(backend)
     maximize = _choose("maximize", maximize, MAXIMIZE, {})
     budget = _args.scalar_size("budget", budget, minimum=0)
     limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
-    group_axis = [int(g) for g in _size_axis("groups", groups)]
-    sizes = {"n_features": n_features, "n_units": n_units}
-    values = _sorted_axis(maximize, sizes[maximize])
-    # In the axis checks, the maximized axis stands for its smallest multiple
-    # of each groups value, so a groups value with none is refused as by sweep.
-    firsts = [seq[0] for seq in (multiples(values, g) for g in dict.fromkeys(group_axis)) if size(seq)]
-    # With no multiple of any groups value, the smallest value lets sweep's check refuse the groups.
-    sizes[maximize] = np.asarray(firsts or [values[0]], dtype=np.int64)
-    blocks = _validated_blocks(layer, sizes["n_features"], sizes["n_units"], kernel, bias, bidirectional,
-                               convention, reset_after, groups)  # fmt: skip
-    schema = _schema(blocks)
-    schema[maximize] = narrowest([values[-1]])  # as sweep types this axis: by its largest value
+    given = sizes_given(n_features, n_units, arguments)
+    if maximize not in given:
+        raise ArgumentTypeError(f"{maximize} is required: search maximizes it")
+    values = _sorted_axis(maximize, given[maximize])
+    given[maximize] = values  # checked and typed by sweep's rules, never listed when lazy
+    p = plan(layer, convention, quantity, None, backend, given)
+    p.schema[maximize] = narrowest([values[-1]])  # as sweep types this axis: by its largest value
+    for block in p.blocks:
+        if block.axis_of(maximize) is None:
+            raise InvalidArgumentError(f"{block.kind.name} has no {maximize} to maximize")
 
-    # The other size axis may be a huge lazy range: values of it that fit
+    # Another size axis may be a huge lazy range: values of it that fit
     # nowhere are dropped first, and what is left is bisected a piece at a time.
-    blocks = [dataclasses.replace(_trimmed(b, budget, module), **{maximize: np.ones(1, dtype=np.int64)})
-              for b in blocks]  # fmt: skip
+    blocks = [trimmed(b, budget, p.module, p.quantities, skip=maximize).with_values(maximize, [1]) for b in p.blocks]
     combinations = sum(b.points for b in blocks)
-    need = combinations * (sum(_itemsize(dtype) for dtype in schema.values()) + 8 + _WORK_BYTES)
+    need = combinations * (sum(itemsize(dtype) for dtype in p.schema.values()) + 8 + _WORK_BYTES)
     if need > limit:
         raise SweepTooLargeError(
             f"the search would bisect {combinations:,} combinations needing about {need:,} bytes, over "
@@ -146,6 +128,6 @@ def search(
     frames = []
     for block in blocks:
         for piece in block.pieces():
-            fields, params = largest(piece, maximize, values, budget, module)
-            frames.append(_table(piece, fields, params, budget, schema))
+            fitting = largest(piece, maximize, values, budget, p.module, p.quantities)
+            frames.append(_table(piece, fitting, p.quantities, budget, p.schema))
     return pl.concat(frames, how="vertical", rechunk=False)

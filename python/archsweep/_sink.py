@@ -33,7 +33,7 @@ from polars.io.plugins import register_io_source
 
 from ._errors import ArgumentTypeError, InvalidArgumentError
 from ._signals import cleanup_on_termination
-from ._sweep import _build_block, _plan
+from ._sweep import plan, sizes_given
 from ._worker import progress_bar, run_in_worker
 
 # Grid points per piece: ~2M points is at most ~45 MB of table, and a
@@ -199,18 +199,15 @@ def write_table(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
 def sweep_to_file(
     path: str | os.PathLike[str],
     layer: Any,
-    n_features: Any,
-    n_units: Any,
+    n_features: Any = None,
+    n_units: Any = None,
     *,
-    kernel: Any = None,
-    bias: Any = True,
-    bidirectional: Any = False,
     convention: Any = "keras",
-    reset_after: Any = None,
-    groups: Any = 1,
+    quantity: Any = "params",
     budget: Any = None,
     progress: bool | None = None,
     backend: str = "auto",
+    **arguments: Any,
 ) -> int:
     """Writes the table ``sweep`` would return to ``path`` (``.parquet`` or
     ``.csv``), in bounded memory, and returns the number of rows written.
@@ -219,25 +216,24 @@ def sweep_to_file(
     default) shows it when stderr is a terminal, ``False`` never.
     """
     path = check_output_path(path)
-    plan = _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups,
-                 budget, backend)  # fmt: skip
-    sizes = [b.points for b in plan.blocks]
+    p = plan(layer, convention, quantity, budget, backend, sizes_given(n_features, n_units, arguments))
+    sizes = [b.points for b in p.blocks]
     written = 0
     bar = progress_bar(sum(sizes), "pt", "sweep", progress)
 
     def pieces():
         nonlocal written
-        yield _build_block(next(plan.blocks[0].pieces()), plan, range(0))  # the schema, even for no rows
-        for piece in (piece for block in plan.blocks for piece in block.pieces()):
+        yield p.build(next(p.blocks[0].pieces()), range(0))  # the schema, even for no rows
+        for piece in (piece for block in p.blocks for piece in block.pieces()):
             for start in range(0, piece.points, PIECE):
                 points = range(start, min(start + PIECE, piece.points))
-                frame = _build_block(piece, plan, points)
+                frame = p.build(piece, points)
                 written += frame.height
                 bar.update(len(points))
                 yield frame
 
     try:
-        _stream(path, plan.schema, pieces())
+        _stream(path, p.schema, pieces())
     finally:
         bar.close()
     return written

@@ -1,46 +1,55 @@
-"""``sweep``: the table of counts over the cartesian product of the axes.
+"""``sweep`` and ``count_fitting``: the table of counts over the cartesian
+product of the axes, for any kinds of the registry (``_kinds``).
 
-Rows come layer kind by layer kind (in the order given); within a kind,
-the axes that apply to it form a cartesian product in signature order,
-the last varying fastest: n_features, n_units, kernel, bias,
-bidirectional, convention, reset_after, groups. Each kind is one call into
-the core over an open mesh (one array axis per sweep axis), which filters
-(groups that do not divide, the budget) and writes only the rows it keeps.
+Rows come layer kind by layer kind (in the order given). Within a kind the
+axes form a cartesian product, the last varying fastest: the kind's
+arguments that every convention has, in the kind's order (the README's
+"Layer kinds" table), then the *variant*: the convention and, within it,
+the values of the arguments only some conventions have (``reset_after``
+under ``keras``, ``num_layers`` and ``proj_size`` under ``torch``). Each kind
+is one call into the generic kernel (``_algebra``) over an open mesh (one
+array axis per sweep axis), which skips the points that break a rule
+(groups that do not divide), filters by the budget and writes only the rows
+it keeps.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import itertools
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import polars as pl
 
-from . import _args, _bisect
+from . import _algebra, _args, _bisect, _kinds
 from ._axis import Chain, count_at_most, extremes, multiples, size, take
-from ._backend import KERNEL_ERRORS, core, raise_kernel_error
-from ._errors import ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
-from ._names import CONV_RANK, CONVENTIONS, FIELDS, LAYERS, RECURRENT, convention_name, layer_name
+from ._backend import KERNEL_ERRORS
+from ._count import SEED_DEFAULTS, _kind_error, _poly_core, _same, kind_of
+from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
+from ._kinds import FLAG, KERNEL, SIZE, Kind
+from ._names import CONVENTIONS, _choose, convention_name
 
-LAYER_DTYPE = pl.Enum(list(LAYERS))
+LAYER_DTYPE = pl.Enum(_kinds.all_names())
 CONVENTION_DTYPE = pl.Enum(list(CONVENTIONS))
-COLUMNS = ("layer", *FIELDS, "params")
+# The columns every table has (0.1's schema), then the further arguments of
+# the kinds in a sweep, in registry order, then the quantities asked for.
+BASE_FIELDS = ("n_features", "n_units", "kernel_d", "kernel_h", "kernel_w", "bias", "bidirectional", "convention",
+               "reset_after", "groups")  # fmt: skip
+_EXTRA_FIELDS = tuple(dict.fromkeys(
+    a.name for k in _kinds.KINDS for a in k.args if a.type != KERNEL and a.name not in BASE_FIELDS
+))  # fmt: skip
 _UNSIGNED = ((2**8 - 1, pl.UInt8), (2**16 - 1, pl.UInt16), (2**32 - 1, pl.UInt32), (2**64 - 1, pl.UInt64))
-_FLAGS = frozenset({"bias", "bidirectional", "reset_after"})
 # A size axis longer than this stays lazy (a Chain of ranges) and is listed
 # a piece at a time: 8M values are 64 MB of int64.
 AXIS_PIECE = 1 << 23
-# The mesh axis each field varies along.
-_AXIS = {"n_features": 0, "n_units": 1, "kernel_d": 2, "kernel_h": 2, "kernel_w": 2, "bias": 3,
-         "bidirectional": 4, "convention": 5, "reset_after": 5, "groups": 6}  # fmt: skip
 
 
 def narrowest(values: Any) -> pl.DataType:
-    """The narrowest unsigned integer type holding every (positive) value."""
+    """The narrowest unsigned integer type holding every (non-negative) value."""
     top = max(values, default=1)
     return next(dtype for limit, dtype in _UNSIGNED if top <= limit)
 
@@ -73,9 +82,9 @@ def _collection(value: Any) -> list[Any]:
         raise ArgumentTypeError(f"expected a value or a collection of values, got {type(value).__name__}") from None
 
 
-def _size_axis(name: str, value: Any) -> np.ndarray:
+def _size_axis(name: str, value: Any, minimum: int = 1) -> np.ndarray:
     """A size axis: ``_args.sizes`` (count_params' rule), flattened."""
-    axis = _args.sizes(name, value).reshape(-1)
+    axis = _args.sizes(name, value, minimum=minimum).reshape(-1)
     if axis.size == 0:
         raise InvalidArgumentError(f"{name} is empty; give at least one value")
     return axis
@@ -89,12 +98,10 @@ def _flag_axis(name: str, value: Any) -> list[bool]:
     return axis
 
 
-def _kernel_axis(value: Any) -> list[int | tuple[int, ...]] | None:
+def _kernel_axis(value: Any) -> list[int | tuple[int, ...]]:
     """The kernels of a sweep, read by ``_args.kernels`` (count_params' rule)
     and flattened: an int per square kernel, a tuple per kernel of given
     rank (a tuple holding arrays is the broadcast of its entries)."""
-    if value is None:
-        return None
     read = _args.kernels(value)
     kernels: list[int | tuple[int, ...]] = []
     for k in read if isinstance(read, list) else [read]:
@@ -105,419 +112,630 @@ def _kernel_axis(value: Any) -> list[int | tuple[int, ...]] | None:
     return kernels
 
 
-@dataclass
-class _Block:
-    """One layer kind's part of the sweep: its mesh and what each axis holds."""
+def _size_values(name: str, value: Any, minimum: int = 1) -> np.ndarray | Chain:
+    """A size axis as an array, or, when it is a long range or Chain, still
+    lazy: checked by its extremes (which bound every value), never listed."""
+    chain = Chain.of(value)
+    if chain is None:
+        return _size_axis(name, value, minimum)
+    checked_chain(name, chain, minimum)
+    return chain if chain.size > AXIS_PIECE else chain.take(0, chain.size)
 
-    layer: str
-    kernels: list[tuple[int, int, int]]  # (d, h, w), 1 where the layer has no such dimension
-    bias: list[bool]
-    bidirectional: list[bool]
-    variants: list[tuple[str, bool | None]]  # (convention, reset_after shown in the table)
-    groups: list[int]
-    n_features: np.ndarray | Chain  # a Chain only when longer than AXIS_PIECE
-    n_units: np.ndarray | Chain
+
+def checked_chain(name: str, chain: Chain, minimum: int = 1) -> None:
+    """Refuses an empty chain, or one with a value out of range: its extremes
+    bound every value, so they are checked without listing any."""
+    if not chain:
+        raise InvalidArgumentError(f"{name} is empty; give at least one value")
+    _args.sizes(name, list(chain.extremes()), minimum=minimum)
+
+
+def column_of(kind: Kind, operand: str) -> str:
+    """The table column an operand of ``kind`` fills: kernel[i] of a rank-r
+    kernel is one of the last r of kernel_d, kernel_h, kernel_w."""
+    if operand.startswith("kernel["):
+        return "kernel_" + "dhw"[3 - kind.rank + int(operand[7:-1])]
+    return operand
+
+
+@dataclass
+class Axis:
+    """One axis of a block's mesh: the operands it carries and their values
+    (one row a value), or, for a long size axis, a lazy Chain."""
+
+    operands: tuple[str, ...]
+    values: np.ndarray | Chain  # (n, len(operands)) int64, or a Chain for one size operand
+
+    @property
+    def size(self) -> int:
+        return size(self.values)
+
+    def column(self, k: int = 0) -> np.ndarray | Chain:
+        return self.values if isinstance(self.values, Chain) else self.values[:, k]
+
+
+@dataclass
+class Block:
+    """One layer kind's part of the sweep: its mesh, axis by axis."""
+
+    kind: Kind
+    axes: list[Axis]
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return (size(self.n_features), size(self.n_units), len(self.kernels), len(self.bias),
-                len(self.bidirectional), len(self.variants), len(self.groups))  # fmt: skip
+        return tuple(a.size for a in self.axes)
 
     @property
     def points(self) -> int:
         return math.prod(self.shape)
 
+    def axis_of(self, operand: str) -> int | None:
+        return next((i for i, a in enumerate(self.axes) if operand in a.operands), None)
+
+    def values(self, operand: str) -> np.ndarray | Chain:
+        axis = self.axes[self.axis_of(operand)]  # type: ignore[index]
+        return axis.column(axis.operands.index(operand))
+
+    def with_values(self, operand: str, values: np.ndarray | Chain) -> Block:
+        """The block with a size axis of one operand replaced."""
+        i = self.axis_of(operand)
+        axes = list(self.axes)
+        axes[i] = Axis((operand,), values if isinstance(values, Chain) else np.asarray(values, np.int64).reshape(-1, 1))  # type: ignore[index]
+        return Block(self.kind, axes)
+
+    @property
+    def lazy(self) -> list[int]:
+        return [i for i, a in enumerate(self.axes) if isinstance(a.values, Chain)]
+
     @property
     def axis_bytes(self) -> int:
-        """What listing the block's size axes costs: a piece of each at most."""
-        return 8 * (min(size(self.n_features), AXIS_PIECE) + min(size(self.n_units), AXIS_PIECE))
+        """What listing the block's lazy axes costs: a piece of each at most."""
+        return sum(8 * min(self.axes[i].size, AXIS_PIECE) for i in self.lazy)
 
-    def pieces(self) -> Iterator[_Block]:
-        """The block as sub-blocks with listed size axes of at most
-        AXIS_PIECE values each, in grid order (n_features outermost), so
-        their rows, one piece after another, are the block's rows."""
-        n_f, n_u = size(self.n_features), size(self.n_units)
-        for f0 in range(0, n_f, AXIS_PIECE):
-            features = take(self.n_features, f0, min(f0 + AXIS_PIECE, n_f))
-            if n_u <= AXIS_PIECE:
-                yield dataclasses.replace(self, n_features=features, n_units=take(self.n_units, 0, n_u))
-                continue
-            # A long n_units axis: one n_features value at a time keeps grid order.
-            for i in range(len(features)):
-                for u0 in range(0, n_u, AXIS_PIECE):
-                    units = take(self.n_units, u0, min(u0 + AXIS_PIECE, n_u))
-                    yield dataclasses.replace(self, n_features=features[i : i + 1], n_units=units)
+    def pieces(self) -> Iterator[Block]:
+        """The block as sub-blocks whose axes are all listed, at most
+        AXIS_PIECE values of a lazy one each, in grid order, so their rows,
+        one piece after another, are the block's rows: the last lazy axis is
+        cut into pieces, and every axis before it taken one value at a time."""
+        long = [i for i in self.lazy if self.axes[i].size > AXIS_PIECE]
+        listed = [a if not isinstance(a.values, Chain) else Axis(a.operands, a.values.take(0, a.size).reshape(-1, 1))
+                  for a in self.axes]  # fmt: skip
+        if not long:
+            yield Block(self.kind, listed)
+            return
+        last = long[-1]
+        chain = self.axes[last].values
+        outer = [range(self.axes[i].size) for i in range(last)]
+        for index in itertools.product(*outer):
+            fixed = [Axis(a.operands, _row(a, k)) for a, k in zip(self.axes, index)]
+            for start in range(0, chain.size, AXIS_PIECE):
+                part = Axis(self.axes[last].operands, take(chain, start, min(start + AXIS_PIECE, chain.size)).reshape(-1, 1))
+                yield Block(self.kind, [*fixed, part, *listed[last + 1 :]])
 
-    def operands(self) -> list[np.ndarray]:
-        """The ten formula inputs as an open mesh over ``shape`` (of a block
-        whose size axes are listed: a piece)."""
-        assert not isinstance(self.n_features, Chain) and not isinstance(self.n_units, Chain)
-
-        def along(axis: int, values: Any) -> np.ndarray:
-            shape = [1] * 7
-            shape[axis] = -1
-            return np.asarray(values, dtype=np.int64).reshape(shape)
-
-        kernels = np.asarray(self.kernels, dtype=np.int64)
-        return [
-            along(0, self.n_features), along(1, self.n_units),
-            along(2, kernels[:, 0]), along(2, kernels[:, 1]), along(2, kernels[:, 2]),
-            along(3, self.bias), along(4, self.bidirectional),
-            along(5, [CONVENTIONS.index(c) for c, _ in self.variants]),
-            along(5, [bool(r) for _, r in self.variants]),
-            along(6, self.groups),
-        ]  # fmt: skip
-
-    def is_null(self, field: str) -> bool:
-        """Whether ``field`` does not apply to this layer kind (null in the table)."""
-        rank = CONV_RANK.get(self.layer, 0)
-        if field.startswith("kernel_"):
-            return "dhw".index(field[-1]) < 3 - rank
-        if field == "groups":
-            return rank == 0
-        if field == "bidirectional":
-            return self.layer not in RECURRENT
-        if field == "reset_after":
-            return all(r is None for _, r in self.variants)
-        return False
-
-    def value(self, field: str) -> Any:
-        """The value of ``field`` on every row, when its axis has one value."""
-        if field.startswith("kernel_"):
-            return self.kernels[0]["dhw".index(field[-1])]
-        if field in ("convention", "reset_after"):
-            return self.variants[0][field == "reset_after"]
-        return {"n_features": self.n_features, "n_units": self.n_units, "bias": self.bias,
-                "bidirectional": self.bidirectional, "groups": self.groups}[field][0]  # fmt: skip
+    def operands(self) -> dict[str, np.ndarray]:
+        """Every operand as an open mesh over ``shape`` (every axis listed)."""
+        out = {}
+        for i, axis in enumerate(self.axes):
+            shape = [1] * len(self.axes)
+            shape[i] = -1
+            for k, name in enumerate(axis.operands):
+                out[name] = np.ascontiguousarray(axis.values[:, k]).reshape(shape)
+        return out
 
 
-def _blocks(layers, n_features, n_units, kernels, bias, bidirectional, conventions, reset_after, groups):
-    """The blocks of a sweep, refusing any axis value that applies to no row."""
-    conv_layers = [layer for layer in layers if layer in CONV_RANK]
-    if kernels is not None and not conv_layers:
-        raise InvalidArgumentError(f"kernel applies only to conv layers; the sweep has none ({', '.join(layers)})")
-    for k in kernels or ():
-        if isinstance(k, tuple) and all(CONV_RANK[c] != len(k) for c in conv_layers):
+def _row(axis: Axis, k: int) -> np.ndarray:
+    """One value of an axis, as a listed axis of one row."""
+    if isinstance(axis.values, Chain):
+        return np.asarray([[axis.values[k]]], dtype=np.int64)
+    return axis.values[k : k + 1]
+
+
+# -- reading the arguments into blocks -----------------------------------------------------------------------------
+
+
+def _argument_values(kind: Kind, arg: _kinds.Arg, given: Any, lazy: bool) -> np.ndarray | Chain | list[Any]:
+    """One argument's values for ``kind``: a size axis (lazy when allowed),
+    flags as 0/1, kernels as tuples of the kind's rank, nullable sizes with
+    None as ``_algebra.NONE``."""
+    if arg.type == FLAG:
+        return [int(v) for v in _flag_axis(arg.name, given)]
+    if arg.type == KERNEL:
+        kernels = [k if isinstance(k, tuple) else (k,) * kind.rank for k in given]
+        return [k for k in kernels if len(k) == kind.rank]
+    if arg.nullable:
+        items = _collection(given)
+        if not items:
+            raise InvalidArgumentError(f"{arg.name} is empty; give at least one value (None for its default)")
+        listed = [x for x in items if x is not None]
+        checked = _size_axis(arg.name, listed, arg.minimum).tolist() if listed else []
+        it = iter(checked)
+        return [_algebra.NONE if x is None else next(it) for x in items]
+    if lazy:
+        return _size_values(arg.name, given, arg.minimum)
+    return _size_axis(arg.name, given, arg.minimum).tolist()
+
+
+def _default_operand(arg: _kinds.Arg) -> int:
+    """The operand of an argument left at its default (where it does not apply)."""
+    if arg.default is None:
+        return _algebra.NONE
+    if arg.default is _kinds.REQUIRED:
+        return 1
+    return int(arg.default)
+
+
+def _column(values: Any) -> np.ndarray | Chain:
+    return values if isinstance(values, Chain) else np.asarray(values, dtype=np.int64).reshape(-1, 1)
+
+
+def _block(kind: Kind, conventions: list[str], given: dict[str, Any]) -> Block:
+    """The block of one kind: its common arguments' axes, then the variant."""
+    axes = []
+    variant_args = [a for a in kind.args if a.conventions is not None]
+    for arg in kind.args:
+        if arg.conventions is not None:
+            continue
+        if arg.name not in given:
+            if arg.default is _kinds.REQUIRED:
+                raise _required(kind, arg)
+            axes.append(Axis((arg.name,), np.asarray([[_default_operand(arg)]], dtype=np.int64)))
+            continue
+        values = _argument_values(kind, arg, given[arg.name], lazy=True)
+        if arg.type == KERNEL:
+            if not values:
+                raise InvalidArgumentError(f"no kernel in the sweep has the {kind.rank} entries {kind.name} takes")
+            names = tuple(f"kernel[{i}]" for i in range(kind.rank))
+            axes.append(Axis(names, np.asarray(values, dtype=np.int64).reshape(-1, kind.rank)))
+        else:
+            axes.append(Axis((arg.name,), _column(values)))
+    rows = []
+    for convention in conventions:
+        choices = []
+        for arg in variant_args:
+            if not arg.applies(convention):
+                choices.append([_default_operand(arg)])
+            elif arg.name in given:
+                choices.append(_argument_values(kind, arg, given[arg.name], lazy=False))
+            elif arg.default is _kinds.REQUIRED:
+                raise _required(kind, arg, convention)
+            else:
+                choices.append([_default_operand(arg)])
+        code = CONVENTIONS.index(convention)
+        rows += [(code, *values) for values in itertools.product(*choices)]
+    names = ("convention", *(a.name for a in variant_args))
+    axes.append(Axis(names, np.asarray(rows, dtype=np.int64).reshape(-1, len(names))))
+    return Block(kind, axes)
+
+
+def _required(kind: Kind, arg: _kinds.Arg, convention: str | None = None) -> ArchsweepError:
+    under = f" under convention {convention!r}" if convention else ""
+    if arg.type == KERNEL:
+        return InvalidArgumentError(f"kernel is required for {kind.name}: an int (square) or a tuple of {kind.rank}")
+    return ArgumentTypeError(f"{arg.name} is required for {kind.name}{under}")
+
+
+def _applies(kind: Kind, conventions: list[str], name: str) -> bool:
+    arg = kind.arg(name)
+    return arg is not None and any(arg.applies(c) for c in conventions)
+
+
+def _check_relevance(kinds: list[tuple[Kind, list[str]]], given: dict[str, Any]) -> None:
+    """Refuses an argument that no kind of the sweep takes under the
+    conventions asked for, naming what they take."""
+    names = ", ".join(k.name for k, _ in kinds)
+    for name, value in given.items():
+        if any(_applies(k, cs, name) for k, cs in kinds):
+            continue
+        if name in SEED_DEFAULTS and all(_same(x, SEED_DEFAULTS[name]) for x in _collection(value)):
+            continue  # 0.1's sweep took these for every kind: at its default one says nothing
+        elsewhere = [(k, k.arg(name)) for k, _ in kinds if k.arg(name) is not None]
+        if elsewhere:
+            kind, arg = elsewhere[0]
+            asked = ", ".join(cs for k, c in kinds if k is kind for cs in c)
+            raise InvalidArgumentError(f"{name} applies to {kind.name} only under convention "
+                                       f"{' or '.join(sorted(arg.conventions or ()))}; the sweep asks for {asked}")  # fmt: skip
+        takes = "; ".join(f"{k.name} takes {', '.join(a.name for a in k.args if any(a.applies(c) for c in cs))}"
+                          for k, cs in kinds)  # fmt: skip
+        raise InvalidArgumentError(f"{name} is not an argument of {names}: {takes}")
+
+
+def _check_kernels(blocks: list[Block], kernels: list[Any]) -> None:
+    ranks = {b.kind.rank for b in blocks if b.kind.rank}
+    for k in kernels:
+        if isinstance(k, tuple) and len(k) not in ranks:
             raise InvalidArgumentError(
                 f"kernel {k!r} has {len(k)} entries, which fits none of the sweep's conv layers "
-                f"({', '.join(conv_layers)})"
+                f"({', '.join(b.kind.name for b in blocks if b.kind.rank)})"
             )
-    for g in groups:
-        if g == 1:
-            continue
-        if not conv_layers:
-            raise InvalidArgumentError(f"groups applies only to conv layers; the sweep has none ({', '.join(layers)})")
-        if not (size(multiples(n_features, g)) and size(multiples(n_units, g))):
-            raise InvalidArgumentError(f"groups={g} divides no pair of n_features and n_units in the sweep")
-    if True in bidirectional and not RECURRENT.intersection(layers):
-        raise InvalidArgumentError("bidirectional=True applies only to rnn, lstm and gru; the sweep has none")
-    if reset_after != [None] and not ("gru" in layers and "keras" in conventions):
-        raise InvalidArgumentError(
-            "reset_after applies only to a Keras GRU (layer 'gru' with convention 'keras'); the sweep has none"
-        )
-    if reset_after != [None] and None in reset_after:
-        raise ArgumentTypeError("reset_after must be None, a bool, or a collection of bools")
 
-    blocks = []
-    for layer in layers:
-        rank = CONV_RANK.get(layer)
-        if rank is None:
-            layer_kernels = [(1, 1, 1)]
-        else:
-            if kernels is None:
-                raise InvalidArgumentError(f"kernel is required for {layer}: an int (square) or a tuple of {rank}")
-            layer_kernels = [
-                (1,) * (3 - rank) + (k if isinstance(k, tuple) else (k,) * rank)
-                for k in kernels
-                if not isinstance(k, tuple) or len(k) == rank
-            ]
-            if not layer_kernels:
-                raise InvalidArgumentError(f"no kernel in the sweep has the {rank} entries {layer} takes")
-        variants: list[tuple[str, bool | None]] = []
-        for c in conventions:
-            if layer == "gru" and c == "keras":
-                variants += [(c, True if r is None else r) for r in reset_after]
+
+def _check_rules(blocks: list[Block]) -> None:
+    """Refuses a value of a rule's small side (groups) that leaves no row in
+    any block of the sweep: no value of some large side it must divide."""
+    fails: dict[tuple[str, int], str] = {}  # (argument, value) -> the size it divides none of, in every block
+    works: set[tuple[str, int]] = set()
+    for block in blocks:
+        here: dict[tuple[str, int], str | None] = {}
+        for rule in block.kind.rules:
+            if rule.test != "divides" or block.axis_of(rule.small) is None:
+                continue
+            small = block.values(rule.small)
+            if isinstance(small, Chain):
+                continue
+            large = block.values(rule.large)
+            for g in {int(g) for g in small}:
+                if not size(multiples(large, g)):
+                    here[(rule.small, g)] = rule.large
+                else:
+                    here.setdefault((rule.small, g), None)
+        for key, large in here.items():
+            if large is None:
+                works.add(key)
             else:
-                variants.append((c, None))
-        blocks.append(
-            _Block(
-                layer, layer_kernels, bias,
-                bidirectional if layer in RECURRENT else [False],
-                variants,
-                groups if rank else [1],
-                n_features, n_units,
+                fails.setdefault(key, large)
+    for (name, g), large in fails.items():
+        if (name, g) not in works:
+            raise InvalidArgumentError(f"{name}={g} divides no {large} in the sweep")
+
+
+def blocks_of(layer: Any, convention: Any, given: dict[str, Any]) -> list[Block]:
+    """The sweep's blocks, every argument checked: one per layer kind."""
+    kinds = [kind_of(x) for x in _collection(layer)]
+    if not kinds:
+        raise InvalidArgumentError(f"layer is empty; give one or more of {', '.join(_kinds.all_names())}")
+    conventions = [convention_name(c) for c in _collection(convention)]
+    if not conventions:
+        raise InvalidArgumentError(f"convention is empty; give one or more of {', '.join(CONVENTIONS)}")
+    for c in conventions:
+        if not any(c in k.conventions for k in kinds):
+            raise InvalidArgumentError(
+                f"convention {c!r} applies to none of the sweep's kinds ({', '.join(k.name for k in kinds)})"
             )
-        )  # fmt: skip
+    # None leaves a flag or the kernel at its default; a nullable size takes it as a value.
+    given = {name: value for name, value in given.items() if value is not None or not _flag_or_kernel(_kinds.KINDS, name)}
+    if "kernel" in given:
+        given["kernel"] = _kernel_axis(given["kernel"])
+    per_kind = []
+    for kind in kinds:
+        mine = [c for c in conventions if c in kind.conventions]
+        if not mine:
+            raise InvalidArgumentError(
+                f"{kind.name} has none of the conventions {', '.join(conventions)}; it has {', '.join(kind.conventions)}"
+            )
+        per_kind.append((kind, mine))
+    _check_relevance(per_kind, given)
+    blocks = [_block(kind, mine, {n: v for n, v in given.items() if _applies(kind, mine, n)})
+              for kind, mine in per_kind]  # fmt: skip
+    _check_kernels(blocks, given.get("kernel", []))
+    _check_rules(blocks)
     return blocks
 
 
-def _schema(blocks: list[_Block]) -> dict[str, pl.DataType]:
+def _flag_or_kernel(kinds: Sequence[Kind], name: str) -> bool:
+    return any(k.arg(name) is not None and k.arg(name).type in (FLAG, KERNEL) for k in kinds)  # type: ignore[union-attr]
+
+
+# -- the table -----------------------------------------------------------------------------------------------------
+
+
+def schema_of(blocks: list[Block], quantities: Sequence[str]) -> dict[str, pl.DataType]:
     """Column types for the whole table: the narrowest that hold every value."""
-    kernels = [k for b in blocks if b.layer in CONV_RANK for k in b.kernels]
-    conv = [b for b in blocks if b.layer in CONV_RANK]
-    return {
-        "layer": LAYER_DTYPE,
-        "n_features": narrowest([extremes(blocks[0].n_features)[1]]),
-        "n_units": narrowest([extremes(blocks[0].n_units)[1]]),
-        "kernel_d": narrowest(k[0] for k in kernels),
-        "kernel_h": narrowest(k[1] for k in kernels),
-        "kernel_w": narrowest(k[2] for k in kernels),
-        "bias": pl.Boolean,
-        "bidirectional": pl.Boolean,
-        "convention": CONVENTION_DTYPE,
-        "reset_after": pl.Boolean,
-        "groups": narrowest(g for b in conv for g in b.groups),
-        "params": pl.Int64,
-    }
+    tops: dict[str, list[int]] = {}
+    flags: set[str] = set()
+    for block in blocks:
+        for axis in block.axes:
+            for k, operand in enumerate(axis.operands):
+                column = column_of(block.kind, operand)
+                arg = block.kind.arg(column if not column.startswith("kernel") else "kernel")
+                if arg is not None and arg.type == FLAG:
+                    flags.add(column)
+                elif column != "convention":
+                    tops.setdefault(column, []).append(extremes(axis.column(k))[1])
+    present = {column_of(b.kind, o) for b in blocks for a in b.axes for o in a.operands if _shown(b, o)}
+    extra = [f for f in _EXTRA_FIELDS if f in present]
+    schema: dict[str, pl.DataType] = {"layer": LAYER_DTYPE}
+    for field in (*BASE_FIELDS, *extra):
+        if field == "convention":
+            schema[field] = CONVENTION_DTYPE
+        elif field in flags or field in ("bias", "bidirectional", "reset_after"):
+            schema[field] = pl.Boolean
+        else:
+            schema[field] = narrowest(tops.get(field, []))
+    for q in quantities:
+        schema[q] = pl.Int64
+    return schema
 
 
-def _itemsize(dtype: pl.DataType) -> int:
+def _shown(block: Block, operand: str) -> bool:
+    """Whether an operand applies under one of the block's conventions (else its column would be all null)."""
+    arg = block.kind.arg(operand)
+    return arg is None or any(arg.applies(CONVENTIONS[int(c)]) for c in block.values("convention"))
+
+
+def itemsize(dtype: pl.DataType) -> int:
     if dtype == pl.Boolean or isinstance(dtype, pl.Enum):
         return 1
     return {pl.UInt8: 1, pl.UInt16: 2, pl.UInt32: 4, pl.UInt64: 8, pl.Int64: 8}[dtype]
 
 
-def _conventions(codes: pl.Series) -> pl.Series:
-    """Convention codes (indexes into CONVENTIONS) as the Enum column."""
-    return pl.Series(list(CONVENTIONS), dtype=CONVENTION_DTYPE).gather(codes)
-
-
-def _keras_reset_after(reset_after: pl.Series, convention: pl.Series) -> pl.Series:
-    """Only Keras GRU rows have a reset_after; a GRU block's other conventions show null."""
-    return pl.select(pl.when(convention == "keras").then(reset_after)).to_series()
-
-
-def _build_block(block: _Block, plan: _Plan, points: range | None = None) -> pl.DataFrame:
-    """Runs the core over one block (or the grid points ``points`` of it) and
-    wraps its output columns as polars Series without copying them."""
-    schema = plan.schema
-    varying = [f for f in FIELDS if not block.is_null(f) and block.shape[_AXIS[f]] > 1]
-    if "reset_after" in varying and "convention" not in varying:
-        varying.append("convention")  # needed to tell Keras rows (shown) from the rest (null)
-    shape, operands = block.shape, block.operands()
-    columns = [(FIELDS.index(f), _itemsize(schema[f])) for f in varying]
-    span = (0, None) if points is None else (points.start, points.stop)
-    try:
-        params, arrays = plan.module.sweep_fill(LAYERS.index(block.layer), shape, operands, plan.budget, columns, *span)
-    except KERNEL_ERRORS as exc:
-        raise_kernel_error(exc, block.layer, shape, operands)
-    buffers = dict(zip(varying, arrays))
-
-    # Columns that vary come from the core's buffers without a copy; the rest
-    # are constant (or null) over the block and stay polars scalar columns,
-    # which take no memory per row.
-    series: dict[str, pl.Series] = {}
-    constants = [pl.lit(block.layer, dtype=LAYER_DTYPE).alias("layer")]
-    for field in FIELDS:
-        dtype = schema[field]
-        if block.is_null(field):
-            constants.append(pl.lit(None, dtype=dtype).alias(field))
-        elif field not in varying:
-            constants.append(pl.lit(block.value(field), dtype=dtype).alias(field))
-        elif field == "convention":
-            series[field] = _conventions(pl.Series(buffers[field]))
-        elif field in _FLAGS:
-            series[field] = pl.Series(buffers[field].view(np.bool_))
+def frame(block: Block, schema: dict[str, pl.DataType], columns: dict[str, np.ndarray], rows: int,
+          values: dict[str, np.ndarray]) -> pl.DataFrame:  # fmt: skip
+    """A block's rows as a table of ``schema``: ``columns`` holds the operands
+    that vary (one array a row, already of the column's width), ``values``
+    the quantities; every other operand is constant over the block. A column
+    the kind lacks is null; so is an argument under a convention without it
+    and a nullable size left at None."""
+    kind = block.kind
+    operand_of = {column_of(kind, o): o for a in block.axes for o in a.operands}
+    series: dict[str, pl.Series | pl.Expr] = {"layer": pl.lit(kind.name, dtype=LAYER_DTYPE)}
+    for name, dtype in schema.items():
+        if name in values:
+            series[name] = pl.Series(values[name])
+            continue
+        if name == "layer":
+            continue
+        operand = operand_of.get(name)
+        if operand is None:
+            series[name] = pl.lit(None, dtype=dtype)
+        elif operand in columns:
+            data = columns[operand]
+            if name == "convention":
+                series[name] = pl.Series(list(CONVENTIONS), dtype=CONVENTION_DTYPE).gather(pl.Series(data))
+            elif dtype == pl.Boolean:
+                series[name] = pl.Series(data.view(np.bool_))
+            else:
+                series[name] = pl.Series(data)
         else:
-            series[field] = pl.Series(buffers[field].view(f"u{_itemsize(dtype)}"))
-    if "reset_after" in varying:
-        series["reset_after"] = _keras_reset_after(series["reset_after"], series["convention"])
-    series["params"] = pl.Series(params)
-    frame = pl.DataFrame([s.alias(name) for name, s in series.items()])
-    return frame.with_columns(constants).select(COLUMNS)
+            value = int(block.values(operand)[0])
+            shown = CONVENTIONS[value] if name == "convention" else bool(value) if dtype == pl.Boolean else value
+            series[name] = pl.lit(shown, dtype=dtype)
+    table = pl.DataFrame([s.alias(n) for n, s in series.items() if isinstance(s, pl.Series)], height=rows)
+    table = table.with_columns(s.alias(n) for n, s in series.items() if isinstance(s, pl.Expr))
+    return table.with_columns(_nulls(block, schema, columns)).select(list(schema))
+
+
+def _nulls(block: Block, schema: dict[str, pl.DataType], columns: dict[str, np.ndarray]) -> list[pl.Expr]:
+    """The columns to null where they do not apply: an argument under a
+    convention without it, a nullable size at None."""
+    kind, exprs = block.kind, []
+    conventions = {CONVENTIONS[int(c)] for c in block.values("convention")}
+    for arg in kind.args:
+        if arg.type == KERNEL or arg.name not in schema:
+            continue
+        where = None
+        if arg.conventions is not None and not conventions <= arg.conventions:
+            where = pl.col("convention").is_in(sorted(arg.conventions))
+        if arg.nullable:
+            given = pl.col(arg.name) != _algebra.NONE
+            where = given if where is None else where & given
+        if where is not None:
+            exprs.append(pl.when(where).then(pl.col(arg.name)).otherwise(None).alias(arg.name))
+    return exprs
+
+
+# -- the plan ------------------------------------------------------------------------------------------------------
 
 
 @dataclass
-class _Plan:
-    """A validated sweep: its blocks, the core that runs them, the budget and
-    the table's schema."""
+class Plan:
+    """A validated sweep: its blocks, the core that runs them, the
+    quantities, the budget (on the first quantity) and the table's schema."""
 
     module: Any
-    blocks: list[_Block]
+    blocks: list[Block]
+    quantities: tuple[str, ...]
     budget: int | None
     schema: dict[str, pl.DataType]
 
-    def rows(self, block: _Block, *, check: bool = True) -> int:
+    @property
+    def row_bytes(self) -> int:
+        return sum(itemsize(dtype) for dtype in self.schema.values())
+
+    @property
+    def kernel_budget(self) -> tuple[int, int] | None:
+        return None if self.budget is None else (0, self.budget)
+
+    def compiled(self, block: Block) -> _algebra.Compiled:
+        return _algebra.compile(block.kind, block.operands(), self.quantities)
+
+    def rows(self, block: Block, *, check: bool = True) -> int:
         """Rows the block keeps, counted without storing any. Without a
-        budget every point is a row (but those whose groups do not divide);
+        budget, and with no rule that can fail, every point is a row;
         ``check`` then also raises ``ParamOverflowError`` where ``sweep``
         would, at the same point."""
-        if self.budget is None and all(g == 1 for g in block.groups):
+        if self.budget is None and _rules_hold(block):
             if not check:
                 return block.points
-            # Counts grow with both sizes: if none overflows at their largest
-            # values, none does anywhere. Otherwise the full count below
-            # raises at the first point that does, as sweep would.
-            corner = dataclasses.replace(block, n_features=np.asarray([extremes(block.n_features)[1]]),
-                                         n_units=np.asarray([extremes(block.n_units)[1]]))  # fmt: skip
+            # Counts grow with every size: if none overflows at the sizes'
+            # largest values, none does anywhere. Otherwise the full count
+            # below raises at the first point that does, as sweep would.
+            corner = block
+            for axis in block.axes:
+                if len(axis.operands) == 1 and block.kind.arg(axis.operands[0]) is not None \
+                        and block.kind.arg(axis.operands[0]).type == SIZE:  # fmt: skip
+                    corner = corner.with_values(axis.operands[0], [extremes(axis.column())[1]])
             try:
-                self._count(corner)
+                self._count(next(corner.pieces()))
                 return block.points
             except ParamOverflowError:
                 pass
         return sum(self._count(piece) for piece in block.pieces())
 
-    def _count(self, piece: _Block) -> int:
-        shape, operands = piece.shape, piece.operands()
+    def _count(self, piece: Block) -> int:
+        compiled = self.compiled(piece)
         try:
-            return self.module.sweep_count(LAYERS.index(piece.layer), shape, operands, self.budget, 0, piece.points)
+            return self.module.poly_sweep_count(list(piece.shape), compiled.operands, compiled.factors,
+                                                compiled.polynomials, self.kernel_budget, 0, piece.points)  # fmt: skip
         except KERNEL_ERRORS as exc:
-            raise_kernel_error(exc, piece.layer, shape, operands)
+            self.refuse(exc, piece, compiled)
 
-    @property
-    def row_bytes(self) -> int:
-        return sum(_itemsize(dtype) for dtype in self.schema.values())
+    def refuse(self, exc: Exception, piece: Block, compiled: _algebra.Compiled) -> NoReturn:
+        """A kernel refusal as the user's exception; an overflow names its quantity."""
+        q = exc.args[3] if exc.args[0] == "overflow" else 0
+        _kind_error(exc, piece.kind, self.quantities[q], compiled, piece.shape)
+
+    def build(self, piece: Block, points: range | None = None) -> pl.DataFrame:
+        """Runs the kernel over one piece (or its grid points ``points``) and
+        wraps its output columns as polars Series without copying them."""
+        compiled = self.compiled(piece)
+        varying = [o for a in piece.axes if a.size > 1 for o in a.operands if column_of(piece.kind, o) in self.schema]
+        widths = [itemsize(self.schema[column_of(piece.kind, o)]) for o in varying]
+        wanted = [(compiled.operand_of[o], w) for o, w in zip(varying, widths)]
+        span = (0, None) if points is None else (points.start, points.stop)
+        try:
+            values, arrays = self.module.poly_sweep_fill(list(piece.shape), compiled.operands, compiled.factors,
+                                                         compiled.polynomials, self.kernel_budget, wanted, *span)  # fmt: skip
+        except KERNEL_ERRORS as exc:
+            self.refuse(exc, piece, compiled)
+        columns = {o: a.view(f"u{w}") for o, a, w in zip(varying, arrays, widths)}
+        return frame(piece, self.schema, columns, len(values[0]), dict(zip(self.quantities, values)))
 
 
-def _size_values(name: str, value: Any) -> np.ndarray | Chain:
-    """A size axis as an array, or, when it is a long range or Chain, still
-    lazy: checked by its extremes (which bound every value), never listed."""
-    chain = Chain.of(value)
-    if chain is None:
-        return _size_axis(name, value)
-    checked_chain(name, chain)
-    return chain if chain.size > AXIS_PIECE else chain.take(0, chain.size)
+def _rules_hold(block: Block) -> bool:
+    """Whether no rule of the kind can fail anywhere in the block."""
+    for rule in block.kind.rules:
+        if block.axis_of(rule.small) is None:
+            continue
+        low, high = extremes(block.values(rule.small))
+        if rule.test == "divides" and high != 1:
+            return False
+        if rule.test == "less" and high >= extremes(block.values(rule.large))[0]:
+            return False
+    return True
 
 
-def checked_chain(name: str, chain: Chain) -> None:
-    """Refuses an empty chain, or one with a value out of range: its extremes
-    bound every value, so they are checked without listing any."""
-    if not chain:
-        raise InvalidArgumentError(f"{name} is empty; give at least one value")
-    _args.sizes(name, list(chain.extremes()))
+def quantities_of(quantity: Any) -> tuple[str, ...]:
+    listed = list(quantity) if isinstance(quantity, (list, tuple)) else _collection(quantity)
+    names = tuple(_choose("quantity", q, _algebra.QUANTITIES, {}) for q in listed)
+    if not names:
+        raise InvalidArgumentError(f"quantity is empty; give one or more of {', '.join(_algebra.QUANTITIES)}")
+    if len(set(names)) < len(names):
+        raise InvalidArgumentError(f"quantity {', '.join(names)} names one twice")
+    return names
 
 
-def _trimmed(block: _Block, budget: int, module: Any) -> _Block:
+def trimmed(block: Block, budget: int, module: Any, quantities: tuple[str, ...], skip: str | None = None) -> Block:
     """``block`` without the values of its lazy, ascending size axes that
     fit the budget nowhere: they would add no row. A count never decreases
-    as a size grows (see ``_bisect``), so the largest value that fits at the
-    other axis' smallest valid value, for any combination of the options,
-    bounds every value that fits at all."""
-    for name, other in (("n_features", "n_units"), ("n_units", "n_features")):
-        values = getattr(block, name)
-        if not (isinstance(values, Chain) and values.is_sorted):
+    as a size grows (``tests/test_kinds.py``), so the largest value that
+    fits at the other lazy axes' smallest valid values, over every value of
+    the listed axes, bounds every value that fits at all."""
+    for i in block.lazy:
+        operand = block.axes[i].operands[0]
+        values = block.axes[i].values
+        if operand == skip or not values.is_sorted:
             continue
-        others = getattr(block, other)
-        # For each groups value its smallest valid size on the other axis.
-        least = sorted({int(extremes(m)[0]) for g in block.groups if size(m := multiples(others, g))})
-        probe = dataclasses.replace(block, **{name: np.ones(1, dtype=np.int64), other: np.asarray(least or [1])})
-        fields, _ = _bisect.largest(probe, name, values, budget, module)
-        top = fields[FIELDS.index(name)]
+        probe = block.with_values(operand, [1])
+        for j in block.lazy:
+            other = block.axes[j].operands[0]
+            if other != operand:
+                probe = probe.with_values(other, _least(block, other))
+        fitting = _bisect.largest(probe, operand, values, budget, module, quantities)
+        top = fitting.operands[operand]
         keep = count_at_most(values, int(top.max())) if top.size else 0
         prefix = values.prefix(max(keep, 1))  # one value keeps the block's shape; it fits nowhere
-        listed = prefix if prefix.size > AXIS_PIECE else prefix.take(0, prefix.size)
-        block = dataclasses.replace(block, **{name: listed})
+        block = block.with_values(operand, prefix if prefix.size > AXIS_PIECE else prefix.take(0, prefix.size))
     return block
 
 
-def _sweepable(name: Any) -> str:
-    """A seed kind's name; a kind of the registry that sweeps do not take yet is refused saying so."""
-    from . import _kinds
-
-    kind = _kinds.find(name) if isinstance(name, str) else None
-    if kind is not None and kind.name not in LAYERS:
-        raise InvalidArgumentError(
-            f"layer {name!r}: sweep, count_fitting, search and plot take {', '.join(LAYERS)} for now; "
-            f"count {kind.name} with asw.count, or in an asw.Model"
-        )
-    return layer_name(name, "layer")
-
-
-def _validated_blocks(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups):
-    """The sweep's blocks, every argument checked: one per layer kind and
-    option values that change its formula."""
-    layers = [_sweepable(x) for x in _collection(layer)]
-    if not layers:
-        raise InvalidArgumentError(f"layer is empty; give one or more of {', '.join(LAYERS)}")
-    conventions = [convention_name(c) for c in _collection(convention)]
-    if not conventions:
-        raise InvalidArgumentError(f"convention is empty; give one or more of {', '.join(CONVENTIONS)}")
-    return _blocks(
-        layers,
-        _size_values("n_features", n_features),
-        _size_values("n_units", n_units),
-        _kernel_axis(kernel),
-        _flag_axis("bias", bias),
-        _flag_axis("bidirectional", bidirectional),
-        conventions,
-        [None] if reset_after is None else _flag_axis("reset_after", _collection(reset_after)),
-        [int(g) for g in _size_axis("groups", groups)],
-    )
+def _least(block: Block, operand: str) -> list[int]:
+    """The smallest value of a lazy axis, and its smallest valid value under
+    each value of a rule's small side: the least a valid point can have."""
+    values = block.values(operand)
+    least = {extremes(values)[0]}
+    for rule in block.kind.rules:
+        if rule.large != operand or block.axis_of(rule.small) is None:
+            continue
+        for s in {int(x) for x in np.asarray(take(block.values(rule.small), 0, AXIS_PIECE)).reshape(-1)}:
+            seq = multiples(values, s) if rule.test == "divides" else values
+            start = 0 if rule.test == "divides" else count_at_most(values, s)
+            if start < size(seq):
+                least.add(int(extremes(take(seq, start, start + 1))[0]))
+    return sorted(least)
 
 
-def _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups, budget, backend):
-    module = core(backend)
-    blocks = _validated_blocks(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after,
-                               groups)  # fmt: skip
+def plan(layer: Any, convention: Any, quantity: Any, budget: Any, backend: Any, given: dict[str, Any]) -> Plan:
+    module = _poly_core(backend)
+    quantities = quantities_of(quantity)
+    blocks = blocks_of(layer, convention, given)
     budget = None if budget is None else _args.scalar_size("budget", budget, minimum=0)
-    schema = _schema(blocks)  # typed by the axes as given, before trimming
+    schema = schema_of(blocks, quantities)  # typed by the axes as given, before trimming
     if budget is not None:
-        blocks = [_trimmed(b, budget, module) for b in blocks]
-    return _Plan(module, blocks, budget, schema)
+        blocks = [trimmed(b, budget, module, quantities) for b in blocks]
+    return Plan(module, blocks, quantities, budget, schema)
+
+
+def sizes_given(n_features: Any, n_units: Any, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments with the two size axes that may come by position."""
+    given = dict(arguments)
+    for name, value in (("n_features", n_features), ("n_units", n_units)):
+        if value is not None:
+            given[name] = value
+    return given
 
 
 def sweep(
     layer: Any,
-    n_features: Any,
-    n_units: Any,
+    n_features: Any = None,
+    n_units: Any = None,
     *,
-    kernel: Any = None,
-    bias: Any = True,
-    bidirectional: Any = False,
     convention: Any = "keras",
-    reset_after: Any = None,
-    groups: Any = 1,
+    quantity: Any = "params",
     budget: Any = None,
     max_bytes: Any = None,
     backend: str = "auto",
+    **arguments: Any,
 ) -> pl.DataFrame:
-    """The parameter count of every configuration in the cartesian product of
-    the arguments, as a polars DataFrame (see the module docstring for the row
-    order and the README for the schema).
+    """Every quantity asked for (default ``params``) of every configuration
+    in the cartesian product of the arguments, as a polars DataFrame (see
+    the module docstring for the row order and the README for the schema).
 
-    ``budget=B`` keeps only rows with ``params <= B`` (filtered inside the
-    core: rows that do not fit are never stored). ``max_bytes`` bounds the
-    table (default: half the available memory); a larger sweep is refused
-    before anything large is allocated. For tables larger than memory, see
-    ``sweep_to_file``.
+    Each argument of a kind (``kernel``, ``bias``, ``groups``, ``num_heads``,
+    ``proj_size``, ...) is a value or a collection of values; ``layer`` and
+    ``convention`` may be collections too. ``quantity`` is one name or
+    several (``["params", "trainable"]``).
+
+    ``budget=B`` keeps only rows whose first quantity is at most ``B``
+    (filtered inside the core: rows that do not fit are never stored).
+    ``max_bytes`` bounds the table (default: half the available memory); a
+    larger sweep is refused before anything large is allocated. For tables
+    larger than memory, see ``sweep_to_file``.
     """
-    plan = _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups,
-                 budget, backend)  # fmt: skip
+    p = plan(layer, convention, quantity, budget, backend, sizes_given(n_features, n_units, arguments))
     limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
     # The kernel counts the rows it keeps before it allocates them; a separate
     # count pass is needed only when the whole grid would not fit the limit.
-    # Besides the table, a call holds one piece of each size axis listed.
-    listed = max(b.axis_bytes for b in plan.blocks)
-    if sum(b.points for b in plan.blocks) * plan.row_bytes + listed > limit:
-        total = sum(plan.rows(b, check=False) for b in plan.blocks)
-        need = total * plan.row_bytes + listed
+    # Besides the table, a call holds one piece of each lazy axis listed.
+    listed = max(b.axis_bytes for b in p.blocks)
+    if sum(b.points for b in p.blocks) * p.row_bytes + listed > limit:
+        total = sum(p.rows(b, check=False) for b in p.blocks)
+        need = total * p.row_bytes + listed
         if need > limit:
             raise SweepTooLargeError(
                 f"the sweep would return {total:,} rows taking {need:,} bytes, over max_bytes={limit:,}; "
                 "narrow the axes, pass budget= to keep only the rows that fit, write it with sweep_to_file, "
                 "or raise max_bytes"
             )
-    frames = [_build_block(piece, plan) for b in plan.blocks for piece in b.pieces()]
+    frames = [p.build(piece) for b in p.blocks for piece in b.pieces()]
     return pl.concat(frames, how="vertical", rechunk=False)
 
 
 def count_fitting(
     layer: Any,
-    n_features: Any,
-    n_units: Any,
+    n_features: Any = None,
+    n_units: Any = None,
     *,
-    kernel: Any = None,
-    bias: Any = True,
-    bidirectional: Any = False,
     convention: Any = "keras",
-    reset_after: Any = None,
-    groups: Any = 1,
+    quantity: Any = "params",
     budget: Any = None,
     backend: str = "auto",
+    **arguments: Any,
 ) -> int:
     """How many rows ``sweep`` would return with the same arguments (with a
     budget: how many configurations fit), counted without storing any row.
     Grids far larger than memory are fine."""
-    plan = _plan(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups,
-                 budget, backend)  # fmt: skip
-    return sum(plan.rows(b) for b in plan.blocks)
+    p = plan(layer, convention, quantity, budget, backend, sizes_given(n_features, n_units, arguments))
+    return sum(p.rows(b) for b in p.blocks)
+
+
+__all__ = ["count_fitting", "sweep"]

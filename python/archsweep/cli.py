@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._axis import Chain
 from ._errors import ArchsweepError
-from ._names import CONVENTIONS, LAYERS, convention_name
+from ._names import CONVENTIONS, convention_name
 from ._signals import Terminated, signals_as_interrupts
 
 if TYPE_CHECKING:
@@ -125,8 +125,12 @@ NONE_GIVEN = object()  # "--kdim none": the argument's None, which differs from 
 
 
 def parse_optional(text: str) -> Any:
-    """A size, or ``none`` (a nullable argument's None)."""
-    return [NONE_GIVEN] if text.strip().lower() == "none" else parse_values(text)
+    """Sizes, any of them ``none`` (a nullable argument's None): ``none,64``."""
+    items = [item.strip() for item in text.split(",")]
+    sizes = [item for item in items if item.lower() != "none"]
+    if len(sizes) == len(items):
+        return parse_values(text)
+    return [NONE_GIVEN] * (len(items) - len(sizes)) + (list(parse_values(",".join(sizes))) if sizes else [])
 
 
 def parse_flag(text: str) -> list[bool]:
@@ -273,22 +277,51 @@ def _refuse_no_effect(args: argparse.Namespace) -> None:
             raise _UsageError(f"{flag(dest)} has no effect {relation} {flag(other)} ({why})")
 
 
-def _layer_options(p: argparse.ArgumentParser, many: bool) -> None:
-    """The options of a layer, shared by count (one value each) and the grid commands (many)."""
-    p.add_argument("--kernel", type=parse_kernel, help="conv kernel: 3 (square) or 1x7 / 3x3x3; comma-separated")
+def _kind_arguments(p: argparse.ArgumentParser, many: bool, own: Sequence[str] = ()) -> None:
+    """A flag for every argument of the registry's kinds (but ``own``, which
+    the command spells itself), named as the argument: ``--num-heads``,
+    ``--proj-size``, ``--kdim none``. ``many``: the grid commands, which take
+    comma-separated values, ranges and ``both``; count takes one value."""
+    from . import _kinds
+
     p.add_argument("--convention", type=parse_names, default=["keras"] if many else "keras",
-                   help=f"whose defaults: {', '.join(CONVENTIONS)} (sweep: comma-separated; default keras)")  # fmt: skip
-    p.add_argument("--groups", type=parse_values, default=[1] if many else 1, help="conv groups (default 1)")
+                   help=f"whose rules: {', '.join(CONVENTIONS)} (default keras{'; comma-separated' if many else ''})")  # fmt: skip
+    p.add_argument("--quantity", type=parse_names, default=["params"] if many else "params",
+                   help="params, trainable, non_trainable or buffers (default params"
+                        f"{'; comma-separated, the budget is on the first' if many else ''})")  # fmt: skip
     p.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
-    if many:  # flags over a grid take one value or both
-        p.add_argument("--bias", type=parse_flag, default=[True], help="true, false or both (default true)")
-        p.add_argument("--bidirectional", type=parse_flag, default=[False], help="true, false or both")
-        p.add_argument("--reset-after", type=parse_flag, help="Keras GRU: true, false or both (default Keras')")
+    seen = {"n_features", "n_units", *own}
+    for kind in _kinds.KINDS:
+        for arg in kind.args:
+            if arg.name in seen:
+                continue
+            seen.add(arg.name)
+            where = f" ({' or '.join(sorted(arg.conventions))} only)" if arg.conventions else ""
+            flag = f"--{arg.name.replace('_', '-')}"
+            if arg.type == _kinds.FLAG:
+                p.add_argument(flag, dest=arg.name, type=parse_flag, metavar="BOOL",
+                               help=f"{arg.doc or arg.name}: true, false{' or both' if many else ''}{where}")  # fmt: skip
+            elif arg.type == _kinds.KERNEL:
+                p.add_argument(flag, dest=arg.name, type=parse_kernel,
+                               help="conv kernel: 3 (square) or 1x7 / 3x3x3" + (", comma-separated" if many else ""))
+            else:
+                p.add_argument(flag, dest=arg.name, metavar="N", type=parse_optional if arg.nullable else parse_values,
+                               help=(arg.doc or arg.name) + where)  # fmt: skip
 
 
-# The seed kinds' options, which count spells as it always has; every other
-# argument of a registered kind gets a flag of its own name.
-_COUNT_FLAGS = ("n_features", "n_units", "kernel", "bias", "bidirectional", "reset_after", "groups")
+def kind_values(args: argparse.Namespace, own: Sequence[str] = ()) -> dict[str, Any]:
+    """The registry's arguments given on the command line, ``none`` as None."""
+    from . import _kinds
+
+    given = {}
+    for name in dict.fromkeys(a.name for k in _kinds.KINDS for a in k.args if a.name not in ("n_features", "n_units", *own)):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            value = [None if v is NONE_GIVEN else v for v in value]
+        given[name] = None if value is NONE_GIVEN else value
+    return given
 
 
 def _count_arguments(p: argparse.ArgumentParser) -> None:
@@ -299,24 +332,7 @@ def _count_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-units", type=parse_values, help="units / filters (kinds that have them)")
     p.add_argument("--no-bias", action="store_true", help="layer without bias")
     p.add_argument("--bidirectional", action="store_true", help="wrap an rnn/lstm/gru in Bidirectional")
-    p.add_argument("--reset-after", type=parse_flag, help="Keras GRU only: true or false")
-    p.add_argument("--quantity", default="params", choices=["params", "trainable", "non_trainable", "buffers"],
-                   help="what to count (default params)")  # fmt: skip
-    _layer_options(p, many=False)
-    seen = set(_COUNT_FLAGS)
-    for kind in _kinds.KINDS:
-        for arg in kind.args:
-            if arg.name in seen:
-                continue
-            seen.add(arg.name)
-            where = f" ({' or '.join(sorted(arg.conventions))} only)" if arg.conventions else ""
-            if arg.type == _kinds.FLAG:
-                p.add_argument(f"--{arg.name.replace('_', '-')}", dest=arg.name, type=parse_flag, metavar="BOOL",
-                               help=f"true or false{where}")  # fmt: skip
-            else:
-                p.add_argument(f"--{arg.name.replace('_', '-')}", dest=arg.name, metavar="N",
-                               type=parse_optional if arg.nullable else parse_values,
-                               help=(arg.doc or arg.name) + where)  # fmt: skip
+    _kind_arguments(p, many=False, own=("bias", "bidirectional"))
     for action in p._actions:  # every value count takes is one value, whatever the flag
         if action.type is not None:
             action.type = _single(action.type)  # type: ignore[arg-type]
@@ -327,21 +343,21 @@ def _sweep_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated layer kinds (default rnn,lstm,gru)")  # fmt: skip
     p.add_argument("--n-features", type=parse_values, default=[128], help="e.g. 128 or 1..512 (default 128)")
     p.add_argument("--n-units", type=parse_values, default=range(1, 4097), help="e.g. 1..4096 (the default)")
-    p.add_argument("--budget", type=parse_number, help="keep only rows with params <= this (e.g. 5M)")
+    p.add_argument("--budget", type=parse_number, help="keep only rows whose (first) quantity is at most this (5M)")
     p.add_argument("--max-bytes", type=parse_number,
                    help="refuse printed tables larger than this (default half the RAM; not with -o)")  # fmt: skip
     p.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file (streamed: "
                    "any size fits in memory)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr while writing -o")
-    _layer_options(p, many=True)
+    _kind_arguments(p, many=True)
 
 
 def _grid_arguments(p: argparse.ArgumentParser) -> None:
     """search's and plot's grid: sweep's options and value syntax, plus a budget."""
     p.add_argument("--n-features", type=parse_values, required=True, help="e.g. 128 or 1..512")
-    p.add_argument("--n-units", type=parse_values, required=True, help="e.g. 1..4096 or 1..1G (never listed)")
+    p.add_argument("--n-units", type=parse_values, help="e.g. 1..4096 or 1..1G (never listed)")
     p.add_argument("--budget", type=parse_number, required=True, help="the most parameters (e.g. 5M, 250k)")
-    _layer_options(p, many=True)
+    _kind_arguments(p, many=True)
 
 
 def _search_arguments(p: argparse.ArgumentParser) -> None:
@@ -379,33 +395,29 @@ def _summary_arguments(p: argparse.ArgumentParser) -> None:
 
 def _count_command(args: argparse.Namespace) -> int:
     from . import _kinds
-    from ._count import count, count_params, seed_options
+    from ._count import count
 
-    extra = {a.name: getattr(args, a.name) for k in _kinds.KINDS for a in k.args
-             if a.name not in _COUNT_FLAGS and getattr(args, a.name, None) is not None}  # fmt: skip
-    extra = {n: (None if v is NONE_GIVEN else v) for n, v in extra.items()}
-    seed = {"kernel": args.kernel, "bias": not args.no_bias, "bidirectional": args.bidirectional,
-            "reset_after": args.reset_after, "groups": args.groups}  # fmt: skip
-    common = dict(convention=args.convention, backend=args.backend)
+    given = kind_values(args, own=("bias", "bidirectional"))
+    if args.no_bias:
+        given["bias"] = False
+    if args.bidirectional:
+        given["bidirectional"] = True
     kind = _kinds.find(args.layer)
-    given = {"n_features": args.n_features, "n_units": args.n_units, **seed, **extra}
     if kind is not None:  # an unknown name is refused by the library, with the closest name
         convention = convention_name(args.convention)
         for arg in kind.args:
-            if arg.default is _kinds.REQUIRED and given.get(arg.name) is None and arg.applies(convention):
+            if arg.default is _kinds.REQUIRED and arg.applies(convention) and given.get(arg.name) is None \
+                    and getattr(args, arg.name, None) is None:  # fmt: skip
                 raise _UsageError(f"--{arg.name.replace('_', '-')} is required for {kind.name}")
-    if args.quantity == "params":
-        print(count_params(args.layer, args.n_features, args.n_units, **seed, **common, **extra))
-        return 0
-    options = seed_options(kind, **seed)  # as count_params hands them to count
-    print(count(args.layer, args.n_features, args.n_units, quantity=args.quantity, **options, **common, **extra))
+    print(count(args.layer, args.n_features, args.n_units, quantity=args.quantity, convention=args.convention,
+                backend=args.backend, **given))  # fmt: skip
     return 0
 
 
 def _grid_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments sweep, search and plot share."""
-    names = ("kernel", "bias", "bidirectional", "convention", "reset_after", "groups", "budget", "backend")
-    return {name: getattr(args, name) for name in names}
+    return {"convention": args.convention, "quantity": args.quantity, "budget": args.budget,
+            "backend": args.backend, **kind_values(args)}  # fmt: skip
 
 
 def _sweep_command(args: argparse.Namespace) -> int:
