@@ -23,6 +23,8 @@ The arguments come as arrays broadcastable together (a sweep's open mesh, or
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,7 @@ import numpy as np
 
 from . import _kinds
 from ._kinds import FLAG, KERNEL, SIZE, Kind
+from ._count import SEED_DEFAULTS  # count_params' options: a kind without one accepts it at its default
 from ._names import CONVENTIONS
 from ._poly import Poly
 
@@ -162,3 +165,155 @@ def _symbolic(kind: Kind, key: dict[str, int], quantities: Sequence[str]) -> lis
     q = kind.formula(convention, **values, **cases)
     every = {"params": q.params, "trainable": q.trainable, "non_trainable": q.non_trainable, "buffers": q.buffers}
     return [Poly.lift(every[name]) for name in quantities]
+
+
+# -- one configuration of plain scalars: the formula as Python code ------------------------------------------------
+
+INT64_MAX = 2**63 - 1
+_REQUIRED = _kinds.REQUIRED
+
+
+def scalar_function(kind: Kind, convention: str, quantity: str):
+    """A Python function of ``kind``'s arguments under ``convention`` giving
+    ``quantity`` exactly, or None when any value is not a plain valid
+    scalar, breaks a rule or overflows int64 (the general path then
+    refuses it with its message). It is the formula's polynomials written
+    out as Python source, one per combination of the option values, so a
+    call costs about what the formula typed by hand would (the issue's
+    "a scalar call within 10x a plain function")."""
+    names = [a.name for a in kind.args]
+    params, body, key = [], [], []
+    order: list[tuple[str, str]] = []  # (argument, its entry in a combination), in the key's order
+    for arg in kind.args:
+        n = arg.name
+        default = "_R" if arg.default is _REQUIRED else repr(arg.default)
+        if not arg.applies(convention):  # accepted at its default only
+            params.append(f"{n}=None")
+            if arg.default not in (None, _REQUIRED):
+                body.append(f"if not ({n} is None or ({_plain(arg, n)} and {n} == {default})): return None")
+                body.append(f"{n} = {default}")  # the formula's cases read it
+            else:
+                body.append(f"if {n} is not None: return None")
+            continue
+        params.append(f"{n}={'None' if n == 'kernel' else default}")
+        if arg.type == FLAG:
+            body += [f"if {n} is None: {n} = {arg.default!r}", f"if type({n}) is not bool: return None"]
+            key.append(n)
+            order.append((n, n))
+        elif arg.type == KERNEL:
+            r = kind.rank
+            dims = ", ".join(f"k{i}" for i in range(r)) + ("," if r == 1 else "")
+            body += [f"if type({n}) is int: {dims} = ({n},) * {r}",
+                     f"elif type({n}) is tuple and len({n}) == {r}: {dims} = {n}",
+                     "else: return None"]  # fmt: skip
+            body += [f"if type(k{i}) is not int or not 1 <= k{i} <= {INT64_MAX}: return None" for i in range(r)]
+        else:
+            check = f"if type({n}) is not int or not {arg.minimum} <= {n} <= {INT64_MAX}: return None"
+            if arg.nullable:
+                body.append(f"if {n} is not None:")
+                body.append("    " + check)
+                key.append(f"{n} is not None")
+                order.append((n, f"{n} given"))
+            else:
+                body.append(check)
+    # n_features and n_units come by position, the rest by keyword.
+    positional = [p for p in params if p.split("=")[0] in ("n_features", "n_units")]
+    params = [p for p in params if p not in positional]
+    if "n_units" not in names:
+        positional.append("n_units=None")
+        body.append("if n_units is not None: return None")
+    for seed, default in SEED_DEFAULTS.items():  # count_params passes these to every kind
+        if seed not in names:
+            params.append(f"{seed}={default!r}")
+            body.append(f"if {seed} is not None and {seed} != {default!r}: return None"
+                        if default is not None else f"if {seed} is not None: return None")
+    for rule in kind.rules:
+        arg = kind.arg(rule.small)
+        if (rule.conventions is None or convention in rule.conventions) and arg is not None and arg.applies(convention):
+            test = f"{rule.large} % {rule.small}" if rule.test == "divides" else f"not {rule.small} < {rule.large}"
+            body.append(f"if {test}: return None")
+    fixed = {a.name: a.default for a in kind.args if not a.applies(convention)}
+    for c, (case, test) in enumerate(kind.cases):
+        order.append((case, f"case {case}"))
+        try:  # a case that reads only arguments fixed under the convention is a constant
+            key.append(repr(bool(test(fixed))))
+            continue
+        except KeyError:
+            pass
+        key.append(f"_case{c}({{{', '.join(f'{a!r}: {a}' for a in names if a != 'kernel')}}})")
+    sizes = [a.name for a in kind.args if a.type == SIZE]
+    arguments = [*sizes, *(f"k{i}" for i in range(kind.rank))]
+    # The polynomials read only the sizes some combination's formula names.
+    symbols = {n for combo in itertools.product(*([False, True] for _ in order)) for n in _names_read(kind, convention, order, combo)}
+    used = [a for a in arguments if any(_reads(sym, a) for sym in symbols)]
+    body.append(f"return _polys[({', '.join(key)}{',' if len(key) == 1 else ''})]({', '.join(used)})")
+    source = f"def scalar({', '.join([*positional, '*', *params])}):\n" + "".join(f"    {line}\n" for line in body)
+
+    class Polys(dict):
+        def __missing__(self, values: tuple) -> Any:
+            combo = {"convention": CONVENTIONS.index(convention)}
+            combo.update({entry: int(v) for (_, entry), v in zip(order, values)})
+            _complete(kind, combo)
+            self[values] = fn = _python(_symbolic(kind, combo, [quantity])[0], used)
+            return fn
+
+    scope: dict[str, Any] = {"_R": _REQUIRED, "_polys": Polys()}
+    scope.update({f"_case{c}": test for c, (_, test) in enumerate(kind.cases)})
+    exec(source, scope)  # noqa: S102 - source written above from the registry, no user text
+    return scope["scalar"]
+
+
+def _plain(arg: _kinds.Arg, name: str) -> str:
+    return f"type({name}) is bool" if arg.type == FLAG else f"type({name}) is int"
+
+
+def _names_read(kind: Kind, convention: str, order: list[tuple[str, str]], values: tuple[bool, ...]) -> set[str]:
+    combo = {"convention": CONVENTIONS.index(convention), **{e: int(v) for (_, e), v in zip(order, values)}}
+    _complete(kind, combo)
+    return {n for q in _kinds.Quantities._fields for n in _symbolic(kind, combo, [q])[0].symbols()}
+
+
+def _complete(kind: Kind, combo: dict[str, int]) -> None:
+    """An argument that does not apply holds its default."""
+    for arg in kind.args:
+        if arg.type == FLAG and arg.name not in combo:
+            combo[arg.name] = int(arg.default)
+        elif arg.type == SIZE and arg.nullable and f"{arg.name} given" not in combo:
+            combo[f"{arg.name} given"] = int(arg.default is not None)
+    for case, _ in kind.cases:
+        combo.setdefault(f"case {case}", 0)
+
+
+def _reads(symbol: str, argument: str) -> bool:
+    """Whether a polynomial's symbol (``n_features/groups``, ``num_layers-1``, ``kernel[0]``) reads an argument."""
+    if argument.startswith("k") and argument[1:].isdigit():
+        return symbol == f"kernel[{argument[1:]}]"
+    return argument in re.split(r"[/+-]", symbol)
+
+
+def _python(poly: Poly, arguments: list[str]) -> Any:
+    """A polynomial as a Python function of ``arguments``: exact integers,
+    None past int64 or where an offset symbol is negative."""
+    def symbol(name: str) -> str:
+        if name.startswith("kernel["):
+            return f"k{name[7:-1]}"
+        if "/" in name:
+            a, b = name.split("/")
+            return f"({a} // {b})"
+        for sign in ("+", "-"):
+            if sign in name[1:]:
+                a, c = name.rsplit(sign, 1)
+                return f"({a} {sign} {c})"
+        return name
+
+    terms = []
+    for monomial, c in poly.terms.items():
+        factors = [" * ".join([symbol(n)] * p) for n, p in monomial]
+        terms.append(" * ".join([str(c)] * (c != 1 or not factors) + factors))
+    offsets = sorted({n for m in poly.terms for n, _ in m if "/" not in n and any(s in n[1:] for s in "+-")})
+    checks = "".join(f"    if {symbol(n)} < 0: return None\n" for n in offsets)
+    source = (f"def poly({', '.join(arguments)}):\n{checks}"
+              f"    v = {' + '.join(terms) or '0'}\n    return v if v <= {INT64_MAX} else None\n")  # fmt: skip
+    scope: dict[str, Any] = {}
+    exec(source, scope)  # noqa: S102 - source written from the registry's polynomials
+    return scope["poly"]

@@ -5,31 +5,18 @@ keeps the seed kinds' direct path, and hands every other kind to ``count``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from . import _args
-from ._backend import KERNEL_ERRORS, MODULES, core, raise_kernel_error
+from ._backend import KERNEL_ERRORS, MODULES, core
 from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError
-from ._names import ALIASES, CONV_RANK, CONVENTIONS, LAYERS, RECURRENT, _choose, convention_name, layer_name
+from ._names import CONVENTIONS, _choose, convention_name
 
 if TYPE_CHECKING:
     from . import _algebra, _kinds
-
-_ONE = np.ones((), dtype=np.int64)
-
-
-def kernel_operands(layer: str, kernel: Any) -> list[np.ndarray]:
-    """``kernel`` as the (kernel_d, kernel_h, kernel_w) operands of ``layer``
-    (see :func:`kernel_dims`). Dimensions a layer does not have are 1."""
-    rank = CONV_RANK.get(layer)
-    if rank is None:
-        if kernel is not None:
-            raise InvalidArgumentError(f"kernel applies only to conv layers; {layer} has none (got kernel={kernel!r})")
-        return [_ONE, _ONE, _ONE]
-    return [_ONE] * (3 - rank) + kernel_dims(layer, rank, kernel)
-
 
 def kernel_dims(layer: str, rank: int, kernel: Any) -> list[np.ndarray]:
     """``kernel`` as one operand per dimension of a ``rank``-dimensional
@@ -53,68 +40,28 @@ def kernel_dims(layer: str, rank: int, kernel: Any) -> list[np.ndarray]:
     return list(read.dims(rank))
 
 
-def check_options(layer: str, convention: str, *, bidirectional: bool, reset_after: bool, groups: bool) -> None:
-    """Refuses an option given a non-default value on a layer that has no such option."""
-    if bidirectional and layer not in RECURRENT:
-        raise InvalidArgumentError(f"bidirectional applies only to rnn, lstm and gru, not {layer}")
-    if reset_after and not (layer == "gru" and convention == "keras"):
-        raise InvalidArgumentError(
-            f"reset_after applies only to a Keras GRU (layer='gru', convention='keras'), not {layer} "
-            f"with convention={convention!r}"
-        )
-    if groups and layer not in CONV_RANK:
-        raise InvalidArgumentError(f"groups applies only to conv layers, not {layer}")
+# (layer, convention, quantity) as the caller wrote them -> the kind's scalar function (_algebra.scalar_function)
+_SCALAR: dict[tuple[str, str, str], Callable[..., int | None]] = {}
 
 
-_LAYER_CODE = {name: LAYERS.index(name) for name in LAYERS} | {a: LAYERS.index(n) for a, n in ALIASES.items()}
-_CONVENTION_CODE = {name: i for i, name in enumerate(CONVENTIONS)}
-_INT64_MAX = 2**63 - 1
-_RANK = [CONV_RANK.get(name, 0) for name in LAYERS]
-_IS_RECURRENT = [name in RECURRENT for name in LAYERS]
-_GRU = LAYERS.index("gru")
-
-
-def _scalar_values(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups):
-    """(layer code, field values) when every argument is a plain, valid scalar
-    (the common interactive call), else None: the general path then takes
-    over, with its full checks and messages. Written for speed (checks
-    inline, no helper calls): a scalar call should cost little more than the
-    formula in plain Python."""
-    code = _LAYER_CODE.get(layer) if type(layer) is str else None
-    if code is None and type(layer) is str:
-        code = _LAYER_CODE.get(layer.lower())
-    conv = _CONVENTION_CODE.get(convention) if type(convention) is str else None
-    if (
-        code is None
-        or conv is None
-        or type(bias) is not bool
-        or type(bidirectional) is not bool
-        or type(n_features) is not int
-        or type(n_units) is not int
-        or type(groups) is not int
-        or not (0 < n_features <= _INT64_MAX and 0 < n_units <= _INT64_MAX and 0 < groups <= _INT64_MAX)
-    ):
+def scalar_function(layer: Any, convention: Any, quantity: Any) -> Callable[..., int | None] | None:
+    """The scalar function of the kind ``layer`` names, or None when a name
+    is not one (the general path then refuses it, naming the closest)."""
+    key = (layer, convention, quantity)
+    if type(layer) is not str or type(convention) is not str or type(quantity) is not str:
         return None
-    rank = _RANK[code]
-    if rank:
-        k = (kernel,) * rank if type(kernel) is int else kernel
-        if type(k) is not tuple or len(k) != rank:
+    fn = _SCALAR.get(key)
+    if fn is None:
+        from . import _algebra, _kinds  # the registry: not read by import archsweep
+
+        kind = _kinds.find(layer)
+        name = convention.strip().lower()
+        if kind is None or name not in kind.conventions or quantity not in _algebra.QUANTITIES:
             return None
-        for v in k:
-            if type(v) is not int or not 0 < v <= _INT64_MAX:
-                return None
-        kd, kh, kw = (1,) * (3 - rank) + k
-    elif kernel is None and groups == 1:
-        kd = kh = kw = 1
-    else:
-        return None
-    if bidirectional and not _IS_RECURRENT[code]:
-        return None
-    if reset_after is None:
-        reset_after = True
-    elif type(reset_after) is not bool or code != _GRU or conv != 0:
-        return None
-    return code, (n_features, n_units, kd, kh, kw, bias, bidirectional, conv, reset_after, groups)
+        fn = _algebra.scalar_function(kind, name, quantity)
+        if len(_SCALAR) < 4096:  # spellings are few; a loop over made-up names must not grow it forever
+            _SCALAR[key] = fn
+    return fn
 
 
 def count_params(
@@ -145,72 +92,28 @@ def count_params(
     >>> count_params("gru", 32, 64, convention="tf1")
     18624
 
-    Any other kind of the registry, and the seed kinds with arguments of
-    their own (``num_layers``, ``proj_size``), go through :func:`count`.
+    This is :func:`count` with ``quantity="params"`` and 0.1's options by
+    name; any kind of the registry and its own arguments (``num_layers``,
+    ``proj_size``, ``num_heads``) are taken as ``count`` takes them.
     """
-    module = MODULES.get(backend) if type(backend) is str else None
-    module = module or core(backend)
-    if out is None and not arguments:
-        scalar = _scalar_values(layer, n_features, n_units, kernel, bias, bidirectional, convention, reset_after, groups)
-        if scalar is not None:
-            code, values = scalar
+    if out is None:  # plain scalars: the kind's scalar function, cached by the names as written
+        try:
+            fn = _SCALAR[(layer, convention, "params")] if backend in MODULES else None
+        except (KeyError, TypeError):  # not cached yet, or a name that is no string
+            fn = scalar_function(layer, convention, "params") if type(backend) is str and backend in MODULES else None
+        if fn is not None:
             try:
-                return module.count_one(code, *values)
-            except KERNEL_ERRORS as exc:
-                raise_kernel_error(exc, LAYERS[code], (), [np.asarray(v, dtype=np.int64) for v in values])
-    # After the fast path: the registry is not read by import archsweep.
+                value = fn(n_features, n_units, kernel=kernel, bias=bias, bidirectional=bidirectional,
+                           reset_after=reset_after, groups=groups, **arguments)  # fmt: skip
+            except TypeError:  # an argument the kind does not have: refused below, by name
+                value = None
+            if value is not None:
+                return value
     kind = kind_of(layer)  # refuses an unknown name, naming every kind and the closest
-    if arguments or kind.name not in LAYERS:
-        options = seed_options(kind, kernel=kernel, bias=bias, bidirectional=bidirectional,
-                               reset_after=reset_after, groups=groups)  # fmt: skip
-        return count(layer, n_features, n_units, convention=convention, backend=backend, out=out, **options,
-                     **arguments)  # fmt: skip
-    layer = layer_name(layer)
-    convention = convention_name(convention)
-    operand = {
-        "n_features": _args.sizes("n_features", n_features),
-        "n_units": _args.sizes("n_units", n_units),
-        "bias": _args.flags("bias", bias),
-        "bidirectional": _args.flags("bidirectional", bidirectional),
-        "reset_after": _ONE if reset_after is None else _args.flags("reset_after", reset_after),
-        "groups": _args.sizes("groups", groups),
-    }
-    check_options(
-        layer, convention,
-        bidirectional=bool(operand["bidirectional"].any()),
-        reset_after=reset_after is not None,
-        groups=bool((operand["groups"] != 1).any()),
-    )  # fmt: skip
-    kd, kh, kw = kernel_operands(layer, kernel)
-    operands = [
-        operand["n_features"], operand["n_units"], kd, kh, kw, operand["bias"], operand["bidirectional"],
-        np.asarray(CONVENTIONS.index(convention), dtype=np.int64), operand["reset_after"], operand["groups"],
-    ]  # fmt: skip
-    try:
-        shape = np.broadcast_shapes(*(op.shape for op in operands))
-    except ValueError:
-        named = {**operand, "kernel": np.broadcast(kd, kh, kw)}
-        shapes = ", ".join(f"{name} {op.shape}" for name, op in named.items() if op.shape)
-        raise InvalidArgumentError(f"arguments do not broadcast together: {shapes}") from None
-    if out is None:
-        result = np.empty(shape, dtype=np.int64)
-    else:
-        _check_out(out, shape)
-        # out may alias an input (int64 inputs are used in place): read such
-        # inputs from a copy, so both cores compute as numpy's out= does.
-        operands = [op.copy() if np.may_share_memory(op, out) else op for op in operands]
-        result = out
-    try:
-        module.count(LAYERS.index(layer), operands, result)
-    except KERNEL_ERRORS as exc:
-        raise_kernel_error(exc, layer, shape, operands)
-    # Only plain scalars give an int: a 0-d array, a list or a kernel tuple
-    # holding an array gives an array, as numpy would.
-    kernel_entries = kernel if isinstance(kernel, tuple) else (kernel,)
-    given = (n_features, n_units, bias, bidirectional, reset_after, groups, *kernel_entries)
-    if out is None and all(_args.is_scalar(v) or v is None for v in given):
-        return int(result[()])
-    return result
+    options = seed_options(kind, kernel=kernel, bias=bias, bidirectional=bidirectional,
+                           reset_after=reset_after, groups=groups)  # fmt: skip
+    return count(layer, n_features, n_units, convention=convention, backend=backend, out=out, **options,
+                 **arguments)  # fmt: skip
 
 
 # count_params' own options and their defaults (the seed kinds' options).
@@ -286,6 +189,18 @@ def count(
     >>> count("lstm", 32, 64, num_layers=2, proj_size=16, convention="torch")
     23552
     """
+    if out is None:  # as count_params
+        try:
+            fn = _SCALAR[(layer, convention, quantity)] if backend in MODULES else None
+        except (KeyError, TypeError):
+            fn = scalar_function(layer, convention, quantity) if type(backend) is str and backend in MODULES else None
+        if fn is not None:
+            try:
+                value = fn(n_features, n_units, **arguments)
+            except TypeError:  # an argument the kind does not have: refused below, by name
+                value = None
+            if value is not None:
+                return value
     from . import _algebra  # the registry: not read by import archsweep
 
     module = _poly_core(backend)
@@ -346,7 +261,7 @@ def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any]) ->
     scalar = True
     for arg in kind.args:
         value = given.get(arg.name, _MISSING)
-        if value is not _MISSING:
+        if value is not _MISSING and not (arg.type == _kinds.KERNEL and isinstance(value, tuple)):
             scalar = scalar and (_args.is_scalar(value) or value is None) and not isinstance(value, np.ndarray)
         if not arg.applies(convention):
             if value is not _MISSING and value is not None and not _is_default(arg, value):
@@ -357,6 +272,8 @@ def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any]) ->
             value = _MISSING
         if value is _MISSING or (value is None and arg.type != _kinds.SIZE):
             if arg.default is _kinds.REQUIRED and arg.applies(convention):
+                if arg.type == _kinds.KERNEL:
+                    kernel_dims(kind.name, kind.rank, None)  # refuses, saying what a kernel is
                 raise ArgumentTypeError(f"{arg.name} is required for {kind.name}")
             value = arg.default
         if arg.type == _kinds.KERNEL:
