@@ -4,7 +4,6 @@ as ratios against baselines measured in the same run, and peak memory.
     python benches/bench.py             # everything; prints tables, rewrites benches/README.md
     python benches/bench.py --quick     # small grids, a smoke run; writes nothing
     python benches/bench.py --only startup   # one section; prints it, writes nothing
-    python benches/bench.py --kernel    # the generic kernel against today's; writes benches/KERNEL.md
 
 Rates are configurations (grid points, or table rows) per second: the median
 of several runs after a warm-up run. Outputs are allocated afresh in every run,
@@ -18,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import os
 import platform
 import statistics
@@ -31,8 +29,7 @@ import numpy as np
 import polars as pl
 
 import archsweep as asw
-from archsweep import _core, _terms
-from archsweep._names import LAYERS
+from archsweep import _core
 
 HERE = Path(__file__).parent
 WIDTH = 10_000  # grids are n_features (rows) × n_units (WIDTH columns)
@@ -375,30 +372,65 @@ def section_small(report: Report) -> None:
     report.table(["points", "1 thread µs", "2 threads µs", "speed-up"], rows)
 
 
+def _lstm_torch_projected(f, u, p: int = 16):
+    """PyTorch's 2-layer LSTM with proj_size p, by hand (``_kinds._recurrent``'s torch branch, one
+    direction, with bias): per layer W_ih, W_hh (4h × p), b_ih, b_hh and W_hr (p × h); layer 2 reads p."""
+    per_direction = 4 * u * p + 2 * 4 * u + p * u
+    return (4 * u * f + per_direction) + (4 * u * p + per_direction)
+
+
 def section_layers(report: Report, n: int) -> None:
     report.section(
         "6. Every layer kind",
         f"count_params and sweep at N = {n:.0e} (2 threads) against the new-array write limit (2 threads) and "
-        "numpy's straight broadcast of the same formula.",
+        "numpy's straight broadcast of the same formula. Kinds with two sizes count over the n_features × "
+        "n_units grid (n_units from 17 for the projected LSTM, as proj_size < n_units); kinds with one count "
+        f"over n_features = 1 … {n:.0e}. Kind arguments are given to `asw.count` by keyword.",
     )
     f, u = grid(n)
-    numpy_formulas = {
-        "dense": lambda: f * u + u,
-        "rnn": lambda: (f + u) * u + u,
-        "gru": lambda: 3 * ((f + u) * u) + 6 * u,
-        "lstm": lambda: numpy_straight(f, u),
-        "conv2d (1×7)": lambda: 7 * f * u + u,
-        "conv3d (3×1×2)": lambda: 6 * f * u + u,
-    }
-    kernels = {"conv2d (1×7)": ("conv2d", (1, 7)), "conv3d (3×1×2)": ("conv3d", (3, 1, 2))}
-    rows = []
     nf = n // WIDTH
-    for name, numpy_fn in numpy_formulas.items():
-        layer, kernel = kernels.get(name, (name, None))
+    u17 = u + 16  # proj_size=16 needs n_units >= 17
+    x = np.arange(1, n + 1)  # one size axis: n_features
+    mha = dict(num_heads=8, key_dim=64)
+    # name: (layer, arguments, sizes, numpy formula on those sizes); sizes "grid" is f × u, "grid17" f × u17,
+    # "line" the 1-D x.
+    cases = {
+        "dense": ("dense", {}, "grid", lambda f, u: f * u + u),
+        "rnn": ("rnn", {}, "grid", lambda f, u: (f + u) * u + u),
+        "gru": ("gru", {}, "grid", lambda f, u: 3 * ((f + u) * u) + 6 * u),
+        "lstm": ("lstm", {}, "grid", numpy_straight),
+        "conv2d (1×7)": ("conv2d", dict(kernel=(1, 7)), "grid", lambda f, u: 7 * f * u + u),
+        "conv3d (3×1×2)": ("conv3d", dict(kernel=(3, 1, 2)), "grid", lambda f, u: 6 * f * u + u),
+        "depthwise_conv2d (3×3, depth_multiplier 2)": (
+            "depthwise_conv2d", dict(kernel=(3, 3), depth_multiplier=2), "line", lambda f: 9 * f * 2 + f * 2),
+        "separable_conv2d (3×3)": ("separable_conv2d", dict(kernel=(3, 3)), "grid", lambda f, u: 9 * f + f * u + u),
+        "conv2d_transpose (3×3)": ("conv2d_transpose", dict(kernel=(3, 3)), "grid", lambda f, u: 9 * f * u + u),
+        "embedding": ("embedding", {}, "grid", lambda f, u: f * u),
+        "batchnorm (keras)": ("batchnorm", {}, "line", lambda f: 2 * f + 2 * f),  # trainable 2f + non_trainable 2f
+        "layernorm (keras)": ("layernorm", {}, "line", lambda f: 2 * f),
+        "mha (keras, 8 heads × 64)": ("mha", mha, "line", lambda f: (f + f) * 8 * 64 + f * 8 * 64 + 8 * 64 * f
+                                      + 2 * 8 * 64 + 8 * 64 + f),
+        "lstm (torch, num_layers 2, proj_size 16)": (
+            "lstm", dict(num_layers=2, proj_size=16, convention="torch"), "grid17", _lstm_torch_projected),
+    }  # fmt: skip
+    seeds = list(cases)[:6]  # the rows timed before the registry: through count_params, as then
+    sizes = {"grid": (f, u), "grid17": (f, u17), "line": (x,)}
+    ranges = {"grid": (range(1, nf + 1), range(1, WIDTH + 1)), "grid17": (range(1, nf + 1), range(17, WIDTH + 17)),
+              "line": (range(1, n + 1),)}  # fmt: skip
+    small = {"grid": (f[:3], u[:50]), "grid17": (f[:3], u17[:50]), "line": (x[:1000],)}
+    # The numpy baseline is the same work: its formula gives archsweep's counts (on a small slice, once).
+    assert asw.count("mha", 512, **mha) == cases["mha (keras, 8 heads × 64)"][3](512)
+    for name, (layer, kw, axes, formula) in cases.items():
+        ours = asw.count(layer, *small[axes], **kw)
+        assert np.array_equal(formula(*small[axes]), ours), f"{name}: numpy formula differs from asw.count"
+    rows = []
+    for name, (layer, kw, axes, formula) in cases.items():
+        args = sizes[axes]
+        counter = asw.count_params if name in seeds else asw.count
         t = timed_together({
-            "count": lambda: asw.count_params(layer, f, u, kernel=kernel),
-            "sweep": lambda: asw.sweep(layer, range(1, nf + 1), range(1, WIDTH + 1), kernel=kernel),
-            "numpy": numpy_fn, "limit": lambda: write_new(n, 2),
+            "count": lambda: counter(layer, *args, **kw),
+            "sweep": lambda: asw.sweep(layer, *ranges[axes], **kw),
+            "numpy": lambda: formula(*args), "limit": lambda: write_new(n, 2),
         }, 5)  # fmt: skip
         t_count, t_sweep, t_numpy, t_limit = t["count"], t["sweep"], t["numpy"], t["limit"]
         rows.append([name, rate(n, t_count), f"{t_limit / t_count:.2f}", f"{t_numpy / t_count:.2f}", rate(n, t_sweep)])
@@ -442,7 +474,7 @@ def section_huge(report: Report, full: bool) -> None:
 
 
 FRAMEWORK_TIMING = """
-import json, os, statistics, sys, time
+import json, os, statistics, sys, time, timeit
 os.environ.setdefault("KERAS_BACKEND", "jax")
 def timed(fn, repeats=20):
     fn()
@@ -450,7 +482,10 @@ def timed(fn, repeats=20):
     for _ in range(repeats):
         t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
     return statistics.median(times)
-out = []
+def best(fn, number=200, repeats=7):
+    fn()
+    return min(timeit.repeat(fn, number=number, repeat=repeats)) / number
+out, models = [], []
 try:
     import keras
     def keras_count():
@@ -469,23 +504,38 @@ try:
     import torch
     out.append([f"PyTorch {torch.__version__}: build nn.LSTM(32, 64), count",
                 timed(lambda: sum(p.numel() for p in torch.nn.LSTM(32, 64).parameters()))])
+    meta = torch.device("meta")
+    def torch_model():
+        m = torch.nn.Sequential(torch.nn.Linear(784, 256, device=meta), torch.nn.Linear(256, 128, device=meta),
+                                torch.nn.Linear(128, 10, device=meta))
+        return sum(p.numel() for p in m.parameters())
+    assert torch_model() == 235146
+    models.append([f"PyTorch {torch.__version__}: nn.Sequential(Linear(784, 256), Linear(256, 128), "
+                   "Linear(128, 10)) on the meta device, sum(p.numel())", best(torch_model)])
 except ImportError:
     pass
-print(json.dumps(out))
+print(json.dumps({"builds": out, "models": models}))
 """
+
+
+MODEL_TARGET = 10e-6  # seconds: the issue's target for building and counting one small model
 
 
 def section_framework(report: Report, pythons: list[str]) -> None:
     report.section(
         "8. Building the layer in a framework, for reference",
         "Median of 20 builds after a warm-up, in the interpreters given with `--framework-python` (default: this "
-        "one); a framework that is not installed there is left out.",
+        "one); a framework that is not installed there is left out. The second table times building and "
+        "counting one model (784 inputs, Dense 256, 128, 10: 235,146 parameters), best of 7 repeats, against "
+        f"the target of {MODEL_TARGET * 1e6:.0f} µs for archsweep's build + count; PyTorch builds on the meta "
+        "device (no weights allocated).",
     )
-    rows = []
+    rows, model_rows = [], []
     for python in pythons:
         out = subprocess.run([python, "-c", FRAMEWORK_TIMING], capture_output=True, text=True, check=False)
-        found = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else []
-        rows += [[name, f"{seconds * 1e3:.3f} ms"] for name, seconds in found]
+        found = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else {}
+        rows += [[name, f"{seconds * 1e3:.3f} ms"] for name, seconds in found.get("builds", [])]
+        model_rows += found.get("models", [])
     if not rows:
         report.note("Neither Keras nor PyTorch is installed in the interpreters given: skipped (see tools/README.md).")
     import timeit
@@ -497,6 +547,22 @@ def section_framework(report: Report, pythons: list[str]) -> None:
     rows.append(["archsweep Model(...) of the same 3 layers, count_params()",
                  f"{timed(lambda: asw.Model(input_shape=(100, 32), layers=space.layers).count_params(), 20) * 1e3:.3f} ms"])  # fmt: skip
     report.table(["how", "time per model"], rows)
+
+    def build_and_count() -> int:
+        dense = asw.layers.Dense
+        return asw.Model((784,), [dense(256), dense(128), dense(10)]).count_params()
+
+    assert build_and_count() == 235146
+    build_and_count()
+    t_model = min(timeit.repeat(build_and_count, number=2_000, repeat=7)) / 2_000
+    table = [["archsweep Model((784,), [Dense(256), Dense(128), Dense(10)]).count_params()",
+              f"{t_model * 1e6:.1f}", f"{t_model / MODEL_TARGET:.2f}", verdict(t_model <= MODEL_TARGET), "1.00"]]
+    table += [[name, f"{seconds * 1e6:.1f}", f"{seconds / MODEL_TARGET:.2f}", "", f"{t_model / seconds:.2f}"]
+              for name, seconds in model_rows]  # fmt: skip
+    if not model_rows:
+        report.note("PyTorch is not installed in the interpreters given: its meta-device row is left out.")
+    report.table(["build + count one model", "µs", f"÷ {MODEL_TARGET * 1e6:.0f} µs target",
+                  f"target ≤ {MODEL_TARGET * 1e6:.0f} µs", "archsweep ÷ this"], table)  # fmt: skip
 
 
 def yardstick() -> asw.Model:
@@ -611,173 +677,6 @@ def section_startup(report: Report, runs: int = 20) -> None:
 
 
 # --------------------------------------------------------------------------
-# The generic kernel (poly_*, through _terms) against today's, at the
-# binding: the same operands a front end builds, timed in turns.
-
-
-def timed_in_turns(fns: dict, repeats: int = 11) -> dict:
-    """Like ``timed_together``, but the order of the methods turns over each
-    round, so none always runs just after another's large free, and the best
-    run counts: on a machine shared with other jobs, the fastest of many runs
-    is what the code can do, where a median is what the neighbours allowed."""
-    times: dict = {name: [] for name in fns}
-    names = list(fns)
-    for turn in range(repeats + 1):
-        for name in names[turn % len(names) :] + names[: turn % len(names)]:
-            t = time.perf_counter()
-            result = fns[name]()
-            if turn:
-                times[name].append(time.perf_counter() - t)
-            del result
-    return {name: min(ts) for name, ts in times.items()}
-
-
-def _mesh(f, u, kernels=((1, 1, 1),), bias=(1,), bidirectional=(0,), variants=((0, 1),), groups=(1,)):
-    """A sweep block's operands (today's field order, on _sweep._Block's seven mesh axes) and shape."""
-
-    def along(axis, values):
-        shape = [1] * 7
-        shape[axis] = -1
-        return np.asarray(values, dtype=np.int64).reshape(shape)
-
-    k = np.asarray(kernels, dtype=np.int64)
-    fields = [along(0, f), along(1, u), along(2, k[:, 0]), along(2, k[:, 1]), along(2, k[:, 2]), along(3, bias),
-              along(4, bidirectional), along(5, [c for c, _ in variants]), along(5, [r for _, r in variants]),
-              along(6, groups)]  # fmt: skip
-    shape = [len(f), len(u), len(kernels), len(bias), len(bidirectional), len(variants), len(groups)]
-    return fields, shape
-
-
-def _count_calls(layer: str, f, u, kernel=(1, 1, 1), out=None):
-    """count_params' kernel call, old and new: into ``out``, else a new array."""
-    one = np.ones((), dtype=np.int64)
-    zero = np.zeros((), dtype=np.int64)
-    fields = [f, u, *(np.asarray(k, dtype=np.int64) for k in kernel), one, zero, zero, one, one]
-    shape = (f.shape[0], u.shape[0])
-
-    def old():
-        result = np.empty(shape, dtype=np.int64) if out is None else out
-        _core.count(LAYERS.index(layer), fields, result)
-        return result
-
-    def new():
-        result = np.empty(shape, dtype=np.int64) if out is None else out
-        operands, factors, quantities = _terms.block(layer, fields)
-        _core.poly_count(list(shape), operands, factors, quantities, [result])
-        return result
-
-    return old, new
-
-
-def _sweep_calls(layer: str, fields, shape, budget=None, columns=((0, 2), (1, 2)), count=False):
-    """A sweep block's kernel call, old and new: the table (or only its row count)."""
-    code, columns = LAYERS.index(layer), list(columns)
-    new_budget = None if budget is None else (0, budget)
-
-    def old():
-        if count:
-            return _core.sweep_count(code, shape, fields, budget)
-        return _core.sweep_fill(code, shape, fields, budget, columns)
-
-    def new():
-        operands, factors, quantities = _terms.block(layer, fields)
-        if count:
-            return _core.poly_sweep_count(shape, operands, factors, quantities, new_budget)
-        return _core.poly_sweep_fill(shape, operands, factors, quantities, new_budget, columns)
-
-    return old, new
-
-
-def section_kernel(report: Report, sizes: list[int]) -> list[list[str]]:
-    report.section(
-        "The generic kernel against today's",
-        "Each row times today's entry point (`count`, `sweep_fill`, `sweep_count`) and the generic one "
-        "(`poly_count`, `poly_sweep_fill`, `poly_sweep_count`, the operands built by `_terms.block` inside the "
-        "timing) on the same operands, with the new-array write limit for the output's bytes (2 threads), in "
-        "turns; each rate is the best of 11 runs. Sweeps return n_features and n_units (UInt16) and params "
-        "(Int64): 12 bytes a row.",
-    )
-    rows = []
-
-    def row(name, points, calls, limit_bytes):
-        old, new = calls
-        fns = {"old": old, "new": new}
-        if limit_bytes:
-            fns["limit"] = lambda: write_new(max(1, limit_bytes // 8), 2)
-        t = timed_in_turns(fns)
-        limit = t.get("limit")
-        rows.append([
-            name, rate(points, t["old"]), rate(points, t["new"]), f"{t['old'] / t['new']:.2f}",
-            f"{limit / t['old']:.2f}" if limit else "", f"{limit / t['new']:.2f}" if limit else "",
-        ])  # fmt: skip
-        print("  " + " | ".join(rows[-1]), file=sys.stderr)
-
-    for n in sizes:
-        f, u = grid(n)
-        row(f"count_params grid, lstm, N = {n:.0e}", n, _count_calls("lstm", f, u), 8 * n)
-    n = sizes[0]
-    f, u = grid(n)
-    for name, layer, kernel in [("dense", "dense", (1, 1, 1)), ("rnn", "rnn", (1, 1, 1)), ("gru", "gru", (1, 1, 1)),
-                                ("conv2d (1×7)", "conv2d", (1, 1, 7)), ("conv3d (3×1×2)", "conv3d", (3, 1, 2))]:  # fmt: skip
-        row(f"count_params grid, {name}, N = {n:.0e}", n, _count_calls(layer, f, u, kernel), 8 * n)
-    touched = np.ones((f.shape[0], u.shape[0]), dtype=np.int64)
-    old_out, new_out = _count_calls("lstm", f, u, out=touched)
-    t = timed_in_turns({"old": old_out, "new": new_out, "limit": lambda: _core.fill(touched.reshape(-1), 1, 2)})
-    rows.append([f"count_params(out=) into a touched buffer, lstm, N = {n:.0e}", rate(n, t["old"]), rate(n, t["new"]),
-                 f"{t['old'] / t['new']:.2f}", f"{t['limit'] / t['old']:.2f}", f"{t['limit'] / t['new']:.2f}"])  # fmt: skip
-    for n in sizes:
-        nf = n // WIDTH
-        fields, shape = _mesh(np.arange(1, nf + 1), np.arange(1, WIDTH + 1))
-        row(f"sweep table, lstm, N = {n:.0e}", n, _sweep_calls("lstm", fields, shape), 12 * n)
-    for n in sizes:
-        nf, budget = n // WIDTH, one_percent_budget(n)
-        kept = asw.count_fitting("lstm", range(1, nf + 1), range(1, WIDTH + 1), budget=budget)
-        shuffled = np.random.default_rng(0).permutation(np.arange(1, WIDTH + 1))
-        for order, units in (("sorted", np.arange(1, WIDTH + 1)), ("shuffled", shuffled)):
-            fields, shape = _mesh(np.arange(1, nf + 1), units)
-            row(f"sweep, budget keeping 1%, {order} n_units, N = {n:.0e}", n,
-                _sweep_calls("lstm", fields, shape, budget), 12 * kept)  # fmt: skip
-            row(f"count_fitting, budget keeping 1%, {order} n_units, N = {n:.0e}", n,
-                _sweep_calls("lstm", fields, shape, budget, count=True), 0)  # fmt: skip
-    # Options vary fastest: bidirectional both, walked transposed; rows are the table's.
-    for layer in ("rnn", "lstm", "gru"):
-        fields, shape = _mesh(np.arange(1, 513), np.arange(1, 1025), bidirectional=(0, 1))
-        points = 512 * 1024 * 2
-        row(f"sweep table, {layer} 512 × 1024 × bidirectional both (options fastest)", points,
-            _sweep_calls(layer, fields, shape, columns=((0, 2), (1, 2), (6, 1))), 13 * points)  # fmt: skip
-    fields, shape = _mesh(np.arange(1, 513), np.arange(1, 1025), kernels=((1, 1, 3), (1, 3, 3)),
-                          bias=(1, 0), variants=((0, 1), (1, 1)), groups=(1, 2))  # fmt: skip
-    points = math.prod(shape)
-    row("sweep table, conv2d 512 × 1024 × 2 kernels × bias × 2 conventions × groups 1, 2", points,
-        _sweep_calls("conv2d", fields, shape, columns=((0, 2), (1, 2), (4, 1), (5, 1), (9, 1))), 0)  # fmt: skip
-    report.table(
-        ["case", "today configs/s", "generic configs/s", "generic ÷ today", "today ÷ write limit",
-         "generic ÷ write limit"],
-        rows,
-    )  # fmt: skip
-    return rows
-
-
-KERNEL_NOTES = "## Reading the table"
-
-
-def write_kernel_report(body: str, seconds: float) -> None:
-    """Rewrites benches/KERNEL.md, keeping its hand-written notes (from KERNEL_NOTES on)."""
-    path = HERE / "KERNEL.md"
-    old = path.read_text() if path.exists() else ""
-    notes = old[old.index(KERNEL_NOTES) :] if KERNEL_NOTES in old else ""
-    today = datetime.date.today().isoformat()
-    head = f"""# The generic kernel against today's
-
-Produced by `python benches/bench.py --kernel` on {today} in {seconds / 60:.0f} minutes.
-
-- Machine: {machine()}
-- Versions: {versions()}
-"""
-    path.write_text(head + body + "\n" + notes)
-
-
-# --------------------------------------------------------------------------
 
 
 def machine() -> str:
@@ -805,7 +704,6 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small grids, a smoke run; README left alone")
     parser.add_argument("--only", choices=["startup"],
                         help="run only this section; prints it, writes nothing")  # fmt: skip
-    parser.add_argument("--kernel", action="store_true", help="only the generic kernel against today's (KERNEL.md)")
     parser.add_argument("--framework-python", action="append", metavar="PYTHON",
                         help="an interpreter with Keras and/or PyTorch for section 8 (repeatable; default: this one)")  # fmt: skip
     args = parser.parse_args()
@@ -817,11 +715,6 @@ def main() -> int:
     sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
     report = Report()
     started = time.time()
-    if args.kernel:
-        section_kernel(report, sizes)
-        if not args.quick:
-            write_kernel_report("\n".join(report.lines), time.time() - started)
-        return 0
     section_count(report, sizes)
     section_sweep(report, sizes)
     section_budget(report, sizes)

@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import archsweep as asw
-from archsweep import _kinds, _pycore
+from archsweep import _kinds
 from archsweep._poly import Poly
 
 DATA = Path(os.environ.get("ARCHSWEEP_FIXTURES", Path(__file__).parent / "data"))
@@ -101,7 +101,7 @@ def test_what_the_framework_refuses_is_refused(framework):
             _kinds.validate(kind, framework, arguments(r))
 
 
-def test_the_seed_kinds_agree_with_the_python_core():
+def test_the_seed_kinds_match_the_0_1_fixture():
     rows = [json.loads(line) for fw in ("keras", "torch") for line in open(DATA / f"{fw}.jsonl")]
     for r in rows:
         kind = _kinds.find(r["layer"])

@@ -1,19 +1,22 @@
-"""The generic kernel (``poly_*``) on both cores: today's seven kinds through
-``_terms`` give exactly what today's kernels give (values, kept rows, columns,
-and the same refusal at the same point), and the two cores agree on random
-polynomials over random meshes, including the int64 edge."""
+"""The generic kernel (``poly_*``) on both cores: every registered kind,
+compiled by ``_algebra`` over random meshes, gives on both cores what the
+registry's formula gives exactly (values, kept rows, columns, and the same
+refusal at the same point), and the two cores agree on random polynomials
+over random meshes, including the int64 edge."""
 
+import itertools
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from archsweep import _core, _polycore, _pycore, _terms
-from archsweep._names import CONVENTIONS, LAYERS, RECURRENT
+from archsweep import _algebra, _core, _kinds, _polycore, _sweep
+from archsweep._errors import ArchsweepError
+from archsweep._names import CONVENTIONS
 
-CORES = {"rust": (_core, _core), "python": (_pycore, _polycore)}  # (today's core, the generic one)
+CORES = {"rust": _core, "python": _polycore}
 INT64_MAX = 2**63 - 1
 EDGES = [1, 2, 3_037_000_499, 3_037_000_500, 2**31, 2**32, 2**62, INT64_MAX]
 SIZES = st.one_of(st.integers(1, 40), st.integers(1, 2**40), st.sampled_from(EDGES))
@@ -23,140 +26,147 @@ def outcome(fn, *args, **kw):
     """The result, or the refusal's args (kernel errors of either core)."""
     try:
         return ("ok", fn(*args, **kw))
-    except (_core.KernelError, _pycore.KernelError) as exc:
+    except (_core.KernelError, _polycore.KernelError) as exc:
         return ("error", exc.args)
 
 
-def same_refusal(old, new):
-    """Today's kernel refusal (kind, index, message) against the generic one's."""
-    kind, index, _ = old
-    new_kind, new_index, _, subject = new
-    if kind == "groups":
-        return (new_kind, new_index) == ("invalid", index) and subject in _terms.GROUPS_FACTORS
-    return (new_kind, new_index, subject) == (kind, index, 0)
-
-
 # --------------------------------------------------------------------------
-# Today's kinds: a sweep's mesh (n_features, n_units, kernel, bias,
-# bidirectional, variant, groups), as _sweep._Block.operands() lays it out.
-
-
-def along(axis, values, rank=7):
-    shape = [1] * rank
-    shape[axis] = -1
-    return np.asarray(values, dtype=np.int64).reshape(shape)
+# Every registered kind: a sweep's mesh, as _sweep.Block lays it out.
 
 
 @st.composite
-def blocks(draw):
-    layer = draw(st.sampled_from(LAYERS))
-    rank = {"conv1d": 1, "conv2d": 2, "conv3d": 3}.get(layer, 0)
-    sizes = st.lists(SIZES, min_size=1, max_size=5)
-    kernels = [(1, 1, 1)]
-    groups = [1]
-    if rank:
-        kernels = draw(st.lists(st.tuples(*[st.sampled_from([1, 2, 3, 7, 2**31, 2**62])] * rank), min_size=1,
-                                max_size=3))  # fmt: skip
-        kernels = [(1,) * (3 - rank) + k for k in kernels]
-        groups = draw(st.lists(st.sampled_from([1, 2, 3, 4]), min_size=1, max_size=3))
-    bias = draw(st.lists(st.booleans(), min_size=1, max_size=2))
-    bidirectional = draw(st.lists(st.booleans(), min_size=1, max_size=2)) if layer in RECURRENT else [False]
-    variants = []
-    for convention in draw(st.lists(st.sampled_from(range(len(CONVENTIONS))), min_size=1, max_size=3)):
-        resets = draw(st.lists(st.booleans(), min_size=1, max_size=2)) if layer == "gru" and convention == 0 else [0]
-        variants += [(convention, int(r)) for r in resets]
-    f, u = draw(sizes), draw(sizes)
-    k = np.asarray(kernels, dtype=np.int64)
-    fields = [
-        along(0, f), along(1, u), along(2, k[:, 0]), along(2, k[:, 1]), along(2, k[:, 2]), along(3, bias),
-        along(4, bidirectional), along(5, [c for c, _ in variants]), along(5, [r for _, r in variants]),
-        along(6, groups),
-    ]  # fmt: skip
-    shape = [len(f), len(u), len(kernels), len(bias), len(bidirectional), len(variants), len(groups)]
-    return layer, shape, fields
+def kind_blocks(draw):
+    kind = draw(st.sampled_from(_kinds.KINDS))
+    conventions = draw(st.lists(st.sampled_from(kind.conventions), min_size=1, max_size=3, unique=True))
+    grid = {}
+    for arg in kind.args:
+        if arg.type == _kinds.FLAG:
+            grid[arg.name] = draw(st.lists(st.booleans(), min_size=1, max_size=2, unique=True))
+        elif arg.type == _kinds.KERNEL:
+            dim = st.sampled_from([1, 2, 3, 7, 2**31, 2**62])
+            grid[arg.name] = draw(st.lists(st.tuples(*[dim] * kind.rank), min_size=1, max_size=3))
+        elif arg.name in ("n_features", "n_units"):
+            grid[arg.name] = draw(st.lists(SIZES, min_size=1, max_size=5))
+        elif arg.nullable:
+            grid[arg.name] = draw(st.lists(st.one_of(st.none(), SIZES), min_size=1, max_size=3))
+        else:
+            grid[arg.name] = draw(st.lists(st.sampled_from([arg.minimum, 1, 2, 3, 4]), min_size=1, max_size=3,
+                                           unique=True))  # fmt: skip
+    try:
+        (block,) = _sweep.blocks_of(kind.name, conventions, grid)
+    except ArchsweepError:
+        assume(False)  # e.g. groups that divide no size
+    return block
 
 
-def compare_count(core, layer, shape, fields):
-    old_core, new_core = CORES[core]
-    old_out, new_out = np.empty(shape, dtype=np.int64), np.empty(shape, dtype=np.int64)
-    old = outcome(old_core.count, LAYERS.index(layer), fields, old_out)
-    operands, factors, quantities = _terms.block(layer, fields)
-    new = outcome(new_core.poly_count, shape, operands, factors, quantities, [new_out])
-    if old[0] == "ok":
-        assert new[0] == "ok", new
-        assert np.array_equal(new_out, old_out)
-    else:
-        assert new[0] == "error" and same_refusal(old[1], new[1]), (old, new)
-
-
-def compare_sweep(core, layer, shape, fields, budget, span):
-    old_core, new_core = CORES[core]
-    columns = [(k, 8) for k in range(len(_terms.FIELDS))]
-    operands, factors, quantities = _terms.block(layer, fields, ("params", "non_trainable"))
-    old = outcome(old_core.sweep_fill, LAYERS.index(layer), shape, fields, budget, columns, *span)
-    new_budget = None if budget is None else (0, budget)
-    new = outcome(new_core.poly_sweep_fill, shape, operands, factors, quantities, new_budget, columns, *span)
-    count = outcome(new_core.poly_sweep_count, shape, operands, factors, quantities, new_budget, *span)
-    if old[0] == "ok":
-        (params, old_cols), ((new_params, zeros), new_cols) = old[1], new[1]
-        assert np.array_equal(new_params, params)
-        assert len(zeros) == len(params) and not zeros.any()
-        assert len(new_cols) == len(old_cols) and all(map(np.array_equal, new_cols, old_cols))
-        assert count == ("ok", len(params))
-    else:
-        assert new[0] == "error" and same_refusal(old[1], new[1]), (old, new)
-        assert count == new
+def exact(block, fast=False):
+    """Every point's params and non_trainable from the registry's formula, in
+    Python ints, or None where a rule fails. ``fast``: params alone, from the
+    formula written out as Python (``_algebra.scalar_function``)."""
+    kind, out = block.kind, []
+    functions = {c: _algebra.scalar_function(kind, c, "params") for c in kind.conventions}
+    for values in itertools.product(*(axis.values.tolist() for axis in block.axes)):
+        point = {name: v for axis, row in zip(block.axes, values) for name, v in zip(axis.operands, row)}
+        convention = CONVENTIONS[point["convention"]]
+        given = {}
+        for arg in kind.args:
+            if arg.type == _kinds.KERNEL:
+                given["kernel"] = tuple(point[f"kernel[{i}]"] for i in range(kind.rank))
+            elif arg.type == _kinds.FLAG:
+                given[arg.name] = bool(point[arg.name])
+            elif arg.nullable and point[arg.name] == _algebra.NONE:
+                given[arg.name] = None
+            else:
+                given[arg.name] = point[arg.name]
+        if fast:
+            given = {k: v for k, v in given.items() if k == "kernel" or kind.arg(k).applies(convention)}
+            n_features, n_units = given.pop("n_features"), given.pop("n_units", None)
+            out.append(functions[convention](n_features, n_units, **given))
+        elif _kinds.check(kind, convention, given):
+            out.append(None)
+        else:
+            q = _kinds.evaluate(kind, convention, given)
+            out.append((q.params, q.non_trainable))
+    return out
 
 
 @pytest.mark.parametrize("core", CORES)
-@given(block=blocks(), data=st.data())
-def test_todays_kinds_match_todays_kernels(core, block, data):
-    layer, shape, fields = block
-    compare_count(core, layer, shape, fields)
-    size = math.prod(shape)
+@settings(max_examples=150, deadline=None)
+@given(block=kind_blocks(), data=st.data())
+def test_every_kind_on_both_cores_is_the_formula_exactly(core, block, data):
+    module = CORES[core]
+    shape = list(block.shape)
+    compiled = _algebra.compile(block.kind, block.operands(), ("params", "non_trainable"))
+    args = (shape, compiled.operands, compiled.factors, compiled.polynomials)
+    expected = exact(block)
+    outs = [np.empty(shape, dtype=np.int64) for _ in range(2)]
+    got = outcome(module.poly_count, *args, outs)
+    first_bad = next((i for i, e in enumerate(expected) if e is None or max(e) > INT64_MAX), None)
+    if first_bad is None:
+        assert got[0] == "ok", got
+        assert [tuple(int(o.reshape(-1)[i]) for o in outs) for i in range(len(expected))] == expected
+    else:
+        kind, index = got[1][:2] if got[0] == "error" else (None, None)
+        assert index == first_bad and kind == ("invalid" if expected[first_bad] is None else "overflow"), got
+
     budget = data.draw(st.one_of(st.none(), st.integers(0, 10**6), st.sampled_from([0, INT64_MAX])))
+    size = math.prod(shape)
     start = data.draw(st.integers(0, size))
-    end = data.draw(st.one_of(st.none(), st.integers(start, size)))
-    compare_sweep(core, layer, shape, fields, budget, (0, None))
-    compare_sweep(core, layer, shape, fields, budget, (start, end))
+    end = data.draw(st.integers(start, size))
+    kept = [(i, e) for i, e in enumerate(expected[start:end], start)
+            if e is not None and (budget is None or e[0] <= budget)]  # fmt: skip
+    columns = [(k, 8) for k in range(len(_algebra.operand_names(block.kind)))]
+    fill = outcome(module.poly_sweep_fill, *args, None if budget is None else (0, budget), columns, start, end)
+    count = outcome(module.poly_sweep_count, *args, None if budget is None else (0, budget), start, end)
+    overflowing = next((i for i, e in kept if max(e) > INT64_MAX), None)
+    if overflowing is not None:
+        assert fill[0] == count[0] == "error" and fill[1][:2] == count[1][:2] == ("overflow", overflowing)
+        return
+    (params, non_trainable), cols = fill[1]
+    assert count == ("ok", len(kept))
+    assert list(zip(params.tolist(), non_trainable.tolist())) == [e for _, e in kept]
+    points = [np.unravel_index(i, shape) for i, _ in kept]
+    for k, col in enumerate(cols):
+        op = np.broadcast_to(compiled.operands[k], shape)
+        assert col.view(np.uint64).tolist() == [int(op[p]) for p in points]
 
 
-@pytest.mark.parametrize("core", CORES)
-@given(layer=st.sampled_from(LAYERS), data=st.data())
-def test_todays_kinds_on_broadcast_arguments_match(core, layer, data):
-    """count_params' layout: any numeric argument an array, broadcast."""
-    f = np.asarray(data.draw(st.lists(SIZES, min_size=1, max_size=4)), dtype=np.int64).reshape(-1, 1)
-    u = np.asarray(data.draw(st.lists(SIZES, min_size=1, max_size=4)), dtype=np.int64)
-    flag = st.lists(st.integers(0, 1), min_size=1, max_size=len(u)).map(lambda v: np.asarray(v * len(u))[: len(u)])
-    one = np.ones((), dtype=np.int64)
-    rank = {"conv1d": 1, "conv2d": 2, "conv3d": 3}.get(layer, 0)
-    kernel = [one] * (3 - rank) + [np.asarray(data.draw(st.sampled_from([1, 3, 2**31])), dtype=np.int64)] * rank
-    groups = np.asarray(data.draw(st.sampled_from([1, 2, 3])) if rank else 1, dtype=np.int64)
-    convention = np.asarray(data.draw(st.integers(0, 2)), dtype=np.int64)
-    bidirectional = data.draw(flag) if layer in RECURRENT else np.zeros((), dtype=np.int64)
-    reset = data.draw(flag) if layer == "gru" else one
-    fields = [f, u, *kernel, data.draw(flag), bidirectional, convention, reset, groups]
-    compare_count(core, layer, [len(f), len(u)], fields)
-
-
-def test_todays_kinds_on_large_grids_take_the_fast_paths_and_match():
-    """Several chunks and both threads, options walked transposed, budgets
-    on sorted and shuffled rows: the Rust kernels, old against new."""
+def test_every_kind_on_large_grids_takes_the_fast_paths_and_is_exact():
+    """Several chunks and both threads, options walked transposed, budgets on
+    sorted and shuffled rows: the Rust kernel's sweep against its count, and
+    its count against the formula evaluated by numpy (exact at these sizes)."""
     rng = np.random.default_rng(1)
-    for layer in ("lstm", "conv2d", "gru"):
+    for name in ("lstm", "conv2d", "conv2d_transpose", "gru", "mha", "batchnorm"):
+        kind = _kinds.BY_NAME[name]
         u = np.arange(1, 701)
         for units in (u, rng.permutation(u)):
-            k = np.asarray([(1, 1, 3), (1, 2, 2)], dtype=np.int64)
-            fields = [
-                along(0, np.arange(1, 41)), along(1, units), along(2, k[:, 0]), along(2, k[:, 1]),
-                along(2, k[:, 2]), along(3, [1, 0]), along(4, [0, 1] if layer in RECURRENT else [0]),
-                along(5, [0, 1]), along(5, [1, 1]), along(6, [1, 2] if layer == "conv2d" else [1]),
-            ]  # fmt: skip
-            shape = [int(np.broadcast_shapes(*(op.shape for op in fields))[d]) for d in range(7)]
-            compare_count("rust", layer, shape, fields)
+            grid = {"n_features": np.arange(1, 21) * 2, "bias": [True, False]}
+            grid.update({"n_units": units} if kind.arg("n_units") else {})
+            grid.update({"affine": [True, False]} if name == "batchnorm" else {})
+            grid.update({"kernel": [3, (2, 2)], "groups": [1, 2]} if kind.rank else {})
+            grid.update({"bidirectional": [False, True]} if name in ("lstm", "gru") else {})
+            grid.update({"num_heads": [1, 2], "key_dim": 8, "kdim": [None, 3]} if name == "mha" else {})
+            if name == "batchnorm":
+                grid.pop("bias")
+            (block,) = _sweep.blocks_of(name, list(kind.conventions), grid)
+            shape = list(block.shape)
+            compiled = _algebra.compile(kind, block.operands(), ("params",))
+            args = (shape, compiled.operands, compiled.factors, compiled.polynomials)
+            out = np.empty(shape, dtype=np.int64)
+            valid = outcome(_core.poly_count, *args, [out])
+            expected = np.array([-1 if e is None else e for e in exact(block, fast=True)]).reshape(shape)
+            if valid[0] == "ok":
+                assert np.array_equal(out, expected)
+            else:
+                assert (expected == -1).any()
             for budget in (None, 10**5, 10**7):
-                compare_sweep("rust", layer, shape, fields, budget, (0, None))
-                compare_sweep("rust", layer, shape, fields, budget, (12_345, 400_001))
+                keep = (expected >= 0) & (True if budget is None else expected <= budget)
+                for start, end in ((0, out.size), (min(12_345, out.size), min(400_001, out.size))):
+                    flat = keep.reshape(-1)[start:end]
+                    b = None if budget is None else (0, budget)
+                    (params,), _ = _core.poly_sweep_fill(*args, b, [], start, end)
+                    assert params.tolist() == expected.reshape(-1)[start:end][flat].tolist()
+                    assert _core.poly_sweep_count(*args, b, start, end) == flat.sum()
 
 
 # --------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def axes(draw, sizes):
 
 @st.composite
 def spaces(draw):
-    layers = draw(st.lists(st.sampled_from(asw.LAYERS), min_size=1, max_size=3, unique=True))
+    layers = draw(st.lists(st.sampled_from(("dense", "conv1d", "conv2d", "conv3d", "rnn", "lstm", "gru")), min_size=1, max_size=3, unique=True))
     conventions = draw(st.lists(st.sampled_from(asw.CONVENTIONS), min_size=1, max_size=2, unique=True))
     maximize = draw(st.sampled_from(["n_units", "n_features"]))
     kw = dict(layer=layers, convention=conventions)

@@ -19,7 +19,7 @@ from ._errors import (
     ParamOverflowError,
     SweepTooLargeError,
 )
-from ._names import CONVENTIONS, LAYERS
+from ._names import CONVENTIONS
 from ._space import choice, repeat
 
 # Imported on first use (PEP 562, ``__getattr__`` below): these modules import
@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers
     from ._sweep import count_fitting, sweep
 
     __version__: str
+    LAYERS: tuple[str, ...]
 
 __all__ = [
     "CONVENTIONS",
@@ -82,6 +83,10 @@ if not TYPE_CHECKING:  # hidden from type checkers, which see the imports above:
                 value: Any = version("archsweep")
             except PackageNotFoundError:  # pragma: no cover - running from a source tree
                 value = "0+unknown"
+        elif name == "LAYERS":  # every registered kind (the registry is not read by import archsweep)
+            from ._kinds import all_names
+
+            value = tuple(all_names())
         elif name in _LAZY:
             module = importlib.import_module(f".{_LAZY[name]}", __name__)
             value = module if name == _LAZY[name] else getattr(module, name)

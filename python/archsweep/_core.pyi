@@ -6,8 +6,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "count", "count_one", "sweep_count", "sweep_fill", "fill", "KernelError", "SpaceSearch", "CHUNK",
-    "PARALLEL_MIN", "poly_count", "poly_sweep_count", "poly_sweep_fill",
+    "fill", "KernelError", "SpaceSearch", "CHUNK", "PARALLEL_MIN", "poly_count", "poly_sweep_count",
+    "poly_sweep_fill",
 ]
 
 # The generic kernel's spec: factors ("axis", i), ("quotient", i, k), ("offset", i, c), ("less", i, k) over the
@@ -20,40 +20,9 @@ CHUNK: int
 PARALLEL_MIN: int
 
 class KernelError(Exception):
-    """A kernel refusal: args are (kind, grid index or None, message); from the poly_* entry points a fourth, the
-    factor, quantity or operand at fault (or None)."""
+    """A kernel refusal: args are (kind, point index or None, message, the factor, quantity or operand at fault
+    or None)."""
 
-def count_one(
-    layer_code: int,
-    n_features: int,
-    n_units: int,
-    kernel_d: int,
-    kernel_h: int,
-    kernel_w: int,
-    bias: bool,
-    bidirectional: bool,
-    convention: int,
-    reset_after: bool,
-    groups: int,
-) -> int: ...
-def count(layer_code: int, operands: list[npt.NDArray[np.int64]], out: npt.NDArray[np.int64]) -> None: ...
-def sweep_count(
-    layer_code: int,
-    shape: list[int],
-    operands: list[npt.NDArray[np.int64]],
-    budget: int | None = None,
-    start: int = 0,
-    end: int | None = None,
-) -> int: ...
-def sweep_fill(
-    layer_code: int,
-    shape: list[int],
-    operands: list[npt.NDArray[np.int64]],
-    budget: int | None,
-    columns: list[tuple[int, int]],
-    start: int = 0,
-    end: int | None = None,
-) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.uint8]]]: ...
 def fill(out: npt.NDArray[np.int64], value: int, threads: int) -> None: ...
 def poly_count(
     shape: list[int],

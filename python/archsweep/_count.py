@@ -203,7 +203,7 @@ def count(
                 return value
     from . import _algebra  # the registry: not read by import archsweep
 
-    module = _poly_core(backend)
+    module = core(backend)
     kind = kind_of(layer)
     convention = convention_name(convention)
     if convention not in kind.conventions:
@@ -233,13 +233,6 @@ def count(
     except KERNEL_ERRORS as exc:
         _kind_error(exc, kind, quantity, compiled, shape)
     return int(result[()]) if scalar and out is None else result
-
-
-def _poly_core(backend: Any) -> Any:
-    from . import _polycore
-
-    module = core(backend)
-    return _polycore if module is MODULES["python"] else module
 
 
 def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any]) -> tuple[dict[str, np.ndarray], bool]:

@@ -1,34 +1,16 @@
-"""Layer kinds, conventions and backends: their names, aliases and codes.
+"""Conventions and backends: their names; the choice of a name from a list.
 
-The order of LAYERS, CONVENTIONS and FIELDS is the order of the Rust enums
-(``formula::Layer``, ``formula::Convention``, ``grid::Field``): the index is
-the code that crosses the binding.
+The order of CONVENTIONS is the code that crosses the binding (a
+convention operand holds its index); layer kinds are named by the registry
+(``_kinds``).
 """
 
 from __future__ import annotations
 
 from ._errors import ArgumentTypeError, InvalidArgumentError
 
-LAYERS = ("dense", "conv1d", "conv2d", "conv3d", "rnn", "lstm", "gru")
 CONVENTIONS = ("keras", "torch", "tf1")
 BACKENDS = ("auto", "rust", "python")
-FIELDS = (
-    "n_features",
-    "n_units",
-    "kernel_d",
-    "kernel_h",
-    "kernel_w",
-    "bias",
-    "bidirectional",
-    "convention",
-    "reset_after",
-    "groups",
-)
-
-ALIASES = {"simple_rnn": "rnn", "simplernn": "rnn", "linear": "dense"}
-
-CONV_RANK = {"conv1d": 1, "conv2d": 2, "conv3d": 3}
-RECURRENT = frozenset({"rnn", "lstm", "gru"})
 
 
 def _choose(argument: str, value: object, allowed: tuple[str, ...], aliases: dict[str, str]) -> str:
@@ -45,11 +27,6 @@ def _choose(argument: str, value: object, allowed: tuple[str, ...], aliases: dic
     close = difflib.get_close_matches(name, [*allowed, *aliases], n=1, cutoff=0.5)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise InvalidArgumentError(f"{argument} {value!r} is not one of {', '.join(allowed)}.{hint}")
-
-
-def layer_name(value: object, argument: str = "layer") -> str:
-    """The canonical layer name for ``value`` (case-insensitive, aliases accepted)."""
-    return _choose(argument, value, LAYERS, ALIASES)
 
 
 def convention_name(value: object, argument: str = "convention") -> str:

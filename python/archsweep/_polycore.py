@@ -1,4 +1,4 @@
-"""The pure-Python generic evaluator: the readable reference for the kernel's
+"""The pure-Python core: the readable reference for the kernel's
 algebra, with exact integers, and the same interface as the extension's
 ``poly_count``, ``poly_sweep_count`` and ``poly_sweep_fill`` (same results,
 same refusals: kind, index, message and subject), so ``backend="python"``
@@ -20,13 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from ._pycore import KernelError
-
 INT64_MAX = 2**63 - 1
 MAX_POWER = 3
 MAX_FACTORS = 64
 _U32 = 2**32
 _KINDS = {"axis": 2, "quotient": 3, "offset": 3, "less": 3}
+
+
+class KernelError(Exception):
+    """A kernel refusal: args are (kind, point index or None, message, subject), as in ``_core``."""
 
 
 def _spec_error(message: str) -> KernelError:

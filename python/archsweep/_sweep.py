@@ -27,8 +27,8 @@ import polars as pl
 
 from . import _algebra, _args, _bisect, _kinds
 from ._axis import Chain, count_at_most, extremes, multiples, size, take
-from ._backend import KERNEL_ERRORS
-from ._count import SEED_DEFAULTS, _kind_error, _poly_core, _same, kind_of
+from ._backend import KERNEL_ERRORS, core
+from ._count import SEED_DEFAULTS, _kind_error, _same, kind_of
 from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
 from ._kinds import FLAG, KERNEL, SIZE, Kind
 from ._names import CONVENTIONS, _choose, convention_name
@@ -356,8 +356,12 @@ def _check_rules(blocks: list[Block]) -> None:
     works: set[tuple[str, int]] = set()
     for block in blocks:
         here: dict[tuple[str, int], str | None] = {}
+        conventions = {CONVENTIONS[int(c)] for c in block.values("convention")}
         for rule in block.kind.rules:
-            if rule.test != "divides" or block.axis_of(rule.small) is None:
+            arg = block.kind.arg(rule.small)
+            applies = [c for c in conventions if (rule.conventions is None or c in rule.conventions)
+                       and arg is not None and arg.applies(c)]  # fmt: skip
+            if rule.test != "divides" or block.axis_of(rule.small) is None or not applies:
                 continue
             small = block.values(rule.small)
             if isinstance(small, Chain):
@@ -655,7 +659,7 @@ def _least(block: Block, operand: str) -> list[int]:
 
 
 def plan(layer: Any, convention: Any, quantity: Any, budget: Any, backend: Any, given: dict[str, Any]) -> Plan:
-    module = _poly_core(backend)
+    module = core(backend)
     quantities = quantities_of(quantity)
     blocks = blocks_of(layer, convention, given)
     budget = None if budget is None else _args.scalar_size("budget", budget, minimum=0)

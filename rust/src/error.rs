@@ -1,18 +1,9 @@
 use std::fmt;
 
-use crate::grid::Field;
-
 /// Everything the kernels can refuse. Grid positions are flat C-order indices
 /// so the caller can name the exact inputs that caused it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Error {
-    /// The count at this grid point does not fit in `i64`.
-    Overflow { index: usize },
-    /// `groups` does not divide `n_features` or `n_units` at this grid point.
-    GroupsDoNotDivide { index: usize },
-    /// An operand holds a value outside its domain (the Python layer validates
-    /// first, so this guards the kernel rather than informing the user).
-    Operand { field: Field, reason: String },
     /// Operand or output shapes do not fit the grid.
     Shape(String),
     /// A model-space search would need more than `limit` bytes: `needed`
@@ -38,9 +29,6 @@ impl Error {
     /// A short machine-readable name, used by the binding.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::Overflow { .. } => "overflow",
-            Error::GroupsDoNotDivide { .. } => "groups",
-            Error::Operand { .. } => "operand",
             Error::Shape(_) => "shape",
             Error::Memory { .. } => "memory",
             Error::CountOverflow => "count_overflow",
@@ -55,9 +43,7 @@ impl Error {
     /// The grid point at fault, where there is one.
     pub fn index(&self) -> Option<usize> {
         match self {
-            Error::Overflow { index }
-            | Error::GroupsDoNotDivide { index }
-            | Error::Invalid { index, .. }
+            Error::Invalid { index, .. }
             | Error::QuantityOverflow { index, .. } => Some(*index),
             _ => None,
         }
@@ -77,13 +63,6 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Overflow { index } => {
-                write!(f, "parameter count overflows int64 at grid point {index}")
-            }
-            Error::GroupsDoNotDivide { index } => {
-                write!(f, "groups does not divide n_features and n_units at grid point {index}")
-            }
-            Error::Operand { field, reason } => write!(f, "{}: {reason}", field.name()),
             Error::Shape(msg) => f.write_str(msg),
             Error::Memory { needed, limit, position: Some(p), states } => write!(
                 f,

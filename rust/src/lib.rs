@@ -1,5 +1,8 @@
-//! archsweep: exact parameter counts of neural-network layers from
-//! closed-form formulas, evaluated over broadcast grids.
+//! archsweep: exact counts of neural-network layers from closed-form
+//! formulas, evaluated over broadcast grids. The kernel knows no layer: it
+//! evaluates polynomials of factors (`poly`) over an open mesh (`mesh`),
+//! planned row by row (`plans`, `eval`, `emit`); the layer kinds live in
+//! the Python registry, which compiles each kind into that form.
 //!
 //! The crate is plain Rust (`cargo test` needs no interpreter); the Python
 //! binding lives behind the `python` feature.
@@ -7,9 +10,6 @@
 pub mod emit;
 pub mod error;
 pub mod eval;
-pub mod formula;
-pub mod grid;
-pub mod kernels;
 pub mod mesh;
 mod plans;
 pub mod poly;
@@ -20,8 +20,5 @@ pub mod space;
 mod python;
 
 pub use error::{Error, Result};
-pub use formula::{params, params_checked, Config, Convention, Layer};
-pub use grid::{Field, Grid};
-pub use kernels::{chunk_counts, count_one, evaluate, sweep_count, sweep_fill, Column};
 pub use mesh::Mesh;
 pub use poly::{Factor, Spec, Term};

@@ -145,7 +145,8 @@ impl<'s> Planner<'s> {
         if self.folder.row_coefs.iter().any(|&k| row.varies(k)) {
             return Plan::General;
         }
-        let (mut x, mut dead, mut checks) = (None, self.folder.invalid, 0u64);
+        // x: the row's lane (operand k, shifted by c), which every factor of `lanes` equals.
+        let (mut x, mut lanes, mut dead, mut checks) = (None, 0u64, self.folder.invalid, 0u64);
         for &f in &self.folder.row_factors {
             match self.along(f, row) {
                 Along::Const(v) => self.factors[f] = v,
@@ -153,9 +154,17 @@ impl<'s> Planner<'s> {
                 Along::Check if spec.in_terms[f] => return Plan::General,
                 Along::Check => checks |= 1 << f,
                 Along::Lane(..) if !spec.in_terms[f] => {}
-                Along::Lane(_, _) if x.is_some() => return Plan::General,
-                Along::Lane(k, c) => x = Some((f, k, c)),
+                Along::Lane(k, c) if x.is_some_and(|(_, k0, c0)| (k0, c0) != (k, c)) => return Plan::General,
+                Along::Lane(k, c) => {
+                    // Another factor on the same lane (n_units, and n_units / groups at groups = 1) is the same x.
+                    let wider = x.is_none_or(|(f0, ..)| self.bounds.factor_max[f] > self.bounds.factor_max[f0]);
+                    x = if wider { Some((f, k, c)) } else { x };
+                    lanes |= 1 << f;
+                }
             }
+        }
+        if self.folder.degree_in(lanes) > 3 {
+            return Plan::General; // a cubic in x at most
         }
         if dead {
             // No point of the row is valid: a sweep keeps none, a count
@@ -174,7 +183,7 @@ impl<'s> Planner<'s> {
         let slots = self.cubics[slot * nq..(slot + 1) * nq].iter_mut();
         for (q, (cubic, &fits)) in slots.zip(fast).enumerate() {
             let saturate = !fits || budget == Some(q);
-            *cubic = self.folder.fold(q, x.map(|(f, ..)| f), &self.factors, |k| row.get(k, 0), saturate);
+            *cubic = self.folder.fold(q, lanes, &self.factors, |k| row.get(k, 0), saturate);
         }
         let cubics = &self.cubics[slot * nq..(slot + 1) * nq];
         let fits_i64 = |q: usize, at: u64| fast[q] || cubics[q].eval_sat(at) <= INT64_MAX;

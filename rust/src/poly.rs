@@ -279,10 +279,16 @@ impl Specialized {
     /// fits everywhere, see [`Bounds::fast`]) the wrapped ones are exact
     /// wherever `x` can be at least 1, and where it cannot only `c0` matters.
     #[inline]
+    /// The highest degree in the factors of `mask` (bit f: factor f) of any term.
+    pub fn degree_in(&self, mask: u64) -> u32 {
+        let degree = |t: &RowTerm| t.powers.iter().filter(|&&(f, _)| mask >> f & 1 == 1).map(|&(_, e)| e).sum();
+        self.terms.iter().flatten().map(degree).max().unwrap_or(0)
+    }
+
     pub fn fold(
         &self,
         q: usize,
-        x: Option<usize>,
+        x: u64,
         factors: &[i64],
         coef: impl Fn(usize) -> i64,
         saturate: bool,
@@ -295,8 +301,8 @@ impl Specialized {
                 (w, s) = (w.wrapping_mul(c), s.saturating_mul(c as u64));
             }
             for &(f, e) in &t.powers {
-                if Some(f) == x {
-                    degree = e as usize;
+                if x >> f & 1 == 1 {
+                    degree += e as usize; // the factors of x are one value (the row's lane)
                     continue;
                 }
                 let v = factors[f];
@@ -547,18 +553,18 @@ mod tests {
         assert_eq!((none.row_factors.clone(), some.row_factors.clone()), (vec![0, 1], vec![0, 1]));
         for folder in [none, some] {
             for saturate in [true, false] {
-                let fold_u = folder.fold(0, Some(1), &fv, |k| ops[k], saturate);
+                let fold_u = folder.fold(0, 1 << 1, &fv, |k| ops[k], saturate);
                 assert_eq!((fold_u.degree, fold_u.eval(12)), (2, out[0] as i64));
-                let fold_f = folder.fold(0, Some(0), &fv, |k| ops[k], saturate);
+                let fold_f = folder.fold(0, 1 << 0, &fv, |k| ops[k], saturate);
                 assert_eq!((fold_f.degree, fold_f.eval(7) as u64), (3, out[0]));
             }
-            let constant = folder.fold(0, None, &fv, |k| ops[k], true);
+            let constant = folder.fold(0, 0, &fv, |k| ops[k], true);
             assert_eq!((constant.degree, constant.eval_sat(0)), (0, out[0]));
         }
         // A factor of constants only: folded in, or invalid at every point.
         let all = spec.specialize(|k| Some(ops[k]));
         assert!(all.row_factors.is_empty() && !all.invalid);
-        assert_eq!(all.fold(0, None, &[], |_| unreachable!(), true).eval_sat(0), out[0]);
+        assert_eq!(all.fold(0, 0, &[], |_| unreachable!(), true).eval_sat(0), out[0]);
         assert!(spec.specialize(|k| Some([7, 36, 5, 2, 9, 1][k])).invalid);
     }
 

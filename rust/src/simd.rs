@@ -8,18 +8,8 @@
 //! in an atomic) and runs the same `#[inline(always)]` body, which the
 //! compiler vectorises for the enabled features.
 
-use crate::formula::Coeffs;
 use crate::mesh::Read;
 use crate::poly::Cubic;
-
-/// The counts along a row where only the sizes change: two multiplies and
-/// two adds a point, no overflow possible (the caller proved it).
-#[inline(always)]
-fn sizes_row_body<F: Read, U: Read>(k: &Coeffs<i64>, f: F, u: U, out: &mut [i64]) {
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = k.eval(f.at(j), u.at(j));
-    }
-}
 
 /// A folded quantity along a row: `c` at `x(j) + shift` by Horner, one loop
 /// per degree so each vectorises (a multiply and an add per degree a point;
@@ -115,12 +105,6 @@ macro_rules! multiversion {
 }
 
 multiversion! {
-    /// The counts along a sizes-only row (see `sizes_row_body`).
-    pub fn sizes_row<F: Read, U: Read>(k: &Coeffs<i64>, f: F, u: U, out: &mut [i64]) -> () => sizes_row_body;
-    sizes_row_v4, sizes_row_v3
-}
-
-multiversion! {
     /// A folded quantity along a row (see `horner_body`).
     pub fn horner<X: Read>(c: &Cubic, shift: i64, x: X, out: &mut [i64]) -> () => horner_body;
     horner_v4, horner_v3
@@ -146,12 +130,6 @@ mod tests {
     #[test]
     fn every_version_agrees_with_the_portable_loop() {
         let u: Vec<i64> = (1..=1000).map(|x| (x * 7919) % 1009 + 1).collect();
-        let k = Coeffs { input: 4, recurrent: 4, bias: 8 };
-        let mut expected = vec![0; u.len()];
-        sizes_row_body(&k, ConstLane(37), ContigLane(u.as_ptr()), &mut expected);
-        let mut got = vec![0; u.len()];
-        sizes_row(&k, ConstLane(37), ContigLane(u.as_ptr()), &mut got);
-        assert_eq!(got, expected);
         for limit in [0, 1, 500, 1009, 2000] {
             assert_eq!(count_at_most(&u, limit), count_at_most_body(&u, limit));
             for len in [0, 15, 16, 17, 999] {
@@ -164,18 +142,12 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx2") {
-                let mut v3 = vec![0; u.len()];
-                unsafe { sizes_row_v3(&k, ConstLane(37), ContigLane(u.as_ptr()), &mut v3) };
-                assert_eq!(v3, expected);
                 assert_eq!(unsafe { count_at_most_v3(&u, 500) }, count_at_most_body(&u, 500));
                 let (mut a, mut b) = (vec![0; u.len()], vec![0; u.len()]);
                 let n = unsafe { select_at_most_v3(&u, 500, 0, &mut a) };
                 assert_eq!((n, &a[..n]), (select_at_most_body(&u, 500, 0, &mut b), &b[..n]));
             }
             if std::is_x86_feature_detected!("avx512dq") && std::is_x86_feature_detected!("avx512vl") {
-                let mut v4 = vec![0; u.len()];
-                unsafe { sizes_row_v4(&k, ConstLane(37), ContigLane(u.as_ptr()), &mut v4) };
-                assert_eq!(v4, expected);
                 assert_eq!(unsafe { count_at_most_v4(&u, 500) }, count_at_most_body(&u, 500));
                 let (mut a, mut b) = (vec![0; u.len()], vec![0; u.len()]);
                 let n = unsafe { select_at_most_v4(&u, 500, 0, &mut a) };

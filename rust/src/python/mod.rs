@@ -9,46 +9,32 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 
 use crate::error::Error;
-use crate::formula::Layer;
 use std::ops::Range;
 
 use rayon::prelude::*;
 
 use crate::emit;
 use crate::eval::{self, Budget};
-use crate::grid::{self, Field, Grid, N_FIELDS};
-use crate::kernels::{self, Column};
-use crate::mesh::Mesh;
+use crate::mesh::{self, Mesh};
 use crate::poly::{Factor, Spec, Term};
 
 mod space;
 
-create_exception!(_core, KernelError, PyException, "A kernel refusal: args are (kind, grid index or None, message).");
+create_exception!(
+    _core,
+    KernelError,
+    PyException,
+    "A kernel refusal: args are (kind, point index or None, message, the factor, quantity or operand at fault or None)."
+);
 
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
-        KernelError::new_err((e.kind(), e.index(), e.to_string()))
-    }
-}
-
-/// A refusal of the generic kernel: `KernelError(kind, grid index or None,
-/// message, the factor, quantity or operand at fault or None)`.
-struct PolyError(Error);
-
-impl From<PolyError> for PyErr {
-    fn from(PolyError(e): PolyError) -> PyErr {
         KernelError::new_err((e.kind(), e.index(), e.to_string(), e.subject()))
     }
 }
 
-impl From<Error> for PolyError {
-    fn from(e: Error) -> PolyError {
-        PolyError(e)
-    }
-}
-
 /// Points per stretch of work between checks for Ctrl-C: about 10–50 ms.
-const SLAB: usize = grid::CHUNK * 128;
+const SLAB: usize = mesh::CHUNK * 128;
 
 /// Runs `work` without the GIL, then lets a pending Ctrl-C surface before
 /// the result does, and maps kernel errors to `KernelError`.
@@ -66,159 +52,6 @@ fn slabs(range: Range<usize>) -> impl Iterator<Item = Range<usize>> {
     (range.start..range.end).step_by(SLAB).map(move |s| s..(s + SLAB).min(range.end))
 }
 
-fn layer(code: u8) -> PyResult<Layer> {
-    Layer::from_code(code).ok_or_else(|| PyValueError::new_err(format!("unknown layer code {code}")))
-}
-
-fn borrow<'a, 'py>(operands: &'a [PyReadonlyArrayDyn<'py, i64>]) -> PyResult<[ArrayViewD<'a, i64>; N_FIELDS]> {
-    if operands.len() != N_FIELDS {
-        return Err(PyValueError::new_err(format!("expected {N_FIELDS} operands, got {}", operands.len())));
-    }
-    Ok(std::array::from_fn(|k| operands[k].as_array()))
-}
-
-fn grid_range(grid: &Grid, start: usize, end: Option<usize>) -> PyResult<Range<usize>> {
-    let end = end.unwrap_or(grid.len());
-    if start > end || end > grid.len() {
-        return Err(PyValueError::new_err(format!("points {start}..{end} are not within the grid's {}", grid.len())));
-    }
-    Ok(start..end)
-}
-
-/// Writes the count at every point of the operands' broadcast into `out`
-/// (C-contiguous int64, of the broadcast shape).
-#[pyfunction]
-fn count(
-    py: Python<'_>,
-    layer_code: u8,
-    operands: Vec<PyReadonlyArrayDyn<'_, i64>>,
-    mut out: PyReadwriteArrayDyn<'_, i64>,
-) -> PyResult<()> {
-    let layer = layer(layer_code)?;
-    let shape = out.shape().to_vec();
-    let views = borrow(&operands)?;
-    let out = out.as_slice_mut().map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
-    let grid = detached(py, || Grid::new(&shape, &views))?;
-    for slab in slabs(0..grid.len()) {
-        let piece = &mut out[slab.clone()];
-        detached(py, || kernels::evaluate(layer, &grid, slab, piece))?;
-    }
-    Ok(())
-}
-
-/// The count of one configuration, its fields given as integers in
-/// `Field` order: the fast path for scalar calls.
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn count_one(
-    layer_code: u8,
-    n_features: i64,
-    n_units: i64,
-    kernel_d: i64,
-    kernel_h: i64,
-    kernel_w: i64,
-    bias: bool,
-    bidirectional: bool,
-    convention: i64,
-    reset_after: bool,
-    groups: i64,
-) -> PyResult<i64> {
-    let values = [
-        n_features,
-        n_units,
-        kernel_d,
-        kernel_h,
-        kernel_w,
-        bias as i64,
-        bidirectional as i64,
-        convention,
-        reset_after as i64,
-        groups,
-    ];
-    Ok(kernels::count_one(layer(layer_code)?, &values)?)
-}
-
-/// Number of rows a sweep over the operands' broadcast to `shape` keeps
-/// among grid points `start..end` (default: all).
-#[pyfunction]
-#[pyo3(signature = (layer_code, shape, operands, budget=None, start=0, end=None))]
-fn sweep_count(
-    py: Python<'_>,
-    layer_code: u8,
-    shape: Vec<usize>,
-    operands: Vec<PyReadonlyArrayDyn<'_, i64>>,
-    budget: Option<i64>,
-    start: usize,
-    end: Option<usize>,
-) -> PyResult<usize> {
-    let layer = layer(layer_code)?;
-    let views = borrow(&operands)?;
-    let grid = detached(py, || Grid::new(&shape, &views))?;
-    let mut rows = 0;
-    for slab in slabs(grid_range(&grid, start, end)?) {
-        rows += detached(py, || kernels::sweep_count(layer, &grid, budget, slab))?;
-    }
-    Ok(rows)
-}
-
-/// The rows a sweep keeps among grid points `start..end` (default: all):
-/// their counts, and for each `(field code, bytes per value)` of `columns`
-/// the field's values as a uint8 array of that many bytes a row. Counts the
-/// rows, allocates the outputs through numpy (which asks for huge pages),
-/// then fills them, a slab at a time.
-#[pyfunction]
-#[pyo3(signature = (layer_code, shape, operands, budget, columns, start=0, end=None))]
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn sweep_fill<'py>(
-    py: Python<'py>,
-    layer_code: u8,
-    shape: Vec<usize>,
-    operands: Vec<PyReadonlyArrayDyn<'py, i64>>,
-    budget: Option<i64>,
-    columns: Vec<(usize, usize)>,
-    start: usize,
-    end: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Vec<Bound<'py, PyArray1<u8>>>)> {
-    let layer = layer(layer_code)?;
-    let views = borrow(&operands)?;
-    let mut fields = Vec::with_capacity(columns.len());
-    for &(code, width) in &columns {
-        let field = Field::from_code(code).ok_or_else(|| PyValueError::new_err(format!("unknown field {code}")))?;
-        if ![1, 2, 4, 8].contains(&width) {
-            return Err(PyValueError::new_err(format!("column {}: {width} bytes a value", field.name())));
-        }
-        fields.push((field, width));
-    }
-    let grid = detached(py, || Grid::new(&shape, &views))?;
-    let mut counts = Vec::new();
-    for slab in slabs(grid_range(&grid, start, end)?) {
-        counts.push(detached(py, || kernels::chunk_counts(layer, &grid, budget, slab))?);
-    }
-    let rows: usize = counts.iter().flatten().sum();
-    // SAFETY (both): uninitialised arrays, every element written below before Python sees them.
-    let params = unsafe { PyArray1::<i64>::new(py, [rows], false) };
-    let arrays: Vec<_> =
-        fields.iter().map(|&(_, width)| unsafe { PyArray1::<u8>::new(py, [rows * width], false) }).collect();
-    {
-        let mut params_rw = params.readwrite();
-        let mut rest = params_rw.as_slice_mut().map_err(|_| PyValueError::new_err("params is not contiguous"))?;
-        let mut guards: Vec<_> = arrays.iter().map(|a| a.readwrite()).collect();
-        let mut outs = Vec::with_capacity(guards.len());
-        for (guard, &(field, width)) in guards.iter_mut().zip(&fields) {
-            let bytes = guard.as_slice_mut().map_err(|_| PyValueError::new_err("a column is not contiguous"))?;
-            outs.push(Column { field, width, bytes });
-        }
-        for (slab, counts) in slabs(grid_range(&grid, start, end)?).zip(&counts) {
-            let n: usize = counts.iter().sum();
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
-            rest = tail;
-            let cols: Vec<Column> = outs.iter_mut().map(|c| c.split_off_rows(n)).collect();
-            detached(py, || kernels::sweep_fill(layer, &grid, budget, slab, counts, head, cols))?;
-        }
-    }
-    Ok((params, arrays))
-}
-
 /// A factor as the binding receives it: `(kind, i)` or `(kind, i, k or c)`.
 #[derive(FromPyObject)]
 enum FactorArg {
@@ -231,7 +64,7 @@ type TermArg = (i64, Vec<(i64, i64)>);
 
 /// The spec from its Python form: every factor one of the four kinds, every
 /// index at least 0, every power a u32 (then `Spec::new` checks the rest).
-fn spec(n_operands: usize, factors: Vec<FactorArg>, quantities: Vec<Vec<TermArg>>) -> Result<Spec, PolyError> {
+fn spec(n_operands: usize, factors: Vec<FactorArg>, quantities: Vec<Vec<TermArg>>) -> Result<Spec, Error> {
     let index = |v: i64| usize::try_from(v).map_err(|_| Error::Spec(format!("index {v} is negative")));
     let factors = factors
         .into_iter()
@@ -282,7 +115,7 @@ fn points(
     budget: Budget,
     start: usize,
     end: Option<usize>,
-) -> Result<Range<usize>, PolyError> {
+) -> Result<Range<usize>, Error> {
     let range = start..end.unwrap_or(mesh.len());
     eval::check(spec, mesh, &range, budget)?;
     Ok(range)
@@ -303,16 +136,14 @@ fn poly_count(
     let slices: Vec<Option<&mut [i64]>> = outs.iter_mut().map(|o| o.as_slice_mut().ok()).collect();
     if bad || slices.iter().any(Option::is_none) {
         let n = spec.quantities.len();
-        return Err(
-            PolyError(Error::Shape(format!("outs must be {n} C-contiguous int64 arrays of shape {shape:?}"))).into()
-        );
+        return Err(Error::Shape(format!("outs must be {n} C-contiguous int64 arrays of shape {shape:?}")).into());
     }
     let mut slices: Vec<&mut [i64]> = slices.into_iter().flatten().collect();
     let views = views(&operands);
-    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized).map_err(PolyError))?;
+    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized))?;
     for slab in slabs(0..mesh.len()) {
         let pieces = slices.iter_mut().map(|s| &mut s[slab.clone()]).collect();
-        detached(py, || eval::evaluate(&spec, &mesh, slab, pieces).map_err(PolyError))?;
+        detached(py, || eval::evaluate(&spec, &mesh, slab, pieces))?;
     }
     Ok(())
 }
@@ -334,10 +165,10 @@ fn poly_sweep_count(
 ) -> PyResult<usize> {
     let spec = spec(operands.len(), factors, quantities)?;
     let views = views(&operands);
-    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized).map_err(PolyError))?;
+    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized))?;
     let mut rows = 0;
     for slab in slabs(points(&spec, &mesh, budget, start, end)?) {
-        rows += detached(py, || eval::sweep_count(&spec, &mesh, budget, slab).map_err(PolyError))?;
+        rows += detached(py, || eval::sweep_count(&spec, &mesh, budget, slab))?;
     }
     Ok(rows)
 }
@@ -363,14 +194,14 @@ fn poly_sweep_fill<'py>(
 ) -> PyResult<(Vec<Bound<'py, PyArray1<i64>>>, Vec<Bound<'py, PyArray1<u8>>>)> {
     let spec = spec(operands.len(), factors, quantities)?;
     for &(operand, width) in &columns {
-        eval::check_column(operand, width, operands.len()).map_err(PolyError)?;
+        eval::check_column(operand, width, operands.len())?;
     }
     let views = views(&operands);
-    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized).map_err(PolyError))?;
+    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized))?;
     let range = points(&spec, &mesh, budget, start, end)?;
     let mut counts = Vec::new();
     for slab in slabs(range.clone()) {
-        counts.push(detached(py, || eval::chunk_counts(&spec, &mesh, budget, slab).map_err(PolyError))?);
+        counts.push(detached(py, || eval::chunk_counts(&spec, &mesh, budget, slab))?);
     }
     let rows: usize = counts.iter().flatten().sum();
     // SAFETY (both): uninitialised arrays, every element written below before Python sees them.
@@ -398,7 +229,7 @@ fn poly_sweep_fill<'py>(
                 })
                 .collect();
             let slab_cols: Vec<emit::Column> = cols.iter_mut().map(|c| c.split_off_rows(n)).collect();
-            detached(py, || eval::sweep_fill(&spec, &mesh, budget, slab, counts, heads, slab_cols).map_err(PolyError))?;
+            detached(py, || eval::sweep_fill(&spec, &mesh, budget, slab, counts, heads, slab_cols))?;
         }
     }
     Ok((values, arrays))
@@ -416,17 +247,13 @@ fn fill(py: Python<'_>, mut out: PyReadwriteArrayDyn<'_, i64>, value: i64, threa
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(count, m)?)?;
-    m.add_function(wrap_pyfunction!(count_one, m)?)?;
-    m.add_function(wrap_pyfunction!(sweep_count, m)?)?;
-    m.add_function(wrap_pyfunction!(sweep_fill, m)?)?;
     m.add_function(wrap_pyfunction!(fill, m)?)?;
     m.add_function(wrap_pyfunction!(poly_count, m)?)?;
     m.add_function(wrap_pyfunction!(poly_sweep_count, m)?)?;
     m.add_function(wrap_pyfunction!(poly_sweep_fill, m)?)?;
     m.add("KernelError", m.py().get_type::<KernelError>())?;
-    m.add("CHUNK", grid::CHUNK)?;
-    m.add("PARALLEL_MIN", grid::PARALLEL_MIN)?;
+    m.add("CHUNK", mesh::CHUNK)?;
+    m.add("PARALLEL_MIN", mesh::PARALLEL_MIN)?;
     space::register(m)?;
     Ok(())
 }
