@@ -26,7 +26,7 @@ import polars as pl
 from . import _args, _kinds
 from ._backend import KERNEL_ERRORS, core
 from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
-from ._names import backend_name, convention_name
+from ._names import BACKENDS, CONVENTIONS, backend_name, convention_name
 from ._space import Choice, Repeat
 from ._sweep import available_memory
 from ._kinds import Quantities
@@ -136,9 +136,14 @@ def _plain(value: Any) -> bool:
     if not isinstance(value, Layer):
         return False
     for v in value._args.values():
+        if type(v) in _SCALARS:
+            continue
         if isinstance(v, (Choice, Repeat)) or (isinstance(v, Layer) and not _plain(v)):
             return False
     return True
+
+
+_SCALARS = frozenset({int, bool, str, float, tuple, type(None)})  # argument types that hold no choice
 
 
 def _n_concrete(value: Any) -> int:
@@ -176,9 +181,15 @@ class _Meter:
     """The bytes a Model holds while it is compiled, charged before (or, for
     Python objects, as) they are allocated, against ``max_bytes``."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, limit: int | None) -> None:
+        self._limit = limit  # None: half the available memory, read when first needed (a file read: ~10 µs)
         self.used = 0
+
+    @property
+    def limit(self) -> int:
+        if self._limit is None:
+            self._limit = available_memory() // 2
+        return self._limit
 
     def charge(self, nbytes: int, what: str) -> None:
         if self.used + nbytes > self.limit:
@@ -193,17 +204,23 @@ class _Meter:
         self.used -= nbytes
 
 
+def _normalized(layer: Layer, path: str) -> Layer | Incompatible:
+    """A plain layer checked and in canonical form, or the Incompatible its
+    arguments raise (a space leaves such an option out; a model refuses it)."""
+    try:
+        return layer.normalized()
+    except Incompatible as exc:
+        exc.layer = layer
+        return exc
+    except (InvalidArgumentError, ArgumentTypeError) as exc:
+        raise type(exc)(f"{_where(path, layer)}: {exc}") from None
+
+
 def _position(element: Any, path: str, suffix: str, meter: _Meter | None) -> _Position:
     """The position ``element`` makes; ``meter`` (None: charged already) is
     charged for it before all but its first option are made."""
     if _plain(element):  # the common case first: one option, no choice to record
-        try:
-            return _Position(path, [element.normalized()], [{}])
-        except Incompatible as exc:
-            exc.layer = element
-            return _Position(path, [exc], [{}])
-        except (InvalidArgumentError, ArgumentTypeError) as exc:
-            raise type(exc)(f"{_where(path, element)}: {exc}") from None
+        return _Position(path, [_normalized(element, path)], [{}])
     if isinstance(element, type) and issubclass(element, Layer):
         raise ArgumentTypeError(f"{_where(path)}: got the class {element.__name__}; call it: {element.__name__}(...)")
     if isinstance(element, Repeat):
@@ -282,6 +299,8 @@ def _positions(layers: list[Any], meter: _Meter) -> list[_Position]:
 
 
 def _input_shape(value: Any) -> Shape:
+    if type(value) is tuple and value and all(type(v) is int and v >= 1 for v in value):
+        return value  # the common case, already canonical
     if not isinstance(value, (tuple, list)):
         raise ArgumentTypeError(f"input_shape must be a tuple such as (28, 28, 1), got {value!r}")
     if not value:
@@ -330,17 +349,30 @@ class Model:
         self.layers = list(layers)
         if not self.layers:
             raise InvalidArgumentError("layers must hold at least one layer, got an empty list")
-        self.convention = convention_name(convention)
-        self.backend = backend_name(backend)
-        limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
+        self.convention = convention if convention in CONVENTIONS else convention_name(convention)
+        self.backend = backend if backend in BACKENDS else backend_name(backend)
+        limit = None if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
+        self._built: list[_Position] | None = None
+        if all(_plain(layer) for layer in self.layers):
+            # One model of plain layers (the common case, and the one timed): each layer once, in order; its
+            # positions are made only if a space's method asks for them.
+            self._is_concrete = True
+            self._follow((str(i), _normalized(layer, str(i))) for i, layer in enumerate(self.layers))
+            return
         meter = _Meter(limit)
-        self._positions = _positions(self.layers, meter)
-        self._is_concrete = all(len(p.options) == 1 for p in self._positions)
+        self._built = _positions(self.layers, meter)
+        self._is_concrete = all(len(p.options) == 1 for p in self._built)
         if self._is_concrete:
-            self._follow()
+            self._follow((pos.path, pos.options[0]) for pos in self._built)
         else:
             self._compile(meter)
             self._columns()  # refuses a choice name used twice
+
+    @property
+    def _positions(self) -> list[_Position]:
+        if self._built is None:  # a model of plain layers: one option each
+            self._built = [_Position(str(i), [layer], [{}]) for i, (layer, _, _) in enumerate(self._trace)]
+        return self._built
 
     # -- compiling -------------------------------------------------------------------------------------------
 
@@ -394,24 +426,27 @@ class Model:
         self._cost = np.concatenate(costs)
         self._next = np.concatenate(nexts)
 
-    def _follow(self) -> None:
-        """A single model: each layer once, from the input shape forward; its
-        tables are the one path through them."""
+    def _follow(self, options: Iterator[tuple[str, Any]]) -> None:
+        """A single model: each layer (path, option) once, from the input shape forward."""
         self._trace: list[tuple[Layer, Shape, Quantities]] = []
-        state: tuple[Shape, bool | None] = (self.input_shape, None)
+        shape = self.input_shape
         costs = []
-        for pos in self._positions:
-            option = pos.options[0]
+        for path, option in options:
             try:
-                state, quantities = self._step(pos, 0, option, *state)
+                shape, quantities = self._through(path, option, shape)
             except Incompatible as exc:
-                raise InvalidArgumentError(f"{_where(pos.path, option)}: {exc}") from None
+                raise InvalidArgumentError(f"{_where(path, option)}: {exc}") from None
             costs.append(quantities.params)
             if isinstance(option, Layer):  # not a left-out one
-                self._trace.append((option, state[0], quantities))
-        self._n_states = [1] * (len(costs) + 1)
-        self._cost = np.array(costs, dtype=np.int64)
-        self._next = np.zeros(len(costs), dtype=np.int64)
+                self._trace.append((option, shape, quantities))
+        self._path = costs  # its tables, made when a space's method asks (_single_path): a model rarely needs them
+
+    def _single_path(self) -> None:
+        """A single model's tables: the one path through its layers."""
+        if self._is_concrete and not hasattr(self, "_cost"):
+            self._n_states = [1] * (len(self._path) + 1)
+            self._cost = np.array(self._path, dtype=np.int64)
+            self._next = np.zeros(len(self._path), dtype=np.int64)
 
     def _step(self, pos: _Position, o: int, option: Any, shape: Shape, closed: bool | None):
         """The state after option ``o`` from (shape, closed) and its
@@ -428,28 +463,34 @@ class Model:
                 raise _Structural("part of a repetition left out")
             if slot.last:
                 closed = None
+        out, quantities = self._through(pos.path, option, shape)
+        return (out, closed), quantities
+
+    def _through(self, path: str, option: Any, shape: Shape) -> tuple[Shape, Quantities | None]:
+        """The shape after ``option`` (a layer, None: left out, or the Incompatible it raises) and its
+        quantities: None in a space when its params are beyond int64, refused in a single model."""
         if option is None:
-            return (shape, closed), NOTHING
+            return shape, NOTHING
         if isinstance(option, Incompatible):
             raise option
         out, count = option.infer(shape, self.convention)
-        quantities = self._count(count, pos.path, option) if isinstance(count, Count) else NOTHING
+        if type(count) is Count:
+            try:
+                quantities = _quantities(count, self.convention)
+            except ArchsweepError as exc:
+                raise type(exc)(f"{_where(path, option)}: {exc}") from None
+        else:
+            quantities = NOTHING
         if quantities.params > INT64_MAX:
             if self.is_concrete:
-                raise ParamOverflowError(f"{_where(pos.path, option)}: the parameter count does not fit in int64")
-            return (out, closed), None
-        return (out, closed), quantities
+                raise ParamOverflowError(f"{_where(path, option)}: the parameter count does not fit in int64")
+            return out, None
+        return out, quantities
 
     @property
     def is_concrete(self) -> bool:
         """True when the model has no decisions left: one architecture."""
         return self._is_concrete
-
-    def _count(self, count: Count, path: str, layer: Layer) -> Quantities:
-        try:
-            return _quantities(count, self.convention)
-        except ArchsweepError as exc:
-            raise type(exc)(f"{_where(path, layer)}: {exc}") from None
 
     # -- one model ---------------------------------------------------------------------------------------------
 
@@ -526,6 +567,8 @@ class Model:
     @property
     def size(self) -> int:
         """The number of architectures (1 for a single model)."""
+        if self._is_concrete:
+            return 1
         ways = [1] * self._n_states[-1]
         start = len(self._cost)
         for p in reversed(range(len(self._positions))):
@@ -616,6 +659,7 @@ def _model_arg(space: Any) -> Model:
 
 
 def _tables(space: Model) -> tuple[Any, ...]:
+    space._single_path()
     return space._n_states, [len(p.options) for p in space._positions], space._cost, space._next
 
 

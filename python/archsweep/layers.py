@@ -229,7 +229,10 @@ class Layer:
         (kernel tuples, lower-case names). Raises InvalidArgumentError or
         ArgumentTypeError naming the argument; :class:`Incompatible` for
         arguments that exclude each other."""
-        return self.replace(**self._check())
+        checked = self._check()
+        if all(value is self._args[name] for name, value in checked.items()):
+            return self  # already canonical (ints and bools come back as they are): no copy
+        return self.replace(**checked)
 
     def _check(self) -> dict[str, Any]:
         return {}
