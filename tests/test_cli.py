@@ -167,3 +167,27 @@ def test_a_printed_table_shows_only_columns_that_say_something(tmp_path):
     full = pl.read_parquet(path)
     assert {"kernel_d", "kernel_h", "kernel_w", "groups"} <= set(full.columns)
     assert full["groups"].null_count() == full.height
+
+
+@pytest.mark.parametrize(
+    ("argv", "call"),
+    [
+        (["sweep", "--layer", "mha", "--n-features", "8,16", "--num-heads", "1,2", "--key-dim", "4",
+          "--kdim", "none,3", "--convention", "keras,torch"],
+         lambda: asw.sweep("mha", [8, 16], num_heads=[1, 2], key_dim=4, kdim=[None, 3], convention=["keras", "torch"])),
+        (["sweep", "--layer", "batchnorm,layernorm", "--n-features", "1..64", "--convention", "torch",
+          "--quantity", "buffers,params", "--affine", "both", "--budget", "100"],
+         lambda: asw.sweep(["batchnorm", "layernorm"], range(1, 65), convention="torch",
+                           quantity=["buffers", "params"], affine=[False, True], budget=100)),
+        (["search", "lstm", "--n-features", "32", "--n-units", "17..1G", "--num-layers", "1..3",
+          "--proj-size", "0,16", "--convention", "torch", "--budget", "1M"],
+         lambda: asw.search("lstm", 32, range(17, 10**9 + 1), num_layers=[1, 2, 3], proj_size=[0, 16],
+                            convention="torch", budget=10**6)),
+    ],
+)  # fmt: skip
+def test_grid_commands_take_every_kind_s_arguments(tmp_path, argv, call):
+    """sweep and search on the command line: the registry's arguments as flags, the same table as Python's."""
+    out = tmp_path / "t.parquet"
+    assert cli.main([*argv, "-o", str(out), *(["--no-progress"] if argv[0] == "sweep" else [])]) == 0
+    expected = call()
+    assert expected.height > 0 and pl.read_parquet(out).equals(expected)

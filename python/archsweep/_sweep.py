@@ -494,8 +494,11 @@ def frame(block: Block, schema: dict[str, pl.DataType], columns: dict[str, np.nd
             shown = CONVENTIONS[value] if name == "convention" else bool(value) if dtype == pl.Boolean else value
             series[name] = pl.lit(shown, dtype=dtype)
     table = pl.DataFrame([s.alias(n) for n, s in series.items() if isinstance(s, pl.Series)], height=rows)
+    # One pass: the constant columns, then the nulls of arguments that do not apply (polars runs
+    # with_columns' expressions in parallel, against the columns as they were: hence two steps).
     table = table.with_columns(s.alias(n) for n, s in series.items() if isinstance(s, pl.Expr))
-    return table.with_columns(_nulls(block, schema, columns)).select(list(schema))
+    nulls = _nulls(block, schema, columns)
+    return (table.with_columns(nulls) if nulls else table).select(list(schema))
 
 
 def _nulls(block: Block, schema: dict[str, pl.DataType], columns: dict[str, np.ndarray]) -> list[pl.Expr]:

@@ -342,7 +342,7 @@ def _sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layer", type=parse_names, default=["rnn", "lstm", "gru"],
                    help="comma-separated layer kinds (default rnn,lstm,gru)")  # fmt: skip
     p.add_argument("--n-features", type=parse_values, default=[128], help="e.g. 128 or 1..512 (default 128)")
-    p.add_argument("--n-units", type=parse_values, default=range(1, 4097), help="e.g. 1..4096 (the default)")
+    p.add_argument("--n-units", type=parse_values, help="e.g. 1..4096 (the default, for kinds that have n_units)")
     p.add_argument("--budget", type=parse_number, help="keep only rows whose (first) quantity is at most this (5M)")
     p.add_argument("--max-bytes", type=parse_number,
                    help="refuse printed tables larger than this (default half the RAM; not with -o)")  # fmt: skip
@@ -421,7 +421,11 @@ def _grid_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _sweep_command(args: argparse.Namespace) -> int:
+    from . import _kinds
+
     options = _grid_options(args)
+    if args.n_units is None and any(k is not None and k.arg("n_units") for k in map(_kinds.find, args.layer)):
+        args.n_units = range(1, 4097)
     if args.output is not None:
         from ._sink import sweep_to_file
 
