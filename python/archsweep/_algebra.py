@@ -244,7 +244,8 @@ def scalar_function(kind: Kind, convention: str, quantity: str):
     sizes = [a.name for a in kind.args if a.type == SIZE]
     arguments = [*sizes, *(f"k{i}" for i in range(kind.rank))]
     # The polynomials read only the sizes some combination's formula names.
-    symbols = {n for combo in itertools.product(*([False, True] for _ in order)) for n in _names_read(kind, convention, order, combo)}
+    combos = itertools.product(*([False, True] for _ in order))
+    symbols = {n for combo in combos for n in _names_read(kind, convention, order, combo, quantity)}
     used = [a for a in arguments if any(_reads(sym, a) for sym in symbols)]
     body.append(f"return _polys[({', '.join(key)}{',' if len(key) == 1 else ''})]({', '.join(used)})")
     source = f"def scalar({', '.join([*positional, '*', *params])}):\n" + "".join(f"    {line}\n" for line in body)
@@ -267,10 +268,12 @@ def _plain(arg: _kinds.Arg, name: str) -> str:
     return f"type({name}) is bool" if arg.type == FLAG else f"type({name}) is int"
 
 
-def _names_read(kind: Kind, convention: str, order: list[tuple[str, str]], values: tuple[bool, ...]) -> set[str]:
+def _names_read(kind: Kind, convention: str, order: list[tuple[str, str]], values: tuple[bool, ...],
+                quantity: str) -> set[str]:  # fmt: skip
+    """The symbols ``quantity``'s polynomial reads at one combination of the option values."""
     combo = {"convention": CONVENTIONS.index(convention), **{e: int(v) for (_, e), v in zip(order, values)}}
     _complete(kind, combo)
-    return {n for q in _kinds.Quantities._fields for n in _symbolic(kind, combo, [q])[0].symbols()}
+    return _symbolic(kind, combo, [quantity])[0].symbols()
 
 
 def _complete(kind: Kind, combo: dict[str, int]) -> None:

@@ -500,15 +500,17 @@ COMMANDS: dict[str, _Command] = {
 
 
 def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The parser of ``argv``'s command (every command's when ``argv`` is
-    None): the others are listed but left empty, since adding arguments is
-    most of argparse's start-up cost."""
+    """The parser of ``argv``'s command alone (every command's when ``argv``
+    is None; with no known command, all are listed but left empty): making
+    parsers and adding arguments is most of argparse's start-up cost."""
     parser = _Parser(
         prog="archsweep", description="Exact parameter counts of neural-network layers, without any framework."
     )
     sub = parser.add_subparsers(dest="command", required=True)
     wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     for name, (summary, description, arguments, _) in COMMANDS.items():
+        if wanted in COMMANDS and name != wanted:
+            continue  # a parser costs about 1.5 ms (its --help's formatter): only the one asked for is made
         p = sub.add_parser(name, help=summary, description=description)
         if wanted is None or name == wanted:
             arguments(p)
