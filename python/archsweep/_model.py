@@ -357,7 +357,7 @@ class Model:
             # One model of plain layers (the common case, and the one timed): each layer once, in order; its
             # positions are made only if a space's method asks for them.
             self._is_concrete = True
-            self._follow((str(i), _normalized(layer, str(i))) for i, layer in enumerate(self.layers))
+            self._follow([(str(i), _normalized(layer, str(i))) for i, layer in enumerate(self.layers)])
             return
         meter = _Meter(limit)
         self._built = _positions(self.layers, meter)

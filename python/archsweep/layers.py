@@ -230,9 +230,11 @@ class Layer:
         ArgumentTypeError naming the argument; :class:`Incompatible` for
         arguments that exclude each other."""
         checked = self._check()
-        if all(value is self._args[name] for name, value in checked.items()):
-            return self  # already canonical (ints and bools come back as they are): no copy
-        return self.replace(**checked)
+        args = self._args
+        for name, value in checked.items():
+            if value is not args[name]:
+                return self.replace(**checked)
+        return self  # already canonical (ints and bools come back as they are): no copy
 
     def _check(self) -> dict[str, Any]:
         return {}
