@@ -229,3 +229,31 @@ def test_outside_the_main_thread_the_contexts_change_nothing():
     thread.join()
     assert seen == [before]
     assert _signals._depth == 0
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_signal_the_interpreter_drops_still_stops_the_run(tmp_path):
+    """An interrupt raised where Python cannot propagate it (here a weakref
+    callback, as in the import machinery) is raised again before a file is
+    put in place: the previous file stays."""
+    import weakref
+
+    from archsweep import _sink
+
+    class Thing:
+        pass
+
+    target = tmp_path / "t.csv"
+    target.write_bytes(PREVIOUS)
+
+    def write(tmp):
+        thing = Thing()
+        ref = weakref.ref(thing, lambda _: signal.raise_signal(signal.SIGTERM))  # raised in the callback: dropped
+        del thing
+        assert ref() is None
+        Path(tmp).write_text("new\n")
+
+    with pytest.raises(Terminated):
+        with signals_as_interrupts():
+            _sink.write_atomically(target, write)
+    assert target.read_bytes() == PREVIOUS and sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]

@@ -43,15 +43,30 @@ class Terminated(KeyboardInterrupt):
 
 
 _depth = 0  # contexts entered in the main thread
-_raised = False  # an interrupt was raised within them
+_raised: int | None = None  # the signal whose interrupt was raised within them
+
+
+def _exception(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     global _raised
-    if _raised:
+    if _raised is not None:
         return  # its cleanup is running: let it finish
-    _raised = True
-    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+    _raised = signum
+    raise _exception(signum)
+
+
+def raise_if_lost() -> None:
+    """Raises again an interrupt that a signal raised but that never got
+    out: Python drops an exception raised where it cannot propagate (a
+    weakref callback of the import machinery, a ``__del__``), so a signal
+    landing there would be lost and the work would go on to the end. Called
+    before a file is put in place and when the command line's command
+    returns, it makes such a signal stop the run all the same."""
+    if _depth and _raised is not None:
+        raise _exception(_raised)
 
 
 @contextmanager
@@ -80,7 +95,7 @@ def _taking(defaults: dict[int, Any]) -> Iterator[dict[int, Any]]:
             signal.signal(signum, handler)
         _depth -= 1
         if _depth == 0:
-            _raised = False
+            _raised = None
 
 
 @contextmanager

@@ -32,7 +32,7 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from ._errors import ArgumentTypeError, InvalidArgumentError
-from ._signals import cleanup_on_termination
+from ._signals import cleanup_on_termination, raise_if_lost
 from ._sweep import plan, sizes_given
 from ._worker import progress_bar, run_in_worker
 
@@ -129,6 +129,7 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[str], Any]) 
                     with suppress(OSError):  # only root may give a file to another owner
                         os.chown(tmp, old.st_uid, old.st_gid)
                     os.chmod(tmp, stat.S_IMODE(old.st_mode))
+                raise_if_lost()  # a signal the interpreter dropped still keeps the previous file
                 os.replace(tmp, target)
             except BaseException:
                 with suppress(FileNotFoundError):

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ._axis import Chain
 from ._errors import ArchsweepError
 from ._names import CONVENTIONS, convention_name
-from ._signals import Terminated, signals_as_interrupts
+from ._signals import Terminated, raise_if_lost, signals_as_interrupts
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -533,7 +533,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             _refuse_no_effect(args)
             output = getattr(args, "output", None)
-            code = COMMANDS[args.command][3](args)
+            if args.command == "count":
+                code = COMMANDS[args.command][3](args)
+            else:
+                # polars installs a C-level SIGINT hook when imported (which can end the process by SIGINT
+                # after the CLI's own cleanup); taking the signals again over it keeps Ctrl-C one path.
+                import polars  # noqa: F401
+
+                with signals_as_interrupts():
+                    code = COMMANDS[args.command][3](args)
+            raise_if_lost()
         sys.stdout.flush()  # a closed pipe is reported here, not by the interpreter at exit
         return code
     except BrokenPipeError:
