@@ -153,3 +153,26 @@ def test_chain_is_arithmetic():
     assert c.extremes() == (1, 10**19 + 2) and not c.is_sorted
     assert c[-1] == 10**19 + 2 and c.take(0, 3).tolist() == [1, 8, 15]
     assert np.array_equal(Chain([range(5, 0, -2)]).take(0, 3), [5, 3, 1])
+
+
+def test_a_long_lazy_axis_is_listed_a_piece_at_a_time(monkeypatch):
+    """Pieces list at most AXIS_PIECE values of a lazy axis at once, whichever axis it is."""
+    from archsweep import _sweep
+    from archsweep._axis import Chain
+
+    spans = []
+    take = Chain.take
+
+    def spy(self, start, stop):
+        spans.append(stop - start)
+        return take(self, start, stop)
+
+    monkeypatch.setattr(_sweep, "AXIS_PIECE", 100)
+    monkeypatch.setattr(Chain, "take", spy)
+    for layer, sizes in (("batchnorm", (range(1, 1001),)), ("dense", (range(1, 251), range(1, 301)))):
+        spans.clear()
+        df = asw.sweep(layer, *sizes)
+        assert max(spans) <= 100, (layer, max(spans))
+        monkeypatch.setattr(Chain, "take", take)
+        assert df.equals(asw.sweep(layer, *(list(s) for s in sizes)))
+        monkeypatch.setattr(Chain, "take", spy)

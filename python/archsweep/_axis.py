@@ -116,11 +116,17 @@ class Chain:
             n = range_len(p)
             lo, hi = max(start - offset, 0), min(stop - offset, n)
             if lo < hi:
-                first = p.start + lo * p.step
-                out.append(np.arange(hi - lo, dtype=np.int64) * p.step + first)
+                first, last = p.start + lo * p.step, p.start + (hi - 1) * p.step
+                end = last + (1 if p.step > 0 else -1)
+                if -(2**63) <= end < 2**63:  # one pass
+                    out.append(np.arange(first, end, p.step, dtype=np.int64))
+                else:  # the end itself is past int64 (a last value at the edge)
+                    out.append(np.arange(hi - lo, dtype=np.int64) * p.step + first)
             offset += n
             if offset >= stop:
                 break
+        if len(out) == 1:
+            return out[0]
         return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 

@@ -198,19 +198,20 @@ class Block:
         one piece after another, are the block's rows: the last lazy axis is
         cut into pieces, and every axis before it taken one value at a time."""
         long = [i for i in self.lazy if self.axes[i].size > AXIS_PIECE]
+        last = long[-1] if long else -1
+        # The axes after the last long one are listed whole (a lazy one among them is at most AXIS_PIECE).
         listed = [a if not isinstance(a.values, Chain) else Axis(a.operands, a.values.take(0, a.size).reshape(-1, 1))
-                  for a in self.axes]  # fmt: skip
+                  for a in self.axes[last + 1 :]]  # fmt: skip
         if not long:
             yield Block(self.kind, listed)
             return
-        last = long[-1]
         chain = self.axes[last].values
         outer = [range(self.axes[i].size) for i in range(last)]
         for index in itertools.product(*outer):
             fixed = [Axis(a.operands, _row(a, k)) for a, k in zip(self.axes, index)]
             for start in range(0, chain.size, AXIS_PIECE):
                 part = Axis(self.axes[last].operands, take(chain, start, min(start + AXIS_PIECE, chain.size)).reshape(-1, 1))
-                yield Block(self.kind, [*fixed, part, *listed[last + 1 :]])
+                yield Block(self.kind, [*fixed, part, *listed])
 
     def operands(self) -> dict[str, np.ndarray]:
         """Every operand as an open mesh over ``shape`` (every axis listed)."""
