@@ -23,8 +23,6 @@ The arguments come as arrays broadcastable together (a sweep's open mesh, or
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -243,11 +241,7 @@ def scalar_function(kind: Kind, convention: str, quantity: str):
         key.append(f"_case{c}({{{', '.join(f'{a!r}: {a}' for a in names if a != 'kernel')}}})")
     sizes = [a.name for a in kind.args if a.type == SIZE]
     arguments = [*sizes, *(f"k{i}" for i in range(kind.rank))]
-    # The polynomials read only the sizes some combination's formula names.
-    combos = itertools.product(*([False, True] for _ in order))
-    symbols = {n for combo in combos for n in _names_read(kind, convention, order, combo, quantity)}
-    used = [a for a in arguments if any(_reads(sym, a) for sym in symbols)]
-    body.append(f"return _polys[({', '.join(key)}{',' if len(key) == 1 else ''})]({', '.join(used)})")
+    body.append(f"return _polys[({', '.join(key)}{',' if len(key) == 1 else ''})]({', '.join(arguments)})")
     source = f"def scalar({', '.join([*positional, '*', *params])}):\n" + "".join(f"    {line}\n" for line in body)
 
     class Polys(dict):
@@ -255,7 +249,7 @@ def scalar_function(kind: Kind, convention: str, quantity: str):
             combo = {"convention": CONVENTIONS.index(convention)}
             combo.update({entry: int(v) for (_, entry), v in zip(order, values)})
             _complete(kind, combo)
-            self[values] = fn = _python(_symbolic(kind, combo, [quantity])[0], used)
+            self[values] = fn = _python(_symbolic(kind, combo, [quantity])[0], arguments)
             return fn
 
     scope: dict[str, Any] = {"_R": _REQUIRED, "_polys": Polys()}
@@ -268,14 +262,6 @@ def _plain(arg: _kinds.Arg, name: str) -> str:
     return f"type({name}) is bool" if arg.type == FLAG else f"type({name}) is int"
 
 
-def _names_read(kind: Kind, convention: str, order: list[tuple[str, str]], values: tuple[bool, ...],
-                quantity: str) -> set[str]:  # fmt: skip
-    """The symbols ``quantity``'s polynomial reads at one combination of the option values."""
-    combo = {"convention": CONVENTIONS.index(convention), **{e: int(v) for (_, e), v in zip(order, values)}}
-    _complete(kind, combo)
-    return _symbolic(kind, combo, [quantity])[0].symbols()
-
-
 def _complete(kind: Kind, combo: dict[str, int]) -> None:
     """An argument that does not apply holds its default."""
     for arg in kind.args:
@@ -285,13 +271,6 @@ def _complete(kind: Kind, combo: dict[str, int]) -> None:
             combo[f"{arg.name} given"] = int(arg.default is not None)
     for case, _ in kind.cases:
         combo.setdefault(f"case {case}", 0)
-
-
-def _reads(symbol: str, argument: str) -> bool:
-    """Whether a polynomial's symbol (``n_features/groups``, ``num_layers-1``, ``kernel[0]``) reads an argument."""
-    if argument.startswith("k") and argument[1:].isdigit():
-        return symbol == f"kernel[{argument[1:]}]"
-    return argument in re.split(r"[/+-]", symbol)
 
 
 def _python(poly: Poly, arguments: list[str]) -> Any:
