@@ -24,7 +24,6 @@ The arguments come as arrays broadcastable together (a sweep's open mesh, or
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,15 +38,20 @@ QUANTITIES = ("params", "trainable", "non_trainable", "buffers")
 NONE = 0  # a nullable size's operand holds 0 where the user gave None (sizes are otherwise >= 1)
 
 
-@dataclass
 class Compiled:
-    """What a kernel call needs, and how to read its refusals."""
+    """What a kernel call needs, and how to read its refusals. (A plain
+    class: ``dataclasses`` imports ``inspect``, 5 ms of ``archsweep count``.)"""
 
-    operands: list[np.ndarray]
-    factors: list[tuple]
-    polynomials: list[list[tuple[int, list[tuple[int, int]]]]]
-    operand_of: dict[str, int]  # argument name ("kernel[0]", "convention", ...) -> operand index
-    rule_of: dict[int, _kinds.Rule]  # constraint factor -> the rule it checks
+    __slots__ = ("operands", "factors", "polynomials", "operand_of", "rule_of")
+
+    def __init__(self, operands: list[np.ndarray], factors: list[tuple],
+                 polynomials: list[list[tuple[int, list[tuple[int, int]]]]], operand_of: dict[str, int],
+                 rule_of: dict[int, _kinds.Rule]) -> None:  # fmt: skip
+        self.operands = operands
+        self.factors = factors
+        self.polynomials = polynomials
+        self.operand_of = operand_of  # argument name ("kernel[0]", "convention", ...) -> operand index
+        self.rule_of = rule_of  # constraint factor -> the rule it checks
 
 
 def operand_names(kind: Kind) -> list[str]:

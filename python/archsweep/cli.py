@@ -233,6 +233,15 @@ class _StoreTrue(argparse.Action):
         setattr(namespace, self.dest, True)
 
 
+def _terminal_width() -> int:
+    """What shutil.get_terminal_size() gives: $COLUMNS, else stdout's terminal, else 80."""
+    with suppress(KeyError, ValueError):
+        return int(os.environ["COLUMNS"])
+    with suppress(AttributeError, ValueError, OSError):
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns
+    return 80
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, whose refusals become the one error line of ``main`` instead
     of a usage text, which returns to ``main`` (to flush stdout there)
@@ -244,6 +253,11 @@ class _Parser(argparse.ArgumentParser):
         for name in (None, "store"):
             self.register("action", name, _Store)
         self.register("action", "store_true", _StoreTrue)
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every add_argument; without a width it imports shutil (with bz2,
+        # lzma: 4 ms of archsweep count) to ask the terminal's.
+        return self.formatter_class(prog=self.prog, width=_terminal_width() - 2)  # type: ignore[call-arg]
 
     def error(self, message: str) -> Any:
         raise _UsageError(f"{message} (see '{self.prog} --help')")
