@@ -15,6 +15,7 @@ it keeps.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -472,7 +473,7 @@ def frame(block: Block, schema: dict[str, pl.DataType], columns: dict[str, np.nd
     and a nullable size left at None."""
     kind = block.kind
     operand_of = {column_of(kind, o): o for a in block.axes for o in a.operands}
-    series: dict[str, pl.Series | pl.Expr] = {"layer": pl.lit(kind.name, dtype=LAYER_DTYPE)}
+    series: dict[str, pl.Series | pl.Expr] = {"layer": _literal(kind.name, LAYER_DTYPE)}
     for name, dtype in schema.items():
         if name in values:
             series[name] = pl.Series(values[name])
@@ -481,7 +482,7 @@ def frame(block: Block, schema: dict[str, pl.DataType], columns: dict[str, np.nd
             continue
         operand = operand_of.get(name)
         if operand is None:
-            series[name] = pl.lit(None, dtype=dtype)
+            series[name] = _literal(None, dtype)
         elif operand in columns:
             data = columns[operand]
             if name == "convention":
@@ -493,13 +494,19 @@ def frame(block: Block, schema: dict[str, pl.DataType], columns: dict[str, np.nd
         else:
             value = int(block.values(operand)[0])
             shown = CONVENTIONS[value] if name == "convention" else bool(value) if dtype == pl.Boolean else value
-            series[name] = pl.lit(shown, dtype=dtype)
+            series[name] = _literal(shown, dtype)
     table = pl.DataFrame([s.alias(n) for n, s in series.items() if isinstance(s, pl.Series)], height=rows)
     # One pass: the constant columns, then the nulls of arguments that do not apply (polars runs
     # with_columns' expressions in parallel, against the columns as they were: hence two steps).
     table = table.with_columns(s.alias(n) for n, s in series.items() if isinstance(s, pl.Expr))
     nulls = _nulls(block, schema, columns)
     return (table.with_columns(nulls) if nulls else table).select(list(schema))
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal(value: Any, dtype: pl.DataType) -> pl.Expr:
+    """A constant column (polars builds a literal in ~50 µs: a sweep's frames reuse them)."""
+    return pl.lit(value, dtype=dtype)
 
 
 def _nulls(block: Block, schema: dict[str, pl.DataType], columns: dict[str, np.ndarray]) -> list[pl.Expr]:
