@@ -173,3 +173,14 @@ def test_sweep_to_file_refuses_bad_paths(tmp_path):
     with pytest.raises(asw.InvalidArgumentError, match="folder"):
         asw.sweep_to_file(tmp_path / "missing" / "t.csv", "lstm", 3, 4)
     assert not list(tmp_path.iterdir())
+
+
+def test_an_argument_of_another_convention_is_null_whatever_varies(backend):
+    """The variant axis lists reset_after (keras) with num_layers (torch): under torch alone it is null."""
+    for conventions in ("torch", ["torch"], ["torch", "tf1"]):
+        df = asw.sweep("gru", 4, 5, convention=conventions, num_layers=[1, 2], backend=backend)
+        assert df.schema["reset_after"] == pl.Boolean and df["reset_after"].null_count() == df.height
+        assert df.filter(pl.col("convention") == "torch")["num_layers"].to_list() == [1, 2]
+    df = asw.sweep("mha", 8, num_heads=2, key_dim=4, kdim=[None, 3], convention="keras", backend=backend)
+    assert df["kdim"].to_list() == [None, 3] and df["params"].to_list() == [
+        asw.count("mha", 8, num_heads=2, key_dim=4), asw.count("mha", 8, num_heads=2, key_dim=4, kdim=3)]

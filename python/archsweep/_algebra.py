@@ -23,6 +23,7 @@ The arguments come as arrays broadcastable together (a sweep's open mesh, or
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -116,7 +117,7 @@ def compile(kind: Kind, arrays: Mapping[str, np.ndarray], quantities: Sequence[s
     keys = np.broadcast_arrays(*keys)  # over the options' axes only: small
     combos, inverse = np.unique(np.stack([k.reshape(-1) for k in keys]), axis=1, return_inverse=True)
     inverse = inverse.reshape(keys[0].shape)
-    per_combo = [_symbolic(kind, dict(zip(key_names, combo.tolist())), quantities) for combo in combos.T]
+    per_combo = [_polynomials(kind.name, tuple(zip(key_names, combo.tolist())), tuple(quantities)) for combo in combos.T]
 
     polynomials = []
     for q in range(len(quantities)):
@@ -148,6 +149,12 @@ def _option_keys(kind: Kind, operands: list[np.ndarray], operand_of: dict[str, i
         keys.append(np.asarray(test(sizes), dtype=np.int64))
         names.append(f"case {name}")
     return keys, names
+
+
+@functools.lru_cache(maxsize=1024)
+def _polynomials(kind: str, key: tuple[tuple[str, int], ...], quantities: tuple[str, ...]) -> list[Poly]:
+    """``_symbolic``, remembered: sweeps and counts compile the same few combinations again and again."""
+    return _symbolic(_kinds.BY_NAME[kind], dict(key), quantities)
 
 
 def _symbolic(kind: Kind, key: dict[str, int], quantities: Sequence[str]) -> list[Poly]:

@@ -468,64 +468,62 @@ def frame(block: Block, schema: dict[str, pl.DataType], columns: dict[str, np.nd
           values: dict[str, np.ndarray]) -> pl.DataFrame:  # fmt: skip
     """A block's rows as a table of ``schema``: ``columns`` holds the operands
     that vary (one array a row, already of the column's width), ``values``
-    the quantities; every other operand is constant over the block. A column
-    the kind lacks is null; so is an argument under a convention without it
-    and a nullable size left at None."""
+    the quantities; every other operand is constant over the block (a polars
+    literal: no memory per row). A column the kind lacks is null; so is an
+    argument under a convention without it and a nullable size left at None."""
     kind = block.kind
     operand_of = {column_of(kind, o): o for a in block.axes for o in a.operands}
-    series: dict[str, pl.Series | pl.Expr] = {"layer": _literal(kind.name, LAYER_DTYPE)}
+    data: list[pl.Series] = [pl.Series(name, v) for name, v in values.items()]
+    varying_convention = "convention" in columns
+    exprs = []
     for name, dtype in schema.items():
-        if name in values:
-            series[name] = pl.Series(values[name])
-            continue
-        if name == "layer":
-            continue
         operand = operand_of.get(name)
-        if operand is None:
-            series[name] = _literal(None, dtype)
+        arg = kind.arg(name)
+        if name in values:
+            exprs.append(pl.col(name))
+        elif name == "layer":
+            exprs.append(_literal(kind.name, LAYER_DTYPE).alias(name))
+        elif operand is None:
+            exprs.append(_literal(None, dtype).alias(name))
         elif operand in columns:
-            data = columns[operand]
+            column = columns[operand]
             if name == "convention":
-                series[name] = pl.Series(list(CONVENTIONS), dtype=CONVENTION_DTYPE).gather(pl.Series(data))
-            elif dtype == pl.Boolean:
-                series[name] = pl.Series(data.view(np.bool_))
+                data.append(pl.Series(list(CONVENTIONS), dtype=CONVENTION_DTYPE).gather(pl.Series(column)).alias(name))
             else:
-                series[name] = pl.Series(data)
+                data.append(pl.Series(name, column.view(np.bool_) if dtype == pl.Boolean else column))
+            exprs.append(_masked(arg, name, dtype, varying_convention, block))
         else:
             value = int(block.values(operand)[0])
+            convention = CONVENTIONS[int(block.values("convention")[0])] if not varying_convention else None
+            absent = arg is not None and ((arg.nullable and value == _algebra.NONE)
+                                          or (convention is not None and not arg.applies(convention)))  # fmt: skip
             shown = CONVENTIONS[value] if name == "convention" else bool(value) if dtype == pl.Boolean else value
-            series[name] = _literal(shown, dtype)
-    table = pl.DataFrame([s.alias(n) for n, s in series.items() if isinstance(s, pl.Series)], height=rows)
-    # One pass: the constant columns, then the nulls of arguments that do not apply (polars runs
-    # with_columns' expressions in parallel, against the columns as they were: hence two steps).
-    table = table.with_columns(s.alias(n) for n, s in series.items() if isinstance(s, pl.Expr))
-    nulls = _nulls(block, schema, columns)
-    return (table.with_columns(nulls) if nulls else table).select(list(schema))
+            exprs.append(_literal(None if absent else shown, dtype).alias(name))
+    return pl.DataFrame(data, height=rows).select(exprs)
+
+
+def _masked(arg: _kinds.Arg | None, name: str, dtype: pl.DataType, varying_convention: bool, block: Block) -> pl.Expr:
+    """A varying column, null where its argument does not apply: under a
+    convention without it, or a nullable size at None."""
+    column = pl.col(name)
+    if arg is None or arg.type == KERNEL:
+        return column
+    where = None
+    if arg.conventions is not None:
+        if varying_convention:
+            where = pl.col("convention").is_in(sorted(arg.conventions))
+        elif not arg.applies(CONVENTIONS[int(block.values("convention")[0])]):
+            return _literal(None, dtype).alias(name)  # listed with the variant's other arguments, applying nowhere
+    if arg.nullable:
+        given = column != _algebra.NONE
+        where = given if where is None else where & given
+    return column if where is None else pl.when(where).then(column).otherwise(None).alias(name)
 
 
 @functools.lru_cache(maxsize=4096)
 def _literal(value: Any, dtype: pl.DataType) -> pl.Expr:
     """A constant column (polars builds a literal in ~50 µs: a sweep's frames reuse them)."""
     return pl.lit(value, dtype=dtype)
-
-
-def _nulls(block: Block, schema: dict[str, pl.DataType], columns: dict[str, np.ndarray]) -> list[pl.Expr]:
-    """The columns to null where they do not apply: an argument under a
-    convention without it, a nullable size at None."""
-    kind, exprs = block.kind, []
-    conventions = {CONVENTIONS[int(c)] for c in block.values("convention")}
-    for arg in kind.args:
-        if arg.type == KERNEL or arg.name not in schema:
-            continue
-        where = None
-        if arg.conventions is not None and not conventions <= arg.conventions:
-            where = pl.col("convention").is_in(sorted(arg.conventions))
-        if arg.nullable:
-            given = pl.col(arg.name) != _algebra.NONE
-            where = given if where is None else where & given
-        if where is not None:
-            exprs.append(pl.when(where).then(pl.col(arg.name)).otherwise(None).alias(arg.name))
-    return exprs
 
 
 # -- the plan ------------------------------------------------------------------------------------------------------
