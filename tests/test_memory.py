@@ -176,3 +176,12 @@ def test_a_long_lazy_axis_is_listed_a_piece_at_a_time(monkeypatch):
         monkeypatch.setattr(Chain, "take", take)
         assert df.equals(asw.sweep(layer, *(list(s) for s in sizes)))
         monkeypatch.setattr(Chain, "take", spy)
+
+
+@pytest.mark.parametrize(
+    "options", [{"proj_size": range(0, 10**9)}, {"num_layers": range(1, 4000), "proj_size": range(0, 4000)}]
+)
+def test_arguments_of_one_convention_are_refused_before_they_are_listed_too_long(options, backend):
+    """The variant axis (the convention with its own arguments) is listed: too long, it is refused from arithmetic."""
+    with pytest.raises(asw.InvalidArgumentError, match="only some conventions"):
+        asw.sweep("lstm", 8, 10**5, convention="torch", backend=backend, **options)

@@ -47,6 +47,8 @@ _UNSIGNED = ((2**8 - 1, pl.UInt8), (2**16 - 1, pl.UInt16), (2**32 - 1, pl.UInt32
 # A size axis longer than this stays lazy (a Chain of ranges) and is listed
 # a piece at a time: 8M values are 64 MB of int64.
 AXIS_PIECE = 1 << 23
+# The variant axis (a convention with the values of its own arguments) is always listed: at most this long.
+VARIANT_ROWS = 1 << 23
 
 
 def narrowest(values: Any) -> pl.DataType:
@@ -254,6 +256,12 @@ def _argument_values(kind: Kind, arg: _kinds.Arg, given: Any, lazy: bool) -> np.
         return [_algebra.NONE if x is None else next(it) for x in items]
     if lazy:
         return _size_values(arg.name, given, arg.minimum)
+    chain = Chain.of(given)
+    if chain is not None and chain.size > VARIANT_ROWS:
+        raise InvalidArgumentError(
+            f"{arg.name} holds {chain.size:,} values; an argument of only some conventions is listed with the "
+            f"convention (at most {VARIANT_ROWS:,} values): narrow it, or sweep it in parts"
+        )
     return _size_axis(arg.name, given, arg.minimum).tolist()
 
 
@@ -303,6 +311,12 @@ def _block(kind: Kind, conventions: list[str], given: dict[str, Any]) -> Block:
             else:
                 choices.append([_default_operand(arg)])
         code = CONVENTIONS.index(convention)
+        if len(rows) + math.prod(len(c) for c in choices) > VARIANT_ROWS:
+            raise InvalidArgumentError(
+                f"{kind.name}: the values of its arguments of only some conventions "
+                f"({', '.join(a.name for a in variant_args)}) combine into more than {VARIANT_ROWS:,} rows per "
+                "size; narrow them, or sweep them in parts"
+            )
         rows += [(code, *values) for values in itertools.product(*choices)]
     names = ("convention", *(a.name for a in variant_args))
     axes.append(Axis(names, np.asarray(rows, dtype=np.int64).reshape(-1, len(names))))
