@@ -115,8 +115,11 @@ def compile(kind: Kind, arrays: Mapping[str, np.ndarray], quantities: Sequence[s
     # formula is one polynomial within each combination.
     keys, key_names = _option_keys(kind, operands, operand_of)
     keys = np.broadcast_arrays(*keys)  # over the options' axes only: small
-    combos, inverse = np.unique(np.stack([k.reshape(-1) for k in keys]), axis=1, return_inverse=True)
-    inverse = inverse.reshape(keys[0].shape)
+    if keys[0].size == 1:  # one combination (every option a single value): no unique needed
+        combos, inverse = np.stack([k.reshape(-1) for k in keys]), np.zeros(keys[0].shape, dtype=np.intp)
+    else:
+        combos, inverse = np.unique(np.stack([k.reshape(-1) for k in keys]), axis=1, return_inverse=True)
+        inverse = inverse.reshape(keys[0].shape)
     per_combo = [_polynomials(kind.name, tuple(zip(key_names, combo.tolist())), tuple(quantities)) for combo in combos.T]
 
     polynomials = []
