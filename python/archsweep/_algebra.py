@@ -129,7 +129,7 @@ def compile(kind: Kind, arrays: Mapping[str, np.ndarray], quantities: Sequence[s
         for m in monomials:
             table = np.array([polys[q].terms.get(m, 0) for polys in per_combo], dtype=object)
             if any(c > 2**63 - 1 for c in table):
-                raise OverflowError(f"a coefficient of {kind.name} does not fit int64")  # never with today's kinds
+                raise OverflowError(f"a coefficient of {kind.name} does not fit int64")  # no kind of the registry has one
             operands.append(np.asarray(table.astype(np.int64)[inverse]))
             terms.append((len(operands) - 1, [(symbol(name), power) for name, power in m]))
         polynomials.append(terms)

@@ -1,7 +1,8 @@
 """``count_params`` and ``count``: one layer kind's count over broadcast
 arguments. ``count`` takes any kind of the registry (``_kinds``) and any
-quantity, through the kernel's algebra (``_algebra``); ``count_params``
-keeps the seed kinds' direct path, and hands every other kind to ``count``."""
+quantity, through the kernel's algebra (``_algebra``); ``count_params`` is
+``count`` of ``params`` with 0.1's options by name. Plain scalars go through
+the kind's formula written out in Python (``_algebra.scalar_function``)."""
 
 from __future__ import annotations
 
