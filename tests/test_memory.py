@@ -185,3 +185,10 @@ def test_arguments_of_one_convention_are_refused_before_they_are_listed_too_long
     """The variant axis (the convention with its own arguments) is listed: too long, it is refused from arithmetic."""
     with pytest.raises(asw.InvalidArgumentError, match="only some conventions"):
         asw.sweep("lstm", 8, 10**5, convention="torch", backend=backend, **options)
+
+
+def test_an_argument_no_kind_takes_is_refused_without_listing_it(backend):
+    """A huge range for an argument the sweep's kinds lack is refused by name, never listed."""
+    with pytest.raises(asw.InvalidArgumentError, match="groups is not an argument of lstm"):
+        asw.sweep("lstm", 8, 5, groups=range(1, 10**12), backend=backend)
+    assert asw.sweep("lstm", 8, 5, groups=range(1, 2), backend=backend).height == 1  # 0.1's default: accepted

@@ -342,7 +342,7 @@ def _check_relevance(kinds: list[tuple[Kind, list[str]]], given: dict[str, Any])
     for name, value in given.items():
         if any(_applies(k, cs, name) for k, cs in kinds):
             continue
-        if name in SEED_DEFAULTS and all(_same(x, SEED_DEFAULTS[name]) for x in _collection(value)):
+        if name in SEED_DEFAULTS and _only_default(name, value):
             continue  # 0.1's sweep took these for every kind: at its default one says nothing
         elsewhere = [(k, k.arg(name)) for k, _ in kinds if k.arg(name) is not None]
         if elsewhere:
@@ -353,6 +353,14 @@ def _check_relevance(kinds: list[tuple[Kind, list[str]]], given: dict[str, Any])
         takes = "; ".join(f"{k.name} takes {', '.join(a.name for a in k.args if any(a.applies(c) for c in cs))}"
                           for k, cs in kinds)  # fmt: skip
         raise InvalidArgumentError(f"{name} is not an argument of {names}: {takes}")
+
+
+def _only_default(name: str, value: Any) -> bool:
+    """Whether ``value`` holds 0.1's default of ``name`` and nothing else (a range is not listed)."""
+    chain = Chain.of(value)
+    if chain is not None:
+        return chain.size == 1 and chain[0] == SEED_DEFAULTS[name]
+    return all(_same(x, SEED_DEFAULTS[name]) for x in _collection(value))
 
 
 def _check_kernels(blocks: list[Block], kernels: list[Any]) -> None:
