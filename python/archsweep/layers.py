@@ -255,7 +255,7 @@ class Dense(Layer):
     keras_type = "Dense"
 
     def __init__(self, units: Any, *, bias: Any = True) -> None:
-        super().__init__(units=units, bias=bias)
+        self._args = {"units": units, "bias": bias}
 
     def _check(self) -> dict[str, Any]:
         return {"units": _size("units", self._args["units"]), "bias": _flag("bias", self._args["bias"])}
@@ -272,7 +272,7 @@ class Embedding(Layer):
     keras_type = "Embedding"
 
     def __init__(self, input_dim: Any, output_dim: Any) -> None:
-        super().__init__(input_dim=input_dim, output_dim=output_dim)
+        self._args = {"input_dim": input_dim, "output_dim": output_dim}
 
     def _check(self) -> dict[str, Any]:
         return {"input_dim": _size("input_dim", self._args["input_dim"]),
@@ -333,8 +333,8 @@ class _Window(Layer):
 class _Conv(_Window):
     def __init__(self, filters: Any, kernel: Any, *, strides: Any = 1, padding: Any = "valid", dilation: Any = 1,
                  groups: Any = 1, bias: Any = True) -> None:  # fmt: skip
-        super().__init__(filters=filters, kernel=kernel, strides=strides, padding=padding, dilation=dilation,
-                         groups=groups, bias=bias)  # fmt: skip
+        self._args = {"filters": filters, "kernel": kernel, "strides": strides, "padding": padding,
+                      "dilation": dilation, "groups": groups, "bias": bias}  # fmt: skip
 
     def _extra(self, out: dict[str, Any]) -> dict[str, Any]:
         if out["filters"] % out["groups"]:
@@ -374,8 +374,8 @@ class _Depthwise(_Window):
 
     def __init__(self, kernel: Any, *, strides: Any = 1, padding: Any = "valid", depth_multiplier: Any = 1,
                  dilation: Any = 1, bias: Any = True) -> None:  # fmt: skip
-        super().__init__(kernel=kernel, strides=strides, padding=padding, depth_multiplier=depth_multiplier,
-                         dilation=dilation, bias=bias)  # fmt: skip
+        self._args = {"kernel": kernel, "strides": strides, "padding": padding, "depth_multiplier": depth_multiplier,
+                      "dilation": dilation, "bias": bias}  # fmt: skip
 
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         a = self._args
@@ -404,8 +404,8 @@ class _Separable(_Window):
 
     def __init__(self, filters: Any, kernel: Any, *, strides: Any = 1, padding: Any = "valid",
                  depth_multiplier: Any = 1, dilation: Any = 1, bias: Any = True) -> None:  # fmt: skip
-        super().__init__(filters=filters, kernel=kernel, strides=strides, padding=padding,
-                         depth_multiplier=depth_multiplier, dilation=dilation, bias=bias)  # fmt: skip
+        self._args = {"filters": filters, "kernel": kernel, "strides": strides, "padding": padding,
+                      "depth_multiplier": depth_multiplier, "dilation": dilation, "bias": bias}  # fmt: skip
 
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         a = self._args
@@ -431,8 +431,8 @@ class SeparableConv2D(_Separable):
 class _Transpose(_Window):
     def __init__(self, filters: Any, kernel: Any, *, strides: Any = 1, padding: Any = "valid",
                  output_padding: Any = None, dilation: Any = 1, bias: Any = True) -> None:  # fmt: skip
-        super().__init__(filters=filters, kernel=kernel, strides=strides, padding=padding,
-                         output_padding=output_padding, dilation=dilation, bias=bias)  # fmt: skip
+        self._args = {"filters": filters, "kernel": kernel, "strides": strides, "padding": padding,
+                      "output_padding": output_padding, "dilation": dilation, "bias": bias}  # fmt: skip
 
     def _extra(self, out: dict[str, Any]) -> dict[str, Any]:
         given = self._args["output_padding"]
@@ -482,7 +482,7 @@ class _Recurrent(Layer):
     kind: ClassVar[str]
 
     def __init__(self, units: Any, *, bias: Any = True, return_sequences: Any = False) -> None:
-        super().__init__(units=units, bias=bias, return_sequences=return_sequences)
+        self._args = {"units": units, "bias": bias, "return_sequences": return_sequences}
 
     def _check(self) -> dict[str, Any]:
         a = self._args
@@ -517,7 +517,7 @@ class GRU(_Recurrent):
     keras_type, kind = "GRU", "gru"
 
     def __init__(self, units: Any, *, bias: Any = True, return_sequences: Any = False, reset_after: Any = None) -> None:
-        Layer.__init__(self, units=units, bias=bias, return_sequences=return_sequences, reset_after=reset_after)
+        self._args = {"units": units, "bias": bias, "return_sequences": return_sequences, "reset_after": reset_after}
 
     def _check(self) -> dict[str, Any]:
         ra = self._args["reset_after"]
@@ -535,7 +535,7 @@ class Bidirectional(Layer):
     keras_type = "Bidirectional"
 
     def __init__(self, layer: Any, *, merge: Any = "concat") -> None:
-        super().__init__(layer=layer, merge=merge)
+        self._args = {"layer": layer, "merge": merge}
 
     def _check(self) -> dict[str, Any]:
         inner = self._args["layer"]
@@ -580,7 +580,7 @@ class BatchNormalization(_Normalization):
     keras_type, kind = "BatchNormalization", "batchnorm"
 
     def __init__(self, *, center: Any = True, scale: Any = True) -> None:
-        super().__init__(center=center, scale=scale)
+        self._args = {"center": center, "scale": scale}
 
 
 class LayerNormalization(_Normalization):
@@ -589,7 +589,7 @@ class LayerNormalization(_Normalization):
     keras_type, kind = "LayerNormalization", "layernorm"
 
     def __init__(self, *, center: Any = True, scale: Any = True, rms_scaling: Any = False) -> None:
-        super().__init__(center=center, scale=scale, rms_scaling=rms_scaling)
+        self._args = {"center": center, "scale": scale, "rms_scaling": rms_scaling}
 
 
 class RMSNormalization(_Normalization):
@@ -598,7 +598,7 @@ class RMSNormalization(_Normalization):
     keras_type, kind = "RMSNormalization", "rmsnorm"
 
     def __init__(self) -> None:
-        super().__init__()
+        self._args = {}
 
 
 class GroupNormalization(_Normalization):
@@ -608,7 +608,7 @@ class GroupNormalization(_Normalization):
     keras_type, kind = "GroupNormalization", "groupnorm"
 
     def __init__(self, groups: Any = 32, *, center: Any = True, scale: Any = True) -> None:
-        super().__init__(groups=groups, center=center, scale=scale)
+        self._args = {"groups": groups, "center": center, "scale": scale}
 
     def _check(self) -> dict[str, Any]:
         a = self._args
@@ -640,8 +640,8 @@ class MultiHeadAttention(Layer):
 
     def __init__(self, num_heads: Any, key_dim: Any, value_dim: Any = None, *, output_shape: Any = None,
                  bias: Any = True) -> None:  # fmt: skip
-        super().__init__(num_heads=num_heads, key_dim=key_dim, value_dim=value_dim, output_shape=output_shape,
-                         bias=bias)  # fmt: skip
+        self._args = {"num_heads": num_heads, "key_dim": key_dim, "value_dim": value_dim,
+                      "output_shape": output_shape, "bias": bias}  # fmt: skip
 
     def _check(self) -> dict[str, Any]:
         a = self._args
@@ -682,7 +682,7 @@ class _Pooling(Layer):
     rank: ClassVar[int]
 
     def __init__(self, pool_size: Any = 2, strides: Any = None, padding: Any = "valid") -> None:
-        super().__init__(pool_size=pool_size, strides=strides, padding=padding)
+        self._args = {"pool_size": pool_size, "strides": strides, "padding": padding}
 
     def _check(self) -> dict[str, Any]:
         a = self._args
@@ -701,7 +701,7 @@ class _GlobalPooling(Layer):
     rank: ClassVar[int]
 
     def __init__(self, *, keepdims: Any = False) -> None:
-        super().__init__(keepdims=keepdims)
+        self._args = {"keepdims": keepdims}
 
     def _check(self) -> dict[str, Any]:
         return {"keepdims": _flag("keepdims", self._args["keepdims"])}
@@ -747,7 +747,7 @@ class Flatten(Layer):
     keras_type = "Flatten"
 
     def __init__(self) -> None:
-        super().__init__()
+        self._args = {}
 
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         return (None if None in shape else math.prod(shape),), 0  # type: ignore[arg-type]
@@ -759,7 +759,7 @@ class Dropout(Layer):
     keras_type = "Dropout"
 
     def __init__(self, rate: Any) -> None:
-        super().__init__(rate=rate)
+        self._args = {"rate": rate}
 
     def _check(self) -> dict[str, Any]:
         rate = self._args["rate"]
@@ -774,7 +774,7 @@ class Activation(Layer):
     keras_type = "Activation"
 
     def __init__(self, activation: Any) -> None:
-        super().__init__(activation=activation)
+        self._args = {"activation": activation}
 
     def _check(self) -> dict[str, Any]:
         if not isinstance(self._args["activation"], str):
@@ -788,4 +788,4 @@ class ReLU(Layer):
     keras_type = "ReLU"
 
     def __init__(self) -> None:
-        super().__init__()
+        self._args = {}
