@@ -174,6 +174,13 @@ def write_new(n: int, threads: int) -> np.ndarray:
     return out
 
 
+def copy_new(x: np.ndarray, threads: int) -> np.ndarray:
+    """The limit for a count that reads an input of its size: a new int64 array written from ``x``."""
+    out = np.empty_like(x)
+    _core.copy(x, out, threads)
+    return out
+
+
 def sweep_lstm(n: int, **kw) -> pl.DataFrame:
     return asw.sweep("lstm", range(1, n // WIDTH + 1), range(1, WIDTH + 1), **kw)
 
@@ -382,8 +389,9 @@ def _lstm_torch_projected(f, u, p: int = 16):
 def section_layers(report: Report, n: int) -> None:
     report.section(
         "6. Every layer kind",
-        f"count_params and sweep at N = {n:.0e} (2 threads) against the new-array write limit (2 threads) and "
-        "numpy's straight broadcast of the same formula. Kinds with two sizes count over the n_features × "
+        f"count_params and sweep at N = {n:.0e} (2 threads) against the new-array write limit (2 threads; for "
+        "the kinds of one size, which read an N-value input, a read-and-write pass: a new array copied from it) "
+        "and numpy's straight broadcast of the same formula. Kinds with two sizes count over the n_features × "
         "n_units grid (n_units from 17 for the projected LSTM, as proj_size < n_units); kinds with one count "
         f"over n_features = 1 … {n:.0e}. Kind arguments are given to `asw.count` by keyword.",
     )
@@ -430,7 +438,9 @@ def section_layers(report: Report, n: int) -> None:
         t = timed_together({
             "count": lambda: counter(layer, *args, **kw),
             "sweep": lambda: asw.sweep(layer, *ranges[axes], **kw),
-            "numpy": lambda: formula(*args), "limit": lambda: write_new(n, 2),
+            "numpy": lambda: formula(*args),
+            # A one-size kind reads its n values as it writes its counts: its limit reads and writes.
+            "limit": (lambda: copy_new(x, 2)) if axes == "line" else (lambda: write_new(n, 2)),
         }, 5)  # fmt: skip
         t_count, t_sweep, t_numpy, t_limit = t["count"], t["sweep"], t["numpy"], t["limit"]
         rows.append([name, rate(n, t_count), f"{t_limit / t_count:.2f}", f"{t_numpy / t_count:.2f}", rate(n, t_sweep)])

@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "fill", "KernelError", "SpaceSearch", "CHUNK", "PARALLEL_MIN", "poly_count", "poly_sweep_count",
+    "fill", "copy", "KernelError", "SpaceSearch", "CHUNK", "PARALLEL_MIN", "poly_count", "poly_sweep_count",
     "poly_sweep_fill",
 ]
 
@@ -24,6 +24,7 @@ class KernelError(Exception):
     or None)."""
 
 def fill(out: npt.NDArray[np.int64], value: int, threads: int) -> None: ...
+def copy(src: npt.NDArray[np.int64], out: npt.NDArray[np.int64], threads: int) -> None: ...
 def poly_count(
     shape: list[int],
     operands: list[npt.NDArray[np.int64]],

@@ -43,8 +43,7 @@ impl Error {
     /// The grid point at fault, where there is one.
     pub fn index(&self) -> Option<usize> {
         match self {
-            Error::Invalid { index, .. }
-            | Error::QuantityOverflow { index, .. } => Some(*index),
+            Error::Invalid { index, .. } | Error::QuantityOverflow { index, .. } => Some(*index),
             _ => None,
         }
     }

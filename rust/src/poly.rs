@@ -285,14 +285,7 @@ impl Specialized {
         self.terms.iter().flatten().map(degree).max().unwrap_or(0)
     }
 
-    pub fn fold(
-        &self,
-        q: usize,
-        x: u64,
-        factors: &[i64],
-        coef: impl Fn(usize) -> i64,
-        saturate: bool,
-    ) -> Cubic {
+    pub fn fold(&self, q: usize, x: u64, factors: &[i64], coef: impl Fn(usize) -> i64, saturate: bool) -> Cubic {
         let (mut wrap, mut sat, mut top) = ([0i64; 4], [0u64; 4], 0);
         for t in &self.terms[q] {
             let (mut w, mut s, mut degree) = (t.wrap, t.sat, 0);

@@ -101,7 +101,7 @@ fn spec(n_operands: usize, factors: Vec<FactorArg>, quantities: Vec<Vec<TermArg>
                 .collect::<Result<Vec<_>, Error>>()
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    Ok(Spec::new(n_operands, factors, quantities)?)
+    Spec::new(n_operands, factors, quantities)
 }
 
 fn views<'a>(operands: &'a [PyReadonlyArrayDyn<'_, i64>]) -> Vec<ArrayViewD<'a, i64>> {
@@ -109,13 +109,7 @@ fn views<'a>(operands: &'a [PyReadonlyArrayDyn<'_, i64>]) -> Vec<ArrayViewD<'a, 
 }
 
 /// The points `start..end` (default: all) of the mesh, checked with the budget.
-fn points(
-    spec: &Spec,
-    mesh: &Mesh,
-    budget: Budget,
-    start: usize,
-    end: Option<usize>,
-) -> Result<Range<usize>, Error> {
+fn points(spec: &Spec, mesh: &Mesh, budget: Budget, start: usize, end: Option<usize>) -> Result<Range<usize>, Error> {
     let range = start..end.unwrap_or(mesh.len());
     eval::check(spec, mesh, &range, budget)?;
     Ok(range)
@@ -245,9 +239,31 @@ fn fill(py: Python<'_>, mut out: PyReadwriteArrayDyn<'_, i64>, value: i64, threa
     Ok(())
 }
 
+/// Copies `src` into `out` on `threads` threads: the benchmark's measure of
+/// how fast this machine reads an input and writes an output of its size.
+#[pyfunction]
+fn copy(
+    py: Python<'_>,
+    src: PyReadonlyArrayDyn<'_, i64>,
+    mut out: PyReadwriteArrayDyn<'_, i64>,
+    threads: usize,
+) -> PyResult<()> {
+    let src = src.as_slice().map_err(|_| PyValueError::new_err("src must be C-contiguous"))?;
+    let out = out.as_slice_mut().map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
+    if src.len() != out.len() {
+        return Err(PyValueError::new_err("src and out must have the same size"));
+    }
+    let per_thread = out.len().div_ceil(threads.max(1)).max(1);
+    py.detach(|| {
+        out.par_chunks_mut(per_thread).zip(src.par_chunks(per_thread)).for_each(|(o, s)| o.copy_from_slice(s))
+    });
+    Ok(())
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fill, m)?)?;
+    m.add_function(wrap_pyfunction!(copy, m)?)?;
     m.add_function(wrap_pyfunction!(poly_count, m)?)?;
     m.add_function(wrap_pyfunction!(poly_sweep_count, m)?)?;
     m.add_function(wrap_pyfunction!(poly_sweep_fill, m)?)?;
