@@ -454,3 +454,22 @@ def test_out_aliasing_an_input_computes_from_the_inputs(alias):
         assert got is out and got.tolist() == expected
         results.append(got.tolist())
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_a_large_int64_array_is_checked_by_the_kernel_alike(backend):
+    """A large int64 array of sizes has its minimum checked on the kernel's pass: the refusal is the reader's."""
+    for bad, minimum in ((0, 1), (-3, 1)):
+        x = np.arange(1, 70_001)
+        x[12_345] = bad
+        small = x[12_340:12_350].copy()
+        for call in (lambda v: asw.count("layernorm", v, backend=backend),
+                     lambda v: asw.count_params("lstm", 8, v, backend=backend)):  # fmt: skip
+            with pytest.raises(asw.InvalidArgumentError) as big_error:
+                call(x)
+            with pytest.raises(asw.InvalidArgumentError) as small_error:
+                call(small)
+            assert str(big_error.value) == str(small_error.value) and str(bad) in str(big_error.value)
+    x = np.arange(1, 70_001)
+    assert np.array_equal(asw.count("layernorm", x, backend=backend), 2 * x)
+    assert np.array_equal(asw.count_params("lstm", 8, x, backend=backend), 4 * ((8 + x) * x + x))

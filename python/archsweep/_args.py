@@ -149,9 +149,13 @@ def _plain(name: str, value: Any) -> Any:
     return value
 
 
-def sizes(name: str, value: Any, *, minimum: int = 1) -> np.ndarray:
+def sizes(name: str, value: Any, *, minimum: int = 1, floor_later: bool = False) -> np.ndarray:
     """``value`` as an int64 array of whole numbers >= ``minimum`` (0-d for a
-    scalar), by the rule in the module docstring; a bool anywhere is refused."""
+    scalar), by the rule in the module docstring; a bool anywhere is refused.
+    ``floor_later``: a plain int64 array is returned unread, its minimum left
+    to the kernel's pass over it (a floor), which the caller then sets."""
+    if floor_later and type(value) is np.ndarray and value.dtype == np.int64:
+        return value
     if isinstance(value, (str, bytes)):
         what = f"{type(value).__name__} {_describe(value)}"
         raise ArgumentTypeError(f"{name} must be a number or an array of numbers, got {what}")

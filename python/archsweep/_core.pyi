@@ -31,6 +31,7 @@ def poly_count(
     factors: list[_Factor],
     quantities: list[list[_Term]],
     outs: list[npt.NDArray[np.int64]],
+    floors: list[int] | None = None,
 ) -> None: ...
 def poly_sweep_count(
     shape: list[int],

@@ -151,6 +151,9 @@ def _check_out(out: Any, shape: tuple[int, ...]) -> None:
 # -- any registered kind, any quantity -----------------------------------------------------------------------------
 
 _MISSING = object()
+# An int64 array of sizes at least this long has its minimum checked by the kernel, on the pass that
+# reads its extremes anyway, instead of by one more pass here (80 MB at 1e7 values).
+_FLOOR_LATER = 1 << 16
 
 
 def kind_of(layer: Any, argument: str = "layer") -> _kinds.Kind:
@@ -216,7 +219,8 @@ def count(
     for name, value in (("n_features", n_features), ("n_units", n_units)):
         if value is not None:
             given[name] = value
-    arrays, scalar = _kind_operands(kind, convention, given)
+    deferred: dict[str, tuple[np.ndarray, int]] = {}
+    arrays, scalar = _kind_operands(kind, convention, given, deferred)
     try:
         shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
     except ValueError:
@@ -229,19 +233,28 @@ def count(
         _check_out(out, shape)
         compiled.operands = [op.copy() if np.may_share_memory(op, out) else op for op in compiled.operands]
         result = out
+    names = _algebra.operand_names(kind)
+    floors = [deferred[n][1] if n in deferred else 0 for n in names] if deferred else None
     try:
-        module.poly_count(list(shape), compiled.operands, compiled.factors, compiled.polynomials, [result])
+        module.poly_count(list(shape), compiled.operands, compiled.factors, compiled.polynomials, [result], floors)
     except KERNEL_ERRORS as exc:
+        subject = exc.args[3] if exc.args[0] in ("floor", "operand") else None
+        if subject is not None and subject < len(names) and names[subject] in deferred:
+            # A deferred size below its minimum (or negative): refused as the reader refuses it.
+            name = names[subject]
+            _args.sizes(name, deferred[name][0], minimum=deferred[name][1])
         _kind_error(exc, kind, quantity, compiled, shape)
     return int(result[()]) if scalar and out is None else result
 
 
-def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any]) -> tuple[dict[str, np.ndarray], bool]:
+def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any],
+                   deferred: dict[str, tuple[np.ndarray, int]]) -> tuple[dict[str, np.ndarray], bool]:  # fmt: skip
     """Every operand of ``kind`` (see ``_algebra.operand_names``) from the
     arguments given, each checked by the kind's entry: an argument it does
     not have, or one it has only under another convention given a value
     other than its default, is refused. Also: whether every value was a
-    plain scalar (the call then gives an int)."""
+    plain scalar (the call then gives an int). ``deferred`` receives the
+    sizes whose minimum the kernel checks: name -> (array, minimum)."""
     from . import _algebra, _kinds  # the registry: not read by import archsweep
 
     names = [a.name for a in kind.args]
@@ -252,6 +265,7 @@ def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any]) ->
                 f"{name} is not an argument of {kind.name}; under convention={convention!r} it takes {takes}"
             )
     arrays: dict[str, np.ndarray] = {"convention": np.asarray(CONVENTIONS.index(convention), dtype=np.int64)}
+    deferred.clear()
     scalar = True
     for arg in kind.args:
         value = given.get(arg.name, _MISSING)
@@ -284,7 +298,11 @@ def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any]) ->
                 raise ArgumentTypeError(f"{arg.name} must be a whole number, got None")
             arrays[arg.name] = np.asarray(_algebra.NONE if value is None else 1, dtype=np.int64)
         else:
-            arrays[arg.name] = _args.sizes(arg.name, value, minimum=arg.minimum)
+            # A large int64 array is read once less: its minimum is checked by the kernel (a floor).
+            later = isinstance(value, np.ndarray) and value.size >= _FLOOR_LATER
+            arrays[arg.name] = _args.sizes(arg.name, value, minimum=arg.minimum, floor_later=later)
+            if later and arrays[arg.name] is value:
+                deferred[arg.name] = (value, arg.minimum)
     return arrays, scalar
 
 

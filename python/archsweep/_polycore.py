@@ -88,9 +88,10 @@ def _spec(n_operands: int, factors: Sequence[Any], quantities: Sequence[Any]) ->
     return parsed, terms_of
 
 
-def _columns(shape: Sequence[int], operands: Sequence[np.ndarray]) -> list[list[int]]:
+def _columns(shape: Sequence[int], operands: Sequence[np.ndarray], floors: Sequence[int] = ()) -> list[list[int]]:
     """Each operand's values at every point of ``shape`` in C order, after the
-    extension's checks: no negative operand, each broadcastable."""
+    extension's checks: no negative operand, none below its floor, each
+    broadcastable."""
     shape = tuple(shape)
     columns = []
     for k, op in enumerate(operands):
@@ -98,6 +99,9 @@ def _columns(shape: Sequence[int], operands: Sequence[np.ndarray]) -> list[list[
         if op.size and int(op.min()) < 0:
             low = int(op.min())
             raise KernelError("operand", None, f"operand {k} holds {low}; operands must be at least 0", k)
+        if op.size and k < len(floors) and int(op.min()) < floors[k]:
+            low = int(op.min())
+            raise KernelError("floor", None, f"operand {k} holds {low}; it must be at least {floors[k]}", k)
         try:
             columns.append(np.broadcast_to(op, shape).ravel().tolist())
         except ValueError:
@@ -158,9 +162,12 @@ def poly_count(
     factors: Sequence[Any],
     quantities: Sequence[Any],
     outs: Sequence[np.ndarray],
+    floors: Sequence[int] | None = None,
 ) -> None:
-    """Writes every quantity at every point into ``outs[q]``; refuses the first
-    point, in C order, with an invalid factor or an overflowing quantity."""
+    """Writes every quantity at every point into ``outs[q]``; refuses an
+    operand below its ``floors[k]`` (the least value the caller allows), then
+    the first point, in C order, with an invalid factor or an overflowing
+    quantity."""
     factors, quantities = _spec(len(operands), factors, quantities)
     shape = tuple(shape)
     if len(outs) != len(quantities) or any(
@@ -171,7 +178,7 @@ def poly_count(
             "shape", None, f"outs must be {len(quantities)} C-contiguous int64 arrays of shape {list(shape)}", None
         )
     flats = [o.reshape(-1) for o in outs]
-    for i, v in enumerate(_points(math.prod(shape), _columns(shape, operands))):
+    for i, v in enumerate(_points(math.prod(shape), _columns(shape, operands, floors or ()))):
         values = _at(factors, quantities, v)
         if isinstance(values, int):
             raise KernelError("invalid", i, f"factor {values} is invalid at grid point {i}", values)

@@ -21,6 +21,8 @@ pub enum Error {
     QuantityOverflow { index: usize, quantity: usize },
     /// An operand holds a negative value (its smallest is `value`).
     NegativeOperand { operand: usize, value: i64 },
+    /// An operand holds a value below the floor the caller set for it (its smallest is `value`).
+    BelowFloor { operand: usize, value: i64, floor: i64 },
     /// Factors, terms, a budget or columns that do not fit the operands.
     Spec(String),
 }
@@ -36,6 +38,7 @@ impl Error {
             Error::Invalid { .. } => "invalid",
             Error::QuantityOverflow { .. } => "overflow",
             Error::NegativeOperand { .. } => "operand",
+            Error::BelowFloor { .. } => "floor",
             Error::Spec(_) => "spec",
         }
     }
@@ -53,7 +56,8 @@ impl Error {
         match self {
             Error::Invalid { factor: s, .. }
             | Error::QuantityOverflow { quantity: s, .. }
-            | Error::NegativeOperand { operand: s, .. } => Some(*s),
+            | Error::NegativeOperand { operand: s, .. }
+            | Error::BelowFloor { operand: s, .. } => Some(*s),
             _ => None,
         }
     }
@@ -79,6 +83,9 @@ impl fmt::Display for Error {
             }
             Error::NegativeOperand { operand, value } => {
                 write!(f, "operand {operand} holds {value}; operands must be at least 0")
+            }
+            Error::BelowFloor { operand, value, floor } => {
+                write!(f, "operand {operand} holds {value}; it must be at least {floor}")
             }
             Error::Spec(msg) => f.write_str(msg),
         }

@@ -653,7 +653,7 @@ mod tests {
 
         fn mesh(&self) -> Mesh<'_> {
             let views: Vec<_> = self.operands.iter().map(|a| a.view()).collect();
-            Mesh::new(&self.shape, &views, &self.spec.sized).unwrap()
+            Mesh::new(&self.shape, &views, &self.spec.sized, &[]).unwrap()
         }
 
         fn len(&self) -> usize {
@@ -1085,8 +1085,16 @@ mod tests {
         let ops = [scalar(3), scalar(-2)];
         let views: Vec<_> = ops.iter().map(|a| a.view()).collect();
         assert!(matches!(
-            Mesh::new(&[2], &views, &[true, false]),
+            Mesh::new(&[2], &views, &[true, false], &[]),
             Err(Error::NegativeOperand { operand: 1, value: -2 })
+        ));
+        // A floor: the least value an operand may hold (a size's minimum, checked on the extremes' pass).
+        let sizes: Vec<ArrayD<i64>> = vec![ArrayD::from_shape_vec(IxDyn(&[3]), vec![4, 1, 9]).unwrap(), scalar(0)];
+        let views: Vec<_> = sizes.iter().map(|a| a.view()).collect();
+        assert!(Mesh::new(&[3], &views, &[true, false], &[1, 0]).is_ok());
+        assert!(matches!(
+            Mesh::new(&[3], &views, &[true, false], &[2]),
+            Err(Error::BelowFloor { operand: 0, value: 1, floor: 2 })
         ));
         let case = lstm(3, 4, false);
         let mesh = case.mesh();

@@ -67,7 +67,9 @@ impl<'a> Mesh<'a> {
     /// `shape`, and simplifies the shape (size-1 axes dropped, axes that every
     /// operand walks contiguously merged) so rows are as long as possible.
     /// `sized[k]`: operand `k` is read by a factor (a size, not a coefficient).
-    pub fn new(shape: &[usize], operands: &[ArrayViewD<'a, i64>], sized: &[bool]) -> Result<Mesh<'a>> {
+    /// `floors[k]` (missing: 0): the least value operand `k` may hold, checked
+    /// on the same pass that reads its extremes (the caller's bound on a size).
+    pub fn new(shape: &[usize], operands: &[ArrayViewD<'a, i64>], sized: &[bool], floors: &[i64]) -> Result<Mesh<'a>> {
         let n = operands.len();
         let (mut min, mut max, mut ptrs) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let mut full = vec![0isize; shape.len() * n];
@@ -85,6 +87,9 @@ impl<'a> Mesh<'a> {
             };
             if lo < 0 {
                 return Err(Error::NegativeOperand { operand: k, value: lo });
+            }
+            if let Some(&floor) = floors.get(k).filter(|&&f| !op.is_empty() && lo < f) {
+                return Err(Error::BelowFloor { operand: k, value: lo, floor });
             }
             let view = op.broadcast(IxDyn(shape)).ok_or_else(|| {
                 Error::Shape(format!("operand {k} of shape {:?} does not broadcast to {:?}", op.shape(), shape))

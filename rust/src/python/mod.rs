@@ -116,7 +116,9 @@ fn points(spec: &Spec, mesh: &Mesh, budget: Budget, start: usize, end: Option<us
 }
 
 /// Writes every quantity at every point of `shape` into `outs[q]` (C-contiguous int64 arrays of `shape`).
+/// `floors[k]`: the least value operand `k` may hold (a size's minimum the caller left to this pass).
 #[pyfunction]
+#[pyo3(signature = (shape, operands, factors, quantities, outs, floors=None))]
 fn poly_count(
     py: Python<'_>,
     shape: Vec<usize>,
@@ -124,6 +126,7 @@ fn poly_count(
     factors: Vec<FactorArg>,
     quantities: Vec<Vec<TermArg>>,
     mut outs: Vec<PyReadwriteArrayDyn<'_, i64>>,
+    floors: Option<Vec<i64>>,
 ) -> PyResult<()> {
     let spec = spec(operands.len(), factors, quantities)?;
     let bad = outs.len() != spec.quantities.len() || outs.iter().any(|o| o.shape() != shape.as_slice());
@@ -134,7 +137,8 @@ fn poly_count(
     }
     let mut slices: Vec<&mut [i64]> = slices.into_iter().flatten().collect();
     let views = views(&operands);
-    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized))?;
+    let floors = floors.unwrap_or_default();
+    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized, &floors))?;
     for slab in slabs(0..mesh.len()) {
         let pieces = slices.iter_mut().map(|s| &mut s[slab.clone()]).collect();
         detached(py, || eval::evaluate(&spec, &mesh, slab, pieces))?;
@@ -159,7 +163,7 @@ fn poly_sweep_count(
 ) -> PyResult<usize> {
     let spec = spec(operands.len(), factors, quantities)?;
     let views = views(&operands);
-    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized))?;
+    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized, &[]))?;
     let mut rows = 0;
     for slab in slabs(points(&spec, &mesh, budget, start, end)?) {
         rows += detached(py, || eval::sweep_count(&spec, &mesh, budget, slab))?;
@@ -191,7 +195,7 @@ fn poly_sweep_fill<'py>(
         eval::check_column(operand, width, operands.len())?;
     }
     let views = views(&operands);
-    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized))?;
+    let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized, &[]))?;
     let range = points(&spec, &mesh, budget, start, end)?;
     let mut counts = Vec::new();
     for slab in slabs(range.clone()) {
