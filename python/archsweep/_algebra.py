@@ -194,8 +194,10 @@ def scalar_function(kind: Kind, convention: str, quantity: str):
     call costs about what the formula typed by hand would (the issue's
     "a scalar call within 10x a plain function")."""
     names = [a.name for a in kind.args]
-    params, body, key = [], [], []
-    order: list[tuple[str, str]] = []  # (argument, its entry in a combination), in the key's order
+    params: list[str] = []
+    body: list[str] = []
+    # What picks the polynomial: (the expression in the generated code, its entry in a combination).
+    key: list[tuple[str, str]] = []
     for arg in kind.args:
         n = arg.name
         default = "_R" if arg.default is _REQUIRED else repr(arg.default)
@@ -210,8 +212,7 @@ def scalar_function(kind: Kind, convention: str, quantity: str):
         params.append(f"{n}={'None' if n == 'kernel' else default}")
         if arg.type == FLAG:
             body += [f"if {n} is None: {n} = {arg.default!r}", f"if type({n}) is not bool: return None"]
-            key.append(n)
-            order.append((n, n))
+            key.append((n, n))
         elif arg.type == KERNEL:
             r = kind.rank
             dims = ", ".join(f"k{i}" for i in range(r)) + ("," if r == 1 else "")
@@ -224,8 +225,7 @@ def scalar_function(kind: Kind, convention: str, quantity: str):
             if arg.nullable:
                 body.append(f"if {n} is not None:")
                 body.append("    " + check)
-                key.append(f"{n} is not None")
-                order.append((n, f"{n} given"))
+                key.append((f"{n} is not None", f"{n} given"))
             else:
                 body.append(check)
     # n_features and n_units come by position, the rest by keyword.
@@ -246,24 +246,22 @@ def scalar_function(kind: Kind, convention: str, quantity: str):
             body.append(f"if {test}: return None")
     fixed = {a.name: a.default for a in kind.args if not a.applies(convention)}
     for c, (case, test) in enumerate(kind.cases):
-        order.append((case, f"case {case}"))
         try:  # a case that reads only arguments fixed under the convention is a constant
-            key.append(repr(bool(test(fixed))))
-            continue
+            key.append((repr(bool(test(fixed))), f"case {case}"))
         except KeyError:
-            pass
-        key.append(f"_case{c}({{{', '.join(f'{a!r}: {a}' for a in names if a != 'kernel')}}})")
+            key.append((f"_case{c}({{{', '.join(f'{a!r}: {a}' for a in names if a != 'kernel')}}})", f"case {case}"))
     sizes = [a.name for a in kind.args if a.type == SIZE]
     arguments = [*sizes, *(f"k{i}" for i in range(kind.rank))]
-    body.append(f"return _polys[({', '.join(key)}{',' if len(key) == 1 else ''})]({', '.join(arguments)})")
+    picks = ", ".join(expression for expression, _ in key)
+    body.append(f"return _polys[({picks}{',' if len(key) == 1 else ''})]({', '.join(arguments)})")
     source = f"def scalar({', '.join([*positional, '*', *params])}):\n" + "".join(f"    {line}\n" for line in body)
 
     class Polys(dict):
         def __missing__(self, values: tuple) -> Any:
             combo = {"convention": CONVENTIONS.index(convention)}
-            combo.update({entry: int(v) for (_, entry), v in zip(order, values)})
+            combo.update({entry: int(v) for (_, entry), v in zip(key, values)})
             _complete(kind, combo)
-            self[values] = fn = _python(_symbolic(kind, combo, [quantity])[0], arguments)
+            self[values] = fn = _python(_polynomials(kind.name, tuple(combo.items()), (quantity,))[0], arguments)
             return fn
 
     scope: dict[str, Any] = {"_R": _REQUIRED, "_polys": Polys()}
@@ -283,8 +281,6 @@ def _complete(kind: Kind, combo: dict[str, int]) -> None:
             combo[arg.name] = int(arg.default)
         elif arg.type == SIZE and arg.nullable and f"{arg.name} given" not in combo:
             combo[f"{arg.name} given"] = int(arg.default is not None)
-    for case, _ in kind.cases:
-        combo.setdefault(f"case {case}", 0)
 
 
 def _python(poly: Poly, arguments: list[str]) -> Any:

@@ -41,27 +41,32 @@ def kernel_dims(layer: str, rank: int, kernel: Any) -> list[np.ndarray]:
     return list(read.dims(rank))
 
 
-# (layer, convention, quantity) as the caller wrote them -> the kind's scalar function (_algebra.scalar_function)
-_SCALAR: dict[tuple[str, str, str], Callable[..., int | None]] = {}
+# (layer, convention, quantity, backend) as the caller wrote them -> the kind's scalar function
+_SCALAR: dict[tuple[str, str, str, str], Callable[..., int | None]] = {}
 
 
-def scalar_function(layer: Any, convention: Any, quantity: Any) -> Callable[..., int | None] | None:
-    """The scalar function of the kind ``layer`` names, or None when a name
-    is not one (the general path then refuses it, naming the closest)."""
-    key = (layer, convention, quantity)
-    if type(layer) is not str or type(convention) is not str or type(quantity) is not str:
+def scalar_function(layer: Any, convention: Any, quantity: Any, backend: Any) -> Callable[..., int | None] | None:
+    """The scalar function (``_algebra.scalar_function``) of the kind ``layer``
+    names, cached by the names as written, or None when a name is not one or
+    ``backend`` names no core (the general path then refuses it, naming the
+    closest). Every core gives the same exact ints, so a scalar needs none."""
+    try:
+        return _SCALAR[(layer, convention, quantity, backend)]
+    except KeyError:
+        pass
+    except TypeError:  # a name that cannot be hashed: no string
         return None
-    fn = _SCALAR.get(key)
-    if fn is None:
-        from . import _algebra, _kinds  # the registry: not read by import archsweep
+    if not all(type(v) is str for v in (layer, convention, quantity)) or backend not in MODULES:
+        return None
+    from . import _algebra, _kinds  # the registry: not read by import archsweep
 
-        kind = _kinds.find(layer)
-        name = convention.strip().lower()
-        if kind is None or name not in kind.conventions or quantity not in _algebra.QUANTITIES:
-            return None
-        fn = _algebra.scalar_function(kind, name, quantity)
-        if len(_SCALAR) < 4096:  # spellings are few; a loop over made-up names must not grow it forever
-            _SCALAR[key] = fn
+    kind = _kinds.find(layer)
+    name = convention.strip().lower()
+    if kind is None or name not in kind.conventions or quantity not in _algebra.QUANTITIES:
+        return None
+    fn = _algebra.scalar_function(kind, name, quantity)
+    if len(_SCALAR) < 4096:  # spellings are few; a loop over made-up names must not grow it forever
+        _SCALAR[(layer, convention, quantity, backend)] = fn
     return fn
 
 
@@ -97,19 +102,14 @@ def count_params(
     name; any kind of the registry and its own arguments (``num_layers``,
     ``proj_size``, ``num_heads``) are taken as ``count`` takes them.
     """
-    if out is None:  # plain scalars: the kind's scalar function, cached by the names as written
-        try:
-            fn = _SCALAR[(layer, convention, "params")] if backend in MODULES else None
-        except (KeyError, TypeError):  # not cached yet, or a name that is no string
-            fn = scalar_function(layer, convention, "params") if type(backend) is str and backend in MODULES else None
-        if fn is not None:
-            try:
-                value = fn(n_features, n_units, kernel=kernel, bias=bias, bidirectional=bidirectional,
-                           reset_after=reset_after, groups=groups, **arguments)  # fmt: skip
-            except TypeError:  # an argument the kind does not have: refused below, by name
-                value = None
-            if value is not None:
-                return value
+    if out is None and (fn := scalar_function(layer, convention, "params", backend)) is not None:
+        try:  # plain scalars: None (or an argument the kind has not) leaves the call to the path below
+            value = fn(n_features, n_units, kernel=kernel, bias=bias, bidirectional=bidirectional,
+                       reset_after=reset_after, groups=groups, **arguments)  # fmt: skip
+        except TypeError:
+            value = None
+        if value is not None:
+            return value
     kind = kind_of(layer)  # refuses an unknown name, naming every kind and the closest
     options = seed_options(kind, kernel=kernel, bias=bias, bidirectional=bidirectional,
                            reset_after=reset_after, groups=groups)  # fmt: skip
@@ -167,6 +167,15 @@ def kind_of(layer: Any, argument: str = "layer") -> _kinds.Kind:
     return kind
 
 
+def sizes_given(n_features: Any, n_units: Any, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments with the two size axes that may come by position (None: not given)."""
+    given = dict(arguments)
+    for name, value in (("n_features", n_features), ("n_units", n_units)):
+        if value is not None:
+            given[name] = value
+    return given
+
+
 def count(
     layer: str,
     n_features: Any = None,
@@ -193,18 +202,13 @@ def count(
     >>> count("lstm", 32, 64, num_layers=2, proj_size=16, convention="torch")
     23552
     """
-    if out is None:  # as count_params
-        try:
-            fn = _SCALAR[(layer, convention, quantity)] if backend in MODULES else None
-        except (KeyError, TypeError):
-            fn = scalar_function(layer, convention, quantity) if type(backend) is str and backend in MODULES else None
-        if fn is not None:
-            try:
-                value = fn(n_features, n_units, **arguments)
-            except TypeError:  # an argument the kind does not have: refused below, by name
-                value = None
-            if value is not None:
-                return value
+    if out is None and (fn := scalar_function(layer, convention, quantity, backend)) is not None:
+        try:  # as count_params
+            value = fn(n_features, n_units, **arguments)
+        except TypeError:
+            value = None
+        if value is not None:
+            return value
     from . import _algebra  # the registry: not read by import archsweep
 
     module = core(backend)
@@ -215,10 +219,7 @@ def count(
             f"{kind.name} has no {convention!r} convention; it has {', '.join(kind.conventions)}"
         )
     quantity = _choose("quantity", quantity, _algebra.QUANTITIES, {})
-    given = dict(arguments)
-    for name, value in (("n_features", n_features), ("n_units", n_units)):
-        if value is not None:
-            given[name] = value
+    given = sizes_given(n_features, n_units, arguments)
     deferred: dict[str, tuple[np.ndarray, int]] = {}
     arrays, scalar = _kind_operands(kind, convention, given, deferred)
     try:

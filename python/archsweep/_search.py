@@ -19,6 +19,7 @@ import polars as pl
 from . import _args
 from ._axis import Chain, Sorted
 from ._bisect import largest
+from ._count import sizes_given
 from ._errors import ArgumentTypeError, InvalidArgumentError, SweepTooLargeError
 from ._names import _choose
 from ._sweep import (
@@ -32,7 +33,6 @@ from ._sweep import (
     itemsize,
     narrowest,
     plan,
-    sizes_given,
     trimmed,
 )
 

@@ -31,9 +31,10 @@ from typing import Any
 import polars as pl
 from polars.io.plugins import register_io_source
 
+from ._count import sizes_given
 from ._errors import ArgumentTypeError, InvalidArgumentError
 from ._signals import cleanup_on_termination, raise_if_lost
-from ._sweep import plan, sizes_given
+from ._sweep import plan
 from ._worker import progress_bar, run_in_worker
 
 # Grid points per piece: ~2M points is at most ~45 MB of table, and a

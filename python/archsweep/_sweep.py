@@ -29,7 +29,7 @@ import polars as pl
 from . import _algebra, _args, _bisect, _kinds
 from ._axis import Chain, count_at_most, extremes, multiples, size, take
 from ._backend import KERNEL_ERRORS, core
-from ._count import SEED_DEFAULTS, _kind_error, _same, kind_of
+from ._count import SEED_DEFAULTS, _kind_error, _same, kind_of, sizes_given
 from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
 from ._kinds import FLAG, KERNEL, SIZE, Kind
 from ._names import CONVENTIONS, _choose, convention_name
@@ -43,6 +43,9 @@ BASE_FIELDS = ("n_features", "n_units", "kernel_d", "kernel_h", "kernel_w", "bia
 _EXTRA_FIELDS = tuple(dict.fromkeys(
     a.name for k in _kinds.KINDS for a in k.args if a.type != KERNEL and a.name not in BASE_FIELDS
 ))  # fmt: skip
+# Every flag of the registry: a Boolean column wherever it appears. None leaves these at their default.
+_FLAGS = frozenset(a.name for k in _kinds.KINDS for a in k.args if a.type == FLAG)
+_NONE_IS_DEFAULT = _FLAGS | {"kernel"}
 _UNSIGNED = ((2**8 - 1, pl.UInt8), (2**16 - 1, pl.UInt16), (2**32 - 1, pl.UInt32), (2**64 - 1, pl.UInt64))
 # A size axis longer than this stays lazy (a Chain of ranges) and is listed
 # a piece at a time: 8M values are 64 MB of int64.
@@ -420,7 +423,7 @@ def blocks_of(layer: Any, convention: Any, given: dict[str, Any]) -> list[Block]
                 f"convention {c!r} applies to none of the sweep's kinds ({', '.join(k.name for k in kinds)})"
             )
     # None leaves a flag or the kernel at its default; a nullable size takes it as a value.
-    given = {name: value for name, value in given.items() if value is not None or not _flag_or_kernel(_kinds.KINDS, name)}
+    given = {name: value for name, value in given.items() if value is not None or name not in _NONE_IS_DEFAULT}
     if "kernel" in given:
         given["kernel"] = _kernel_axis(given["kernel"])
     per_kind = []
@@ -439,25 +442,17 @@ def blocks_of(layer: Any, convention: Any, given: dict[str, Any]) -> list[Block]
     return blocks
 
 
-def _flag_or_kernel(kinds: Sequence[Kind], name: str) -> bool:
-    return any(k.arg(name) is not None and k.arg(name).type in (FLAG, KERNEL) for k in kinds)  # type: ignore[union-attr]
-
-
 # -- the table -----------------------------------------------------------------------------------------------------
 
 
 def schema_of(blocks: list[Block], quantities: Sequence[str]) -> dict[str, pl.DataType]:
     """Column types for the whole table: the narrowest that hold every value."""
     tops: dict[str, list[int]] = {}
-    flags: set[str] = set()
     for block in blocks:
         for axis in block.axes:
             for k, operand in enumerate(axis.operands):
                 column = column_of(block.kind, operand)
-                arg = block.kind.arg(column if not column.startswith("kernel") else "kernel")
-                if arg is not None and arg.type == FLAG:
-                    flags.add(column)
-                elif column != "convention":
+                if column not in _FLAGS and column != "convention":
                     tops.setdefault(column, []).append(extremes(axis.column(k))[1])
     present = {column_of(b.kind, o) for b in blocks for a in b.axes for o in a.operands if _shown(b, o)}
     extra = [f for f in _EXTRA_FIELDS if f in present]
@@ -465,7 +460,7 @@ def schema_of(blocks: list[Block], quantities: Sequence[str]) -> dict[str, pl.Da
     for field in (*BASE_FIELDS, *extra):
         if field == "convention":
             schema[field] = CONVENTION_DTYPE
-        elif field in flags or field in ("bias", "bidirectional", "reset_after"):
+        elif field in _FLAGS:
             schema[field] = pl.Boolean
         else:
             schema[field] = narrowest(tops.get(field, []))
@@ -698,15 +693,6 @@ def plan(layer: Any, convention: Any, quantity: Any, budget: Any, backend: Any, 
     if budget is not None:
         blocks = [trimmed(b, budget, module, quantities) for b in blocks]
     return Plan(module, blocks, quantities, budget, schema)
-
-
-def sizes_given(n_features: Any, n_units: Any, arguments: dict[str, Any]) -> dict[str, Any]:
-    """The arguments with the two size axes that may come by position."""
-    given = dict(arguments)
-    for name, value in (("n_features", n_features), ("n_units", n_units)):
-        if value is not None:
-            given[name] = value
-    return given
 
 
 def sweep(

@@ -420,8 +420,7 @@ def _count_command(args: argparse.Namespace) -> int:
     if kind is not None:  # an unknown name is refused by the library, with the closest name
         convention = convention_name(args.convention)
         for arg in kind.args:
-            if arg.default is _kinds.REQUIRED and arg.applies(convention) and given.get(arg.name) is None \
-                    and getattr(args, arg.name, None) is None:  # fmt: skip
+            if arg.default is _kinds.REQUIRED and arg.applies(convention) and getattr(args, arg.name, None) is None:
                 raise _UsageError(f"--{arg.name.replace('_', '-')} is required for {kind.name}")
     print(count(args.layer, args.n_features, args.n_units, quantity=args.quantity, convention=args.convention,
                 backend=args.backend, **given))  # fmt: skip
