@@ -234,20 +234,18 @@ def scalar_function(kind: Kind, convention: str, quantity: str):
     if "n_units" not in names:
         positional.append("n_units=None")
         body.append("if n_units is not None: return None")
-    for seed, default in SEED_DEFAULTS.items():  # count_params passes these to every kind
+    for seed, seed_default in SEED_DEFAULTS.items():  # count_params passes these to every kind
         if seed not in names:
-            params.append(f"{seed}={default!r}")
-            body.append(f"if {seed} is not None and {seed} != {default!r}: return None"
-                        if default is not None else f"if {seed} is not None: return None")
-    for rule in kind.rules:
-        arg = kind.arg(rule.small)
-        if (rule.conventions is None or convention in rule.conventions) and arg is not None and arg.applies(convention):
-            test = f"{rule.large} % {rule.small}" if rule.test == "divides" else f"not {rule.small} < {rule.large}"
-            body.append(f"if {test}: return None")
+            params.append(f"{seed}={seed_default!r}")
+            body.append(f"if {seed} is not None and {seed} != {seed_default!r}: return None"
+                        if seed_default is not None else f"if {seed} is not None: return None")  # fmt: skip
+    for rule in kind.rules_under(convention):
+        broken = f"{rule.large} % {rule.small}" if rule.test == "divides" else f"not {rule.small} < {rule.large}"
+        body.append(f"if {broken}: return None")
     fixed = {a.name: a.default for a in kind.args if not a.applies(convention)}
-    for c, (case, test) in enumerate(kind.cases):
+    for c, (case, case_test) in enumerate(kind.cases):
         try:  # a case that reads only arguments fixed under the convention is a constant
-            key.append((repr(bool(test(fixed))), f"case {case}"))
+            key.append((repr(bool(case_test(fixed))), f"case {case}"))
         except KeyError:
             key.append((f"_case{c}({{{', '.join(f'{a!r}: {a}' for a in names if a != 'kernel')}}})", f"case {case}"))
     sizes = [a.name for a in kind.args if a.type == SIZE]

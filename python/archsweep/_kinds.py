@@ -101,6 +101,12 @@ class Kind(NamedTuple):
     def defaults(self) -> dict[str, Any]:
         return {a.name: a.default for a in self.args}
 
+    def rules_under(self, convention: str) -> tuple[Rule, ...]:
+        """The rules that hold under ``convention``: the rule's own conventions
+        have it, and so does the argument it constrains."""
+        return tuple(r for r in self.rules if (r.conventions is None or convention in r.conventions)
+                     and self.arg(r.small).applies(convention))  # type: ignore[union-attr]  # fmt: skip
+
 
 SIZE = "size"
 FLAG = "flag"
@@ -392,13 +398,7 @@ def validate(kind: Kind, convention: str, values: Mapping[str, Any]) -> dict[str
 
 def check(kind: Kind, convention: str, values: Mapping[str, Any]) -> Rule | None:
     """The first rule ``values`` break under ``convention``, or None."""
-    for rule in kind.rules:
-        arg = kind.arg(rule.small)
-        assert arg is not None, f"{kind.name}: a rule names {rule.small}, which is not an argument"
-        if (rule.conventions is None or convention in rule.conventions) and arg.applies(convention):
-            if not rule.holds(values):
-                return rule
-    return None
+    return next((rule for rule in kind.rules_under(convention) if not rule.holds(values)), None)
 
 
 __all__ = ["Arg", "Kind", "KINDS", "Quantities", "REQUIRED", "Rule", "check", "evaluate", "find", "validate"]

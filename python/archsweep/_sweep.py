@@ -384,18 +384,15 @@ def _check_rules(blocks: list[Block]) -> None:
     for block in blocks:
         here: dict[tuple[str, int], str | None] = {}
         conventions = {CONVENTIONS[int(c)] for c in block.values("convention")}
-        for rule in block.kind.rules:
-            arg = block.kind.arg(rule.small)
-            applies = [c for c in conventions if (rule.conventions is None or c in rule.conventions)
-                       and arg is not None and arg.applies(c)]  # fmt: skip
-            if rule.test != "divides" or block.axis_of(rule.small) is None or not applies:
+        for rule in [r for r in block.kind.rules if any(r in block.kind.rules_under(c) for c in conventions)]:
+            if rule.test != "divides" or block.axis_of(rule.small) is None:
                 continue
             small = block.values(rule.small)
             if isinstance(small, Chain):
                 continue
-            large = block.values(rule.large)
+            sizes = block.values(rule.large)
             for g in {int(g) for g in small}:
-                if not size(multiples(large, g)):
+                if not size(multiples(sizes, g)):
                     here[(rule.small, g)] = rule.large
                 else:
                     here.setdefault((rule.small, g), None)
