@@ -184,3 +184,12 @@ def test_an_argument_of_another_convention_is_null_whatever_varies(backend):
     df = asw.sweep("mha", 8, num_heads=2, key_dim=4, kdim=[None, 3], convention="keras", backend=backend)
     assert df["kdim"].to_list() == [None, 3] and df["params"].to_list() == [
         asw.count("mha", 8, num_heads=2, key_dim=4), asw.count("mha", 8, num_heads=2, key_dim=4, kdim=3)]
+
+
+def test_count_fitting_refuses_an_overflow_behind_a_none_as_sweep_does(backend):
+    """kdim=None means kdim = n_features: that row overflows int64 where kdim=3 does not."""
+    kw = dict(num_heads=1, key_dim=2**20, vdim=3, kdim=[None, 3], backend=backend)
+    for call in (asw.sweep, asw.count_fitting):
+        with pytest.raises(asw.ParamOverflowError, match="kdim=None"):
+            call("mha", [3_340_000_000_000], **kw)
+    assert asw.count_fitting("mha", [3_340_000_000_000], **{**kw, "kdim": [3]}) == 1

@@ -576,11 +576,13 @@ class Plan:
             # Counts grow with every size: if none overflows at the sizes'
             # largest values, none does anywhere. Otherwise the full count
             # below raises at the first point that does, as sweep would.
+            # A nullable size keeps its None too: None stands for another size (kdim: n_features).
             corner = block
             for axis in block.axes:
-                if len(axis.operands) == 1 and block.kind.arg(axis.operands[0]) is not None \
-                        and block.kind.arg(axis.operands[0]).type == SIZE:  # fmt: skip
-                    corner = corner.with_values(axis.operands[0], [extremes(axis.column())[1]])
+                if len(axis.operands) == 1 and (arg := block.kind.arg(axis.operands[0])) and arg.type == SIZE:
+                    values = axis.column()
+                    none = arg.nullable and bool((np.asarray(values) == _algebra.NONE).any())
+                    corner = corner.with_values(arg.name, [extremes(values)[1], *([_algebra.NONE] if none else [])])
             try:
                 self._count(next(corner.pieces()))
                 return block.points
