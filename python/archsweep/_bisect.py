@@ -146,8 +146,9 @@ def largest(block: Any, maximize: str, values: Sorted, budget: int, module: Any,
 
     kept = np.flatnonzero(lo > first)
     best = _pick(seqs, steps[kept], lo[kept] - 1)
-    every = _algebra.compile(block.kind, arrays, quantities)
-    at_best = [_take(op, kept) for op in _flat(every, shape)]
+    # The answers' every quantity (with one quantity asked for, what was probed).
+    every = probing if len(quantities) == 1 else _algebra.compile(block.kind, arrays, quantities)
+    at_best = [_take(op, kept) for op in (flat if every is probing else _flat(every, shape))]
     at_best[every.operand_of[maximize]] = best
     outs = [np.empty(len(kept), dtype=np.int64) for _ in quantities]
     try:
@@ -165,5 +166,4 @@ def _refuse(exc: Exception, block: Any, quantities: tuple[str, ...], compiled: _
     from ._count import _kind_error
 
     compiled.operands = operands
-    q = exc.args[3] if exc.args[0] == "overflow" else 0
-    _kind_error(exc, block.kind, quantities[q], compiled, (n,))
+    _kind_error(exc, block.kind, quantities, compiled, (n,))

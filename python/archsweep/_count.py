@@ -6,7 +6,7 @@ the kind's formula written out in Python (``_algebra.scalar_function``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
@@ -244,7 +244,7 @@ def count(
             # A deferred size below its minimum (or negative): refused as the reader refuses it.
             name = names[subject]
             _args.sizes(name, deferred[name][0], minimum=deferred[name][1])
-        _kind_error(exc, kind, quantity, compiled, shape)
+        _kind_error(exc, kind, [quantity], compiled, shape)
     return int(result[()]) if scalar and out is None else result
 
 
@@ -316,8 +316,10 @@ def _is_default(arg: _kinds.Arg, value: Any) -> bool:
         return False
 
 
-def _kind_error(exc: Exception, kind: _kinds.Kind, quantity: str, compiled: _algebra.Compiled, shape) -> NoReturn:
-    """A kernel refusal as the exception a user should see, naming the point."""
+def _kind_error(exc: Exception, kind: _kinds.Kind, quantities: Sequence[str], compiled: _algebra.Compiled,
+                shape) -> NoReturn:  # fmt: skip
+    """A kernel refusal as the exception a user should see, naming the point
+    (and, for an overflow, which of the call's ``quantities``)."""
     from . import _algebra, _kinds  # the registry: not read by import archsweep
 
     what, index, message, subject = (*exc.args, None)[:4]
@@ -343,5 +345,7 @@ def _kind_error(exc: Exception, kind: _kinds.Kind, quantity: str, compiled: _alg
     if what == "invalid" and subject in compiled.rule_of:
         raise InvalidArgumentError(f"{compiled.rule_of[subject].allowed()} ({kind.name}{where})") from None
     if what == "overflow":
-        raise ParamOverflowError(f"the {kind.name} {quantity} count{where} does not fit in int64 (max 2**63 - 1)") from None
+        raise ParamOverflowError(
+            f"the {kind.name} {quantities[subject or 0]} count{where} does not fit in int64 (max 2**63 - 1)"
+        ) from None
     raise ArchsweepError(f"internal error in the {kind.name} kernel: {message}") from exc

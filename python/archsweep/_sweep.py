@@ -21,7 +21,7 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -596,12 +596,7 @@ class Plan:
             return self.module.poly_sweep_count(list(piece.shape), compiled.operands, compiled.factors,
                                                 compiled.polynomials, self.kernel_budget, 0, piece.points)  # fmt: skip
         except KERNEL_ERRORS as exc:
-            self.refuse(exc, piece, compiled)
-
-    def refuse(self, exc: Exception, piece: Block, compiled: _algebra.Compiled) -> NoReturn:
-        """A kernel refusal as the user's exception; an overflow names its quantity."""
-        q = exc.args[3] if exc.args[0] == "overflow" else 0
-        _kind_error(exc, piece.kind, self.quantities[q], compiled, piece.shape)
+            _kind_error(exc, piece.kind, self.quantities, compiled, piece.shape)
 
     def build(self, piece: Block, points: range | None = None) -> pl.DataFrame:
         """Runs the kernel over one piece (or its grid points ``points``) and
@@ -615,7 +610,7 @@ class Plan:
             values, arrays = self.module.poly_sweep_fill(list(piece.shape), compiled.operands, compiled.factors,
                                                          compiled.polynomials, self.kernel_budget, wanted, *span)  # fmt: skip
         except KERNEL_ERRORS as exc:
-            self.refuse(exc, piece, compiled)
+            _kind_error(exc, piece.kind, self.quantities, compiled, piece.shape)
         columns = {o: a.view(f"u{w}") for o, a, w in zip(varying, arrays, widths)}
         return frame(piece, self.schema, columns, len(values[0]), dict(zip(self.quantities, values)))
 
