@@ -211,3 +211,10 @@ def test_errors_name_the_argument(backend):
     refuses(asw.InvalidArgumentError, "groups=2", layer="conv1d", kernel=3, n_units=range(1, 100, 2), groups=2)
     with pytest.raises(TypeError, match="budget"):
         asw.search("lstm", 8, range(1, 100))
+
+
+def test_a_kind_of_one_size_is_searched_over_n_features(backend):
+    with pytest.raises(asw.InvalidArgumentError, match="layernorm has no n_units to maximize.*maximize='n_features'"):
+        asw.search("layernorm", range(1, 9), budget=10, backend=backend)
+    found = asw.search("layernorm", range(1, 10**9), budget=10, maximize="n_features", backend=backend)
+    assert found["n_features"].to_list() == [5] and found["params"].to_list() == [10]

@@ -234,7 +234,7 @@ def count(
         _check_out(out, shape)
         compiled.operands = [op.copy() if np.may_share_memory(op, out) else op for op in compiled.operands]
         result = out
-    names = _algebra.operand_names(kind)
+    names = list(compiled.operand_of)  # the kind's operands, in order (the derived ones follow)
     floors = [deferred[n][1] if n in deferred else 0 for n in names] if deferred else None
     try:
         module.poly_count(list(shape), compiled.operands, compiled.factors, compiled.polynomials, [result], floors)

@@ -19,12 +19,13 @@ import polars as pl
 from . import _args
 from ._axis import Chain, Sorted
 from ._bisect import largest
-from ._count import sizes_given
+from ._count import kind_of, sizes_given
 from ._errors import ArgumentTypeError, InvalidArgumentError, SweepTooLargeError
 from ._names import _choose
 from ._sweep import (
     AXIS_PIECE,
     Block,
+    _collection,
     _size_axis,
     available_memory,
     checked_chain,
@@ -106,6 +107,10 @@ def search(
     limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
     given = sizes_given(n_features, n_units, arguments)
     if maximize not in given:
+        lacking = [k.name for k in map(kind_of, _collection(layer)) if k.arg(maximize) is None]
+        if lacking:  # a kind of one size (a norm, depthwise, mha): its width is n_features
+            raise InvalidArgumentError(f"{', '.join(lacking)} has no {maximize} to maximize; search n_features "
+                                       "with maximize='n_features'")  # fmt: skip
         raise ArgumentTypeError(f"{maximize} is required: search maximizes it")
     values = _sorted_axis(maximize, given[maximize])
     given[maximize] = values  # checked and typed by sweep's rules, never listed when lazy
