@@ -172,6 +172,25 @@ def test_a_space_is_not_one_model():
     assert "a space of 2 architectures" in repr(space)
 
 
+def test_a_remembered_layer_step_is_the_same_layer_only():
+    """Models remember each plain layer's step; a layer that differs in an argument's type (True == 1),
+    the input shape or the convention is checked afresh, never answered from another's step."""
+    first = asw.Model((10,), [L.Dense(1), L.BatchNormalization()])
+    assert first.count_params() == 11 + 4
+    with pytest.raises(asw.ArgumentTypeError, match="units must be an integer.*not a bool"):
+        asw.Model((10,), [L.Dense(True), L.BatchNormalization()])
+    assert asw.Model((3,), [L.Dense(1), L.BatchNormalization()]).count_params() == 4 + 4
+    torch = asw.Model((10,), [L.Dense(1), L.BatchNormalization()], convention="torch")
+    assert (torch.count_params(), torch.buffers) == (11 + 2, 3)
+    again = asw.Model((10,), [L.Dense(1), L.BatchNormalization()])
+    assert [type(layer) for layer, _, _ in again._trace] == [L.Dense, L.BatchNormalization]
+    assert (again.count_params(), again.trainable_params, again.non_trainable_params) == (15, 13, 2)
+    with pytest.raises(asw.InvalidArgumentError, match="layer 0 .*Dense"):  # not cached: refused again
+        asw.Model((None,), [L.Dense(1)])
+    with pytest.raises(asw.InvalidArgumentError, match="layer 0 .*Dense"):
+        asw.Model((None,), [L.Dense(1)])
+
+
 def test_layers_print_like_their_constructors():
     assert repr(L.Conv2D(32, 3, padding="same")) == "Conv2D(32, 3, padding='same')"
     assert repr(L.Bidirectional(L.LSTM(64, return_sequences=True))) == (

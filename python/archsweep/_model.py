@@ -46,6 +46,12 @@ def _quantities(count: Count, convention: str) -> Quantities:
     kind = _kinds.BY_NAME[count.kind]
     return _kinds.evaluate(kind, convention, _kinds.validate(kind, convention, dict(count.values)))
 
+#: A plain layer's step, remembered: (class, argument values, their types, input shape, convention) ->
+#: (the layer checked, output shape, quantities). Searches build the same layers on the same shapes again
+#: and again. The types are part of the key as True == 1: Dense(True) is refused where Dense(1) is not.
+_STEPS: dict[tuple, tuple[Layer, Shape, Quantities]] = {}
+_STEPS_MAX = 1 << 14
+
 #: Bytes a dict spends per entry besides its key and value (hash, pointers, spare room).
 _STATE_SLOT = 64
 
@@ -357,7 +363,7 @@ class Model:
             # One model of plain layers (the common case, and the one timed): each layer once, in order; its
             # positions are made only if a space's method asks for them.
             self._is_concrete = True
-            self._follow([(str(i), _normalized(layer, str(i))) for i, layer in enumerate(self.layers)])
+            self._follow(((str(i), layer) for i, layer in enumerate(self.layers)), normalize=True)
             return
         meter = _Meter(limit)
         self._built = _positions(self.layers, meter)
@@ -426,19 +432,40 @@ class Model:
         self._cost = np.concatenate(costs)
         self._next = np.concatenate(nexts)
 
-    def _follow(self, options: Iterator[tuple[str, Any]]) -> None:
-        """A single model: each layer (path, option) once, from the input shape forward."""
+    def _follow(self, options: Iterator[tuple[str, Any]], normalize: bool = False) -> None:
+        """A single model: each layer (path, option) once, from the input shape forward; ``normalize``:
+        the options are the user's layers, checked here."""
         self._trace: list[tuple[Layer, Shape, Quantities]] = []
         shape = self.input_shape
+        convention = self.convention
         costs = []
         for path, option in options:
+            key = None
+            if normalize:
+                values = tuple(option._args.values())
+                key = (type(option), shape, convention, values, tuple(map(type, values)))
+                try:
+                    step = _STEPS.get(key)
+                except TypeError:  # an argument that cannot be hashed: not remembered
+                    key = step = None
+                if step is not None:
+                    shape = step[1]
+                    costs.append(step[2].params)
+                    self._trace.append(step)
+                    continue
+                option = _normalized(option, path)
             try:
-                shape, quantities = self._through(path, option, shape)
+                out, quantities = self._through(path, option, shape)
             except Incompatible as exc:
                 raise InvalidArgumentError(f"{_where(path, option)}: {exc}") from None
-            costs.append(quantities.params)
+            costs.append(quantities.params)  # type: ignore[union-attr]  # a single model refuses None
             if isinstance(option, Layer):  # not a left-out one
-                self._trace.append((option, shape, quantities))
+                self._trace.append((option, out, quantities))  # type: ignore[arg-type]
+                if key is not None:
+                    if len(_STEPS) >= _STEPS_MAX:
+                        _STEPS.clear()
+                    _STEPS[key] = self._trace[-1]
+            shape = out
         self._path = costs  # its tables, made when a space's method asks (_single_path): a model rarely needs them
 
     def _single_path(self) -> None:
@@ -524,8 +551,11 @@ class Model:
         return self._total("buffers", "buffers")
 
     def _total(self, what: str, quantity: str) -> int:
-        self._concrete(what)
-        return sum(getattr(q, quantity) for _, _, q in self._trace)
+        if not self._is_concrete:
+            self._concrete(what)
+        if quantity == "params":
+            return sum(self._path)
+        return sum([getattr(q, quantity) for _, _, q in self._trace])
 
     @property
     def output_shape(self) -> tuple[int | None, ...]:
