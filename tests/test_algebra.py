@@ -18,14 +18,17 @@ KINDS = [k.name for k in _kinds.KINDS]
 
 
 @st.composite
-def configurations(draw, kind: _kinds.Kind, convention: str):
+def configurations(draw, kind: _kinds.Kind, convention: str, compute: bool = False):
     """A configuration of ``kind`` under ``convention``: sizes small or odd or
-    large, every option, and the kind's rules made to hold."""
+    large, every option, and the kind's rules made to hold; with ``compute``,
+    the sizes compute needs given (kv_length may still be None: self-attention)."""
     values = {}
     for arg in kind.args:
         if not arg.applies(convention):
             continue
-        if arg.type == _kinds.FLAG:
+        if arg.compute and compute and arg.name != "kv_length":
+            values[arg.name] = draw(st.sampled_from([1, 2, 3, 7, 64, 4096]))
+        elif arg.type == _kinds.FLAG:
             values[arg.name] = draw(st.booleans())
         elif arg.type == _kinds.KERNEL:
             values[arg.name] = tuple(draw(st.integers(1, 7)) for _ in range(kind.rank))
@@ -68,14 +71,16 @@ def arrays(kind: _kinds.Kind, convention: str, configs: list[dict]) -> dict[str,
 def test_compiled_kind_equals_its_formula(name, data):
     kind = _kinds.find(name)
     convention = data.draw(st.sampled_from(kind.conventions))
-    configs = data.draw(st.lists(configurations(kind, convention), min_size=1, max_size=6))
-    compiled = _algebra.compile(kind, arrays(kind, convention, configs), _algebra.QUANTITIES)
+    compute = data.draw(st.booleans())
+    configs = data.draw(st.lists(configurations(kind, convention, compute), min_size=1, max_size=6))
+    quantities = _algebra.QUANTITIES if compute else tuple(q for q in _algebra.QUANTITIES if q not in _algebra.COMPUTE)
+    compiled = _algebra.compile(kind, arrays(kind, convention, configs), quantities)
     expected = [_kinds.evaluate(kind, convention, v) for v in configs]
     for module in (_core, _polycore):
-        outs = [np.empty(len(configs), dtype=np.int64) for _ in _algebra.QUANTITIES]
+        outs = [np.empty(len(configs), dtype=np.int64) for _ in quantities]
         module.poly_count([len(configs)], compiled.operands, compiled.factors, compiled.polynomials, outs)
-        for q, out in zip(_algebra.QUANTITIES, outs):
-            assert out.tolist() == [getattr(e, q) for e in expected], (module.__name__, q, configs)
+        for q, out in zip(quantities, outs):
+            assert out.tolist() == [_algebra.quantity_of(kind, e, q) for e in expected], (module.__name__, q, configs)
 
 
 def test_rules_are_constraint_factors_in_the_kernel():

@@ -171,3 +171,16 @@ def test_every_kind_sweeps_counts_and_searches_as_count_does(kind, backend):
                        backend=backend, **grid)  # fmt: skip
     assert found.height == brute.height
     assert found.select(*others, maximize).rows() == brute.select(*others, maximize).rows()
+
+
+def test_readme_holds_the_registry_tables():
+    """The README's formula tables are tools/conventions_table.py's output: they cannot drift from the registry."""
+    import importlib.util
+
+    root = Path(__file__).parent.parent
+    spec = importlib.util.spec_from_file_location("conventions_table", root / "tools" / "conventions_table.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    readme = (root / "README.md").read_text()
+    for quantity in ("params", "macs"):
+        assert tables.table(quantity) in readme, f"run python tools/conventions_table.py {quantity}"

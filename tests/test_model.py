@@ -88,8 +88,9 @@ def test_summary_matches_keras(case, backend):
     model = build(case, backend)
     expected = [(r["name"], r["type"], str(tuple(r["output_shape"])), r["params"], r["trainable"], r["non_trainable"])
                 for r in case["summary"]]  # fmt: skip
-    assert list(model.summary().iter_rows()) == expected
-    assert model.summary().columns == ["name", "type", "output_shape", "params", "trainable", "non_trainable"]
+    weights = model.summary().drop("flops")  # Keras counts no FLOPs: test_flops checks them against PyTorch
+    assert list(weights.iter_rows()) == expected
+    assert weights.columns == ["name", "type", "output_shape", "params", "trainable", "non_trainable"]
     assert model.count_params() == case["total"]
     assert (model.trainable_params, model.non_trainable_params, model.buffers) == (
         case["trainable"], case["non_trainable"], 0)
@@ -210,13 +211,14 @@ def cnn_with_batchnorm(convention, backend="auto"):
 
 def test_batchnorm_statistics_are_non_trainable_under_keras_and_buffers_under_torch(backend):
     keras = cnn_with_batchnorm("keras", backend)
-    assert keras.summary().row(1) == ("batch_normalization", "BatchNormalization", "(None, 30, 30, 16)", 64, 32, 32)
+    assert keras.summary().row(1) == ("batch_normalization", "BatchNormalization", "(None, 30, 30, 16)", 64, 32, 32, 0)
     assert (keras.count_params(), keras.trainable_params, keras.non_trainable_params, keras.buffers) == (
         432 + 64 + 144010, 432 + 32 + 144010, 32, 0)
     torch = cnn_with_batchnorm("torch", backend)
     # nn.BatchNorm2d(16): weight and bias are parameters; running_mean, running_var, num_batches_tracked buffers.
-    assert torch.summary().columns[-1] == "buffers"
-    assert torch.summary().row(1) == ("batch_normalization", "BatchNormalization", "(None, 30, 30, 16)", 32, 32, 0, 33)
+    assert torch.summary().columns[-2:] == ["buffers", "flops"]
+    assert torch.summary().row(1) == ("batch_normalization", "BatchNormalization", "(None, 30, 30, 16)", 32, 32, 0, 33,
+                                      0)  # fmt: skip
     assert (torch.count_params(), torch.trainable_params, torch.non_trainable_params, torch.buffers) == (
         432 + 32 + 144010, 432 + 32 + 144010, 0, 33)
 

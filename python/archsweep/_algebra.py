@@ -32,10 +32,14 @@ import numpy as np
 from . import _kinds
 from ._kinds import FLAG, KERNEL, SIZE, Kind
 from ._count import SEED_DEFAULTS  # count_params' options: a kind without one accepts it at its default
+from ._errors import InvalidArgumentError
 from ._names import CONVENTIONS
 from ._poly import Poly
 
-QUANTITIES = ("params", "trainable", "non_trainable", "buffers")
+QUANTITIES = ("params", "trainable", "non_trainable", "buffers", "flops", "macs", "training_flops")
+#: Compute quantities (per sample): FlopCounterMode's forward FLOPs, their multiply-accumulates, and
+#: forward + backward FLOPs with the gradient of the layer's input (as for any layer after a model's first).
+COMPUTE = ("flops", "macs", "training_flops")
 NONE = 0  # a nullable size's operand holds 0 where the user gave None (sizes are otherwise >= 1)
 
 
@@ -175,8 +179,20 @@ def _symbolic(kind: Kind, key: dict[str, int], quantities: Sequence[str]) -> lis
             values[arg.name] = Poly.var(arg.name)
     cases = {name: bool(key[f"case {name}"]) for name, _ in kind.cases}
     q = kind.formula(convention, **values, **cases)
-    every = {"params": q.params, "trainable": q.trainable, "non_trainable": q.non_trainable, "buffers": q.buffers}
-    return [Poly.lift(every[name]) for name in quantities]
+    return [Poly.lift(quantity_of(kind, q, name)) for name in quantities]
+
+
+def quantity_of(kind: Kind, q: _kinds.Quantities, name: str) -> Any:
+    """Quantity ``name`` of a formula's result (numbers or polynomials); a
+    compute quantity whose size was left at None is refused, naming it."""
+    if name in COMPUTE:
+        needs = next((v for v in (q.macs, q.grad_macs, q.input_grad_macs) if isinstance(v, _kinds.Needs)), None)
+        if needs is not None:
+            raise InvalidArgumentError(f"{name} of {kind.name} needs {needs.name}: {needs.doc}")
+        if name == "macs":
+            return q.macs
+        return 2 * q.macs if name == "flops" else 2 * (q.macs + q.grad_macs + q.input_grad_macs)
+    return q.params if name == "params" else getattr(q, name)
 
 
 # -- one configuration of plain scalars: the formula as Python code ------------------------------------------------

@@ -209,7 +209,7 @@ def count(
             value = None
         if value is not None:
             return value
-    from . import _algebra  # the registry: not read by import archsweep
+    from . import _algebra, _window  # the registry: not read by import archsweep
 
     module = core(backend)
     kind = kind_of(layer)
@@ -219,7 +219,7 @@ def count(
             f"{kind.name} has no {convention!r} convention; it has {', '.join(kind.conventions)}"
         )
     quantity = _choose("quantity", quantity, _algebra.QUANTITIES, {})
-    given = sizes_given(n_features, n_units, arguments)
+    given = _window.take(kind, convention, sizes_given(n_features, n_units, arguments), arguments.get("kernel"))
     deferred: dict[str, tuple[np.ndarray, int]] = {}
     arrays, scalar = _kind_operands(kind, convention, given, deferred)
     try:

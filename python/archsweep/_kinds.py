@@ -47,15 +47,36 @@ class Arg(NamedTuple):
     nullable: bool = False
     conventions: frozenset[str] | None = None
     doc: str = ""
+    compute: bool = False  # read by compute quantities only (a sequence's length), not by weights
 
     def applies(self, convention: str) -> bool:
         return self.conventions is None or convention in self.conventions
 
 
+class Needs(NamedTuple):
+    """A compute quantity that cannot be known without an argument the call
+    left at None (an LSTM's FLOPs without ``length``, a conv's without its
+    ``input_size``): asking for it is refused, naming the argument."""
+
+    name: str
+    doc: str
+
+
 class Quantities(NamedTuple):
+    """One configuration's counts. Weights: ``trainable``, ``non_trainable``
+    and PyTorch's ``buffers``. Compute, for one sample (one sequence), in
+    multiply-accumulates of matmuls, convolutions and attention products as
+    PyTorch's ``FlopCounterMode`` counts them (``flops`` is twice ``macs``):
+    ``macs`` forward; ``grad_macs`` the backward pass but for the gradient
+    of the layer's input, ``input_grad_macs`` that gradient (a model's first
+    layer has none)."""
+
     trainable: int
     non_trainable: int = 0
     buffers: int = 0
+    macs: int | Needs = 0
+    grad_macs: int | Needs = 0
+    input_grad_macs: int | Needs = 0
 
     @property
     def params(self) -> int:
@@ -124,6 +145,20 @@ def _u(doc: str = "units, filters or hidden size") -> Arg:
 
 
 _BIAS = Arg("bias", FLAG, True, doc="with bias vectors")
+# The sizes compute depends on and weights do not: None (their default) leaves the compute unknown.
+_LENGTH = Arg("length", SIZE, None, nullable=True, doc="time steps or tokens per sample", compute=True)
+_POSITIONS = Arg("positions", SIZE, None, nullable=True,
+                 doc="output positions per sample, the product of the output's spatial sizes (of the input's, "
+                     "for a transposed conv); count and sweep also take input_size, strides, padding and dilation "
+                     "", compute=True)  # fmt: skip
+NEEDS_POSITIONS = Needs("input_size", "the input's spatial size (or positions, the output positions per sample)")
+NEEDS_LENGTH = Needs("length", "the time steps or tokens per sample")
+
+
+def _times(factor: Any, needs: Needs, *terms: Any) -> tuple[Any, ...]:
+    """Each of ``terms`` times ``factor``, or ``needs`` for all of them when the factor is unknown."""
+    return tuple(needs if factor is None else factor * t for t in terms)
+
 _GROUPS = Arg("groups", SIZE, 1, doc="channel groups: must divide n_features and n_units")
 _DIVIDES_F = Rule("divides", "groups", "n_features")
 _DIVIDES_U = Rule("divides", "groups", "n_units")
@@ -132,30 +167,51 @@ _DIVIDES_U = Rule("divides", "groups", "n_units")
 # -- dense and convolutions ----------------------------------------------------------------------------------------
 
 
-def _dense(convention, n_features, n_units, bias):
-    return Quantities(n_features * n_units + bias * n_units)
+def _dense(convention, n_features, n_units, bias, length):
+    # One vector, or a sequence of length vectors (Linear on a 3-D input). Each
+    # of forward, weight gradient and input gradient is one f×u matmul a token.
+    tokens = 1 if length is None else length
+    macs = tokens * n_features * n_units
+    return Quantities(n_features * n_units + bias * n_units, 0, 0, macs, macs, macs)
 
 
-def _conv(convention, n_features, n_units, kernel, bias, groups):
-    return Quantities(math.prod(kernel) * quotient(n_features, groups) * n_units + bias * n_units)
+def _conv(convention, n_features, n_units, kernel, bias, groups, positions):
+    # FlopCounterMode: each output position multiplies the kernel with n_features/groups
+    # channels for each of n_units. Its weight gradient counts n_features for every
+    # group instead (groups times the true work); archsweep counts as it does (README).
+    k = math.prod(kernel)
+    macs, grad, input_grad = _times(positions, NEEDS_POSITIONS, k * quotient(n_features, groups) * n_units,
+                                    k * n_features * n_units, k * quotient(n_features, groups) * n_units)
+    return Quantities(k * quotient(n_features, groups) * n_units + bias * n_units, 0, 0, macs, grad, input_grad)
 
 
-def _conv_transpose(convention, n_features, n_units, kernel, bias, groups):
-    # PyTorch's weight is (in, out / groups, *kernel); Keras has no groups here.
-    return Quantities(math.prod(kernel) * n_features * quotient(n_units, groups) + bias * n_units)
+def _conv_transpose(convention, n_features, n_units, kernel, bias, groups, positions):
+    # PyTorch's weight is (in, out / groups, *kernel); Keras has no groups here. FlopCounterMode
+    # counts a transposed conv at each *input* position, and its weight gradient as _conv's.
+    k = math.prod(kernel)
+    macs, grad, input_grad = _times(positions, NEEDS_POSITIONS, k * n_features * quotient(n_units, groups),
+                                    k * n_features * n_units, k * n_features * quotient(n_units, groups))
+    return Quantities(k * n_features * quotient(n_units, groups) + bias * n_units, 0, 0, macs, grad, input_grad)
 
 
-def _depthwise(convention, n_features, kernel, depth_multiplier, bias):
-    return Quantities(math.prod(kernel) * n_features * depth_multiplier + bias * n_features * depth_multiplier)
+def _depthwise(convention, n_features, kernel, depth_multiplier, bias, positions):
+    # PyTorch's equivalent: Conv with groups = n_features and n_features·depth_multiplier outputs.
+    k, out = math.prod(kernel), n_features * depth_multiplier
+    macs, grad, input_grad = _times(positions, NEEDS_POSITIONS, k * out, k * n_features * out, k * out)
+    return Quantities(k * out + bias * out, 0, 0, macs, grad, input_grad)
 
 
-def _separable(convention, n_features, n_units, kernel, depth_multiplier, bias):
-    depthwise = math.prod(kernel) * n_features * depth_multiplier
-    return Quantities(depthwise + n_features * depth_multiplier * n_units + bias * n_units)
+def _separable(convention, n_features, n_units, kernel, depth_multiplier, bias, positions):
+    # A depthwise conv, then a 1×1 conv from n_features·depth_multiplier channels to n_units;
+    # the pointwise conv's input gradient is inside the layer (grad_macs).
+    k, mid = math.prod(kernel), n_features * depth_multiplier
+    macs, grad, input_grad = _times(positions, NEEDS_POSITIONS, k * mid + mid * n_units,
+                                    k * n_features * mid + 2 * mid * n_units, k * mid)
+    return Quantities(k * mid + mid * n_units + bias * n_units, 0, 0, macs, grad, input_grad)
 
 
 def _embedding(convention, n_features, n_units):
-    return Quantities(n_features * n_units)
+    return Quantities(n_features * n_units)  # a lookup: no FLOPs
 
 
 # -- recurrent -----------------------------------------------------------------------------------------------------
@@ -165,12 +221,22 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 def _recurrent(gates: int) -> Callable[..., Quantities]:
     def formula(convention, n_features, n_units, bias, bidirectional, reset_after=True, num_layers=1, proj_size=0,
-                proj=False):  # fmt: skip
+                length=None, proj=False):  # fmt: skip
         d = 1 + bidirectional
         if convention != TORCH:
             # Keras and TF1: [W | U | b] per gate; a Keras GRU with reset_after keeps two bias vectors.
             vectors = 2 if (convention == KERAS and gates == 3 and reset_after) else 1
-            return Quantities(d * gates * (n_features * n_units + n_units * n_units + bias * vectors * n_units))
+            params = d * gates * (n_features * n_units + n_units * n_units + bias * vectors * n_units)
+            if length is None:
+                return Quantities(params, 0, 0, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
+            # PyTorch's matmuls of the same shapes. The state's gradient is taken at every step but
+            # the first (the zero initial state), except where a GRU resets before its candidate
+            # (Keras without reset_after, TF1): r·h is multiplied there, and r has a gradient at step 1.
+            u, steps = n_units, offset(length, -1)
+            reset_before = gates == 3 and (convention == TF1 or not reset_after)
+            state = steps * 2 * u * u + length * u * u if reset_before else steps * gates * u * u
+            macs = length * d * gates * (n_features * u + u * u)
+            return Quantities(params, 0, 0, macs, macs + d * state, length * d * gates * n_features * u)
         # PyTorch: per direction of each layer W_ih (gates·h × input), W_hh (gates·h × r), b_ih and
         # b_hh, and with a projection W_hr (p × h); r = p or h. Layer l > 0 reads d·r features.
         h = n_units
@@ -178,7 +244,17 @@ def _recurrent(gates: int) -> Callable[..., Quantities]:
         per_direction = gates * h * r + bias * 2 * gates * h + (proj_size * h if proj else 0)
         first = d * (gates * h * n_features + per_direction)
         rest = offset(num_layers, -1) * d * (gates * h * d * r + per_direction)
-        return Quantities(first + rest)
+        if length is None:
+            return Quantities(first + rest, 0, 0, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
+        # Per step and direction: x·W_ih, r·W_hh and the projection h·W_hr. Backward: each weight's
+        # gradient, the state's (every step but the first), the projection's input (every step), and
+        # the input of layers after the first.
+        step = gates * h * r + (proj_size * h if proj else 0)
+        inner = gates * h * d * r
+        macs = length * d * (gates * h * n_features + step) + offset(num_layers, -1) * length * d * (inner + step)
+        grad = (macs + num_layers * d * (offset(length, -1) * gates * h * r + length * (proj_size * h if proj else 0))
+                + offset(num_layers, -1) * length * d * inner)  # fmt: skip
+        return Quantities(first + rest, 0, 0, macs, grad, length * d * gates * h * n_features)
 
     return formula
 
@@ -197,7 +273,7 @@ def _recurrent_kind(name: str, names: tuple[str, ...]) -> Kind:
     return Kind(
         name, names, (KERAS, TORCH, TF1),
         (_f(), _u(), _BIAS, Arg("bidirectional", FLAG, False, doc="both directions: twice the weights"),
-         *(reset if name == "gru" else ()), *torch_stack),
+         *(reset if name == "gru" else ()), *torch_stack, _LENGTH),
         _recurrent(GATES[name]), rules if lstm else (), cases=cases if lstm else (),
     )  # fmt: skip
 
@@ -231,21 +307,36 @@ def _rmsnorm(convention, n_features, elementwise_affine):
 # -- attention -----------------------------------------------------------------------------------------------------
 
 
-def _mha(convention, n_features, num_heads, key_dim, value_dim, output_shape, kdim, vdim, bias, add_bias_kv):
+def _mha(convention, n_features, num_heads, key_dim, value_dim, output_shape, kdim, vdim, bias, add_bias_kv,
+         length, kv_length):  # fmt: skip
     kdim = n_features if kdim is None else kdim
     vdim = n_features if vdim is None else vdim
     if convention == TORCH:
         # q, k, v projections to embed_dim (packed when kdim = vdim = embed_dim: the same count),
         # the output projection, their biases, and bias_k, bias_v with add_bias_kv.
         e = n_features
-        return Quantities(e * (e + kdim + vdim) + e * e + bias * 4 * e + add_bias_kv * 2 * e)
-    # Keras: query, key and value projections to (num_heads, key_dim / value_dim), then an output
-    # projection to output_shape (default: the query's width).
-    vd = key_dim if value_dim is None else value_dim
-    out = n_features if output_shape is None else output_shape
-    h = num_heads
-    projections = (n_features + kdim) * h * key_dim + vdim * h * vd + h * vd * out
-    return Quantities(projections + bias * (2 * h * key_dim + h * vd + out))
+        params = e * (e + kdim + vdim) + e * e + bias * 4 * e + add_bias_kv * 2 * e
+        # Compute: add_bias_kv adds one key and value to attend to.
+        h, kd, vd, out, extra = 1, e, e, e, add_bias_kv
+    else:
+        # Keras: query, key and value projections to (num_heads, key_dim / value_dim), then an output
+        # projection to output_shape (default: the query's width).
+        vd = key_dim if value_dim is None else value_dim
+        out = n_features if output_shape is None else output_shape
+        h, kd, extra = num_heads, key_dim, 0
+        params = (n_features + kdim) * h * key_dim + vdim * h * vd + h * vd * out + bias * (2 * h * key_dim + h * vd + out)
+    if length is None:
+        return Quantities(params, 0, 0, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
+    # Query length L, key/value length S (kv_length; None: self-attention, S = L). Forward: the
+    # three projections, the scores q·kᵀ and their product with v, the output projection.
+    # Backward: each weight's gradient, both operands of the two attention products, the output
+    # projection's input, and (input_grad) the inputs of the three projections.
+    s = length if kv_length is None else kv_length
+    projections = length * n_features * h * kd + s * kdim * h * kd + s * vdim * h * vd
+    attention = length * (s + extra) * h * (kd + vd)
+    output = length * h * vd * out
+    macs = projections + attention + output
+    return Quantities(params, 0, 0, macs, projections + 2 * attention + 2 * output, projections)
 
 
 _MHA_ARGS = (
@@ -258,6 +349,8 @@ _MHA_ARGS = (
     Arg("vdim", SIZE, None, nullable=True, doc="value input width; None means n_features"),
     _BIAS,
     Arg("add_bias_kv", FLAG, False, conventions=ONLY_TORCH),
+    Arg("length", SIZE, None, nullable=True, doc="query length: tokens per sample", compute=True),
+    Arg("kv_length", SIZE, None, nullable=True, doc="key and value length; None means length", compute=True),
 )
 
 
@@ -266,31 +359,33 @@ _MHA_ARGS = (
 
 def _conv_kind(rank: int) -> Kind:
     return Kind(f"conv{rank}d", (f"Conv{rank}D", f"Conv{rank}d"), (KERAS, TORCH, TF1),
-                (_f(), _u(), Arg("kernel", KERNEL), _BIAS, _GROUPS), _conv, (_DIVIDES_F, _DIVIDES_U), rank)  # fmt: skip
+                (_f(), _u(), Arg("kernel", KERNEL), _BIAS, _GROUPS, _POSITIONS), _conv, (_DIVIDES_F, _DIVIDES_U),
+                rank)  # fmt: skip
 
 
 def _transpose_kind(rank: int) -> Kind:
     groups = Arg("groups", SIZE, 1, conventions=ONLY_TORCH, doc=_GROUPS.doc)
     return Kind(f"conv{rank}d_transpose", (f"Conv{rank}DTranspose", f"ConvTranspose{rank}d"), (KERAS, TORCH),
-                (_f(), _u(), Arg("kernel", KERNEL), _BIAS, groups), _conv_transpose, (_DIVIDES_F, _DIVIDES_U),
+                (_f(), _u(), Arg("kernel", KERNEL), _BIAS, groups, _POSITIONS), _conv_transpose, (_DIVIDES_F, _DIVIDES_U),
                 rank)  # fmt: skip
 
 
 def _depthwise_kind(rank: int) -> Kind:
     return Kind(f"depthwise_conv{rank}d", (f"DepthwiseConv{rank}D",), (KERAS, TORCH),
-                (_f(), Arg("kernel", KERNEL), Arg("depth_multiplier", SIZE, 1), _BIAS), _depthwise, (), rank)  # fmt: skip
+                (_f(), Arg("kernel", KERNEL), Arg("depth_multiplier", SIZE, 1), _BIAS, _POSITIONS), _depthwise, (),
+                rank)  # fmt: skip
 
 
 def _separable_kind(rank: int) -> Kind:
     return Kind(f"separable_conv{rank}d", (f"SeparableConv{rank}D",), (KERAS,),
-                (_f(), _u(), Arg("kernel", KERNEL), Arg("depth_multiplier", SIZE, 1), _BIAS), _separable, (),
+                (_f(), _u(), Arg("kernel", KERNEL), Arg("depth_multiplier", SIZE, 1), _BIAS, _POSITIONS), _separable, (),
                 rank)  # fmt: skip
 
 
 _CENTER_SCALE = (Arg("center", FLAG, True, conventions=ONLY_KERAS), Arg("scale", FLAG, True, conventions=ONLY_KERAS))
 
 KINDS: tuple[Kind, ...] = (
-    Kind("dense", ("Dense", "Linear"), (KERAS, TORCH, TF1), (_f(), _u(), _BIAS), _dense),
+    Kind("dense", ("Dense", "Linear"), (KERAS, TORCH, TF1), (_f(), _u(), _BIAS, _LENGTH), _dense),
     *(_conv_kind(r) for r in (1, 2, 3)),
     _recurrent_kind("rnn", ("SimpleRNN", "simple_rnn", "RNN")),
     _recurrent_kind("lstm", ("LSTM",)),

@@ -557,6 +557,39 @@ class Model:
             return sum(self._path)
         return sum([getattr(q, quantity) for _, _, q in self._trace])
 
+    def count_flops(self, *, length: Any = None, training: bool = False) -> int:
+        """FLOPs for one sample, as PyTorch's ``FlopCounterMode`` counts them on
+        the meta device: the forward pass, or with ``training`` forward and
+        backward (the first layer's input has no gradient, so the layers up to
+        the first with trainable weights take none either). ``length`` stands
+        for the input shape's unknown length (None in ``input_shape``)."""
+        self._concrete("count_flops()")
+        return sum(self._known(length, "count_flops()")._flops(training))
+
+    def _known(self, length: Any, what: str) -> Model:
+        """This model with its unknown input length made ``length``."""
+        if None not in self.input_shape:
+            if length is not None:
+                raise InvalidArgumentError(f"{what}: length= stands for an unknown input length; this model's "
+                                           f"input shape {self.input_shape} has none")  # fmt: skip
+            return self
+        if length is None:
+            raise InvalidArgumentError(f"{what} needs length=: the input shape {self.input_shape} has an unknown "
+                                       "length (None), and compute depends on it")  # fmt: skip
+        n = _args.scalar_size("length", length, minimum=1)
+        shape = tuple(n if d is None else d for d in self.input_shape)
+        return Model(shape, [layer for layer, _, _ in self._trace], convention=self.convention, backend=self.backend)
+
+    def _flops(self, training: bool) -> list[int]:
+        """Each layer's FLOPs (every size known). In training the layer's input has a gradient once a layer
+        before it has trainable weights (the model's input has none)."""
+        flops, grad = [], False
+        for _, _, q in self._trace:
+            macs = q.macs + (q.grad_macs + (q.input_grad_macs if grad else 0) if training else 0)
+            flops.append(2 * macs)  # type: ignore[operator]  # every size is known here
+            grad = grad or q.trainable > 0
+        return flops
+
     @property
     def output_shape(self) -> tuple[int | None, ...]:
         """The output shape with the batch axis, as Keras shows it: ``(None, 10)``."""
@@ -567,7 +600,8 @@ class Model:
         """One row per layer, as Keras' ``model.summary()``: its default
         name, type, output shape (with the batch axis), count (``params``)
         and its ``trainable`` and ``non_trainable`` parts; under ``torch``
-        also ``buffers``."""
+        also ``buffers``; then its forward ``flops`` per sample (null where
+        the input shape has an unknown length: see :meth:`count_flops`)."""
         self._concrete("summary()")
         seen: dict[str, int] = {}
 
@@ -583,12 +617,14 @@ class Model:
                 name(inner)  # Keras names the wrapped layer first: Bidirectional(LSTM(..)) takes "lstm"
             names.append(name(layer))
         quantities = ("params", "trainable", "non_trainable") + (("buffers",) if self.convention == "torch" else ())
+        flops = self._flops(False) if None not in self.input_shape else [None] * len(self._trace)
         return pl.DataFrame(
             {
                 "name": names,
                 "type": [layer.keras_type for layer, _, _ in self._trace],
                 "output_shape": [_show(shape) for _, shape, _ in self._trace],
                 **{k: pl.Series([getattr(q, k) for _, _, q in self._trace], dtype=pl.Int64) for k in quantities},
+                "flops": pl.Series(flops, dtype=pl.Int64),
             }
         )
 

@@ -467,9 +467,16 @@ def schema_of(blocks: list[Block], quantities: Sequence[str]) -> dict[str, pl.Da
 
 
 def _shown(block: Block, operand: str) -> bool:
-    """Whether an operand applies under one of the block's conventions (else its column would be all null)."""
+    """Whether an operand applies under one of the block's conventions (else its column would be all null);
+    a compute size (length, positions) only where the sweep gives it a value."""
     arg = block.kind.arg(operand)
-    return arg is None or any(arg.applies(CONVENTIONS[int(c)]) for c in block.values("convention"))
+    if arg is None:
+        return True
+    if arg.compute:
+        values = next(a.column(a.operands.index(operand)) for a in block.axes if operand in a.operands)
+        if not isinstance(values, Chain) and not np.any(np.asarray(values) != _algebra.NONE):
+            return False
+    return any(arg.applies(CONVENTIONS[int(c)]) for c in block.values("convention"))
 
 
 def itemsize(dtype: pl.DataType) -> int:

@@ -67,6 +67,16 @@ def _count(kind: str, **values: Any) -> Count:
     return Count(kind, tuple(values.items()))
 
 
+def _product(lengths: Shape) -> int | None:
+    """The positions ``lengths`` hold (their product), or None when one is unknown: compute is unknown then."""
+    total = 1
+    for n in lengths:
+        if n is None:
+            return None
+        total *= n
+    return total
+
+
 # -- argument checks: each returns the normalized value or raises ------------------------------------------------
 
 
@@ -263,7 +273,7 @@ class Dense(Layer):
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         a = self._args
         return (*shape[:-1], a["units"]), _count("dense", n_features=_known(shape, "Dense"), n_units=a["units"],
-                                                 bias=a["bias"])  # fmt: skip
+                                                 bias=a["bias"], length=_product(shape[:-1]))  # fmt: skip
 
 
 class Embedding(Layer):
@@ -346,9 +356,10 @@ class _Conv(_Window):
         channels = self._channels(shape)
         if channels % a["groups"]:
             raise Incompatible(f"groups={a['groups']} must divide the input channels, got input shape {_show(shape)}")
+        lengths = self._slide(shape)
         count = _count(self.kind, n_features=channels, n_units=a["filters"], kernel=a["kernel"], bias=a["bias"],
-                       groups=a["groups"])  # fmt: skip
-        return (*self._slide(shape), a["filters"]), count
+                       groups=a["groups"], positions=_product(lengths))  # fmt: skip
+        return (*lengths, a["filters"]), count
 
 
 class Conv1D(_Conv):
@@ -380,9 +391,10 @@ class _Depthwise(_Window):
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         a = self._args
         channels = self._channels(shape)
+        lengths = self._slide(shape)
         count = _count(self.kind, n_features=channels, kernel=a["kernel"], depth_multiplier=a["depth_multiplier"],
-                       bias=a["bias"])  # fmt: skip
-        return (*self._slide(shape), channels * a["depth_multiplier"]), count
+                       bias=a["bias"], positions=_product(lengths))  # fmt: skip
+        return (*lengths, channels * a["depth_multiplier"]), count
 
 
 class DepthwiseConv1D(_Depthwise):
@@ -409,9 +421,10 @@ class _Separable(_Window):
 
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         a = self._args
+        lengths = self._slide(shape)
         count = _count(self.kind, n_features=self._channels(shape), n_units=a["filters"], kernel=a["kernel"],
-                       depth_multiplier=a["depth_multiplier"], bias=a["bias"])  # fmt: skip
-        return (*self._slide(shape), a["filters"]), count
+                       depth_multiplier=a["depth_multiplier"], bias=a["bias"], positions=_product(lengths))  # fmt: skip
+        return (*lengths, a["filters"]), count
 
 
 class SeparableConv1D(_Separable):
@@ -448,8 +461,9 @@ class _Transpose(_Window):
 
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         a = self._args
+        # FlopCounterMode counts a transposed conv at its input positions.
         count = _count(self.kind, n_features=self._channels(shape), n_units=a["filters"], kernel=a["kernel"],
-                       bias=a["bias"])  # fmt: skip
+                       bias=a["bias"], positions=_product(shape[:-1]))  # fmt: skip
         lengths = _transposed(shape, a["kernel"], a["strides"], a["dilation"], a["padding"], a["output_padding"])
         return (*lengths, a["filters"]), count
 
@@ -495,7 +509,8 @@ class _Recurrent(Layer):
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         a = self._args
         _rank(shape, 2, f"{self.keras_type} needs an input of rank 2 (time steps, features)")
-        count = _count(self.kind, n_features=_known(shape, self.keras_type), n_units=a["units"], **self._options())
+        count = _count(self.kind, n_features=_known(shape, self.keras_type), n_units=a["units"], length=shape[0],
+                       **self._options())  # fmt: skip
         return ((shape[0], a["units"]) if a["return_sequences"] else (a["units"],)), count
 
 
@@ -669,9 +684,11 @@ class MultiHeadAttention(Layer):
                     f"value_dim, output_shape unset; got num_heads={heads}, key_dim={key_dim}, value_dim="
                     f"{a['value_dim']}, output_shape={a['output_shape']} on input shape {_show(shape)}"
                 )
-            return shape, _count("mha", n_features=width, num_heads=heads, bias=a["bias"])
+            return shape, _count("mha", n_features=width, num_heads=heads, bias=a["bias"],
+                                 length=_product(shape[:-1]))  # fmt: skip
+        # Self-attention over every position of the input (Keras' attention_axes=None).
         count = _count("mha", n_features=width, num_heads=heads, key_dim=key_dim, value_dim=value_dim,
-                       output_shape=math.prod(out), bias=a["bias"])  # fmt: skip
+                       output_shape=math.prod(out), bias=a["bias"], length=_product(shape[:-1]))  # fmt: skip
         return (*shape[:-1], *out), count
 
 
