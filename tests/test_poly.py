@@ -116,8 +116,8 @@ def test_every_kind_on_both_cores_is_the_formula_exactly(core, block, data):
     kept = [(i, e) for i, e in enumerate(expected[start:end], start)
             if e is not None and (budget is None or e[0] <= budget)]  # fmt: skip
     columns = [(k, 8) for k in range(len(_algebra.operand_names(block.kind)))]
-    fill = outcome(module.poly_sweep_fill, *args, None if budget is None else (0, budget), columns, start, end)
-    count = outcome(module.poly_sweep_count, *args, None if budget is None else (0, budget), start, end)
+    fill = outcome(module.poly_sweep_fill, *args, None if budget is None else [(0, budget)], columns, start, end)
+    count = outcome(module.poly_sweep_count, *args, None if budget is None else [(0, budget)], start, end)
     overflowing = next((i for i, e in kept if max(e) > INT64_MAX), None)
     if overflowing is not None:
         assert fill[0] == count[0] == "error" and fill[1][:2] == count[1][:2] == ("overflow", overflowing)
@@ -163,7 +163,7 @@ def test_every_kind_on_large_grids_takes_the_fast_paths_and_is_exact():
                 keep = (expected >= 0) & (True if budget is None else expected <= budget)
                 for start, end in ((0, out.size), (min(12_345, out.size), min(400_001, out.size))):
                     flat = keep.reshape(-1)[start:end]
-                    b = None if budget is None else (0, budget)
+                    b = None if budget is None else [(0, budget)]
                     (params,), _ = _core.poly_sweep_fill(*args, b, [], start, end)
                     assert params.tolist() == expected.reshape(-1)[start:end][flat].tolist()
                     assert _core.poly_sweep_count(*args, b, start, end) == flat.sum()
@@ -211,8 +211,10 @@ def test_cores_agree_on_random_polynomials(call, data):
     assert outs["rust"] == outs["python"]
 
     size = math.prod(shape)
-    budget = data.draw(st.one_of(st.none(), st.tuples(st.integers(0, len(quantities) - 1),
-                                                       st.one_of(st.integers(-1, 200), st.just(INT64_MAX)))))  # fmt: skip
+    # No budget, or one to three at once (on any quantities, the same one twice too).
+    budget = data.draw(st.one_of(st.none(), st.lists(st.tuples(st.integers(0, len(quantities) - 1),
+                                                               st.one_of(st.integers(-1, 200), st.just(INT64_MAX))),
+                                                     min_size=1, max_size=3)))  # fmt: skip
     start = data.draw(st.integers(0, size))
     end = data.draw(st.one_of(st.none(), st.integers(start, size)))
     columns = data.draw(st.lists(st.tuples(st.integers(0, len(operands) - 1), st.sampled_from([1, 2, 4, 8]))))
@@ -246,7 +248,8 @@ BAD_CALLS = [
     ([3], [np.arange(3)], [("axis", 0)], [[(0, [(0, -1)])]], None, [], 0, None, "spec"),
     ([3], [np.arange(3)], [("axis", 0)], [[(0, [(0, 1), (0, 2)])]], None, [], 0, None, "spec"),
     ([3], [np.arange(3)], [("axis", 0)], [[(1, [(0, 1)])]], None, [], 0, None, "spec"),
-    ([3], [np.arange(3)], [("axis", 0)], [[]], (1, 5), [], 0, None, "spec"),
+    ([3], [np.arange(3)], [("axis", 0)], [[]], [(1, 5)], [], 0, None, "spec"),
+    ([3], [np.arange(3)], [("axis", 0)], [[]], [(0, 5)] * 9, [], 0, None, "spec"),
     ([3], [np.arange(3)], [("axis", 0)] * 65, [[]], None, [], 0, None, "spec"),
     ([3], [np.arange(3)], [("axis", 0)], [[]], None, [(1, 8)], 0, None, "spec"),
     ([3], [np.arange(3)], [("axis", 0)], [[]], None, [(0, 3)], 0, None, "spec"),

@@ -1,5 +1,5 @@
-"""Bisection of a sorted size axis under a budget: for every combination of
-the other axes, the largest value whose count fits. ``search`` reports it;
+"""Bisection of a sorted size axis under budgets: for every combination of
+the other axes, the largest value whose counts fit every budget. ``search`` reports it;
 ``sweep`` and ``count_fitting`` use it to trim a huge lazy axis to the prefix
 that can fit before listing any of it.
 
@@ -7,7 +7,7 @@ Why bisection is exact: every formula of the registry is a polynomial with
 non-negative coefficients in its sizes (``tests/test_kinds.py`` checks it,
 kind by kind and option by option), so with the other axes fixed a count
 never decreases as the axis grows, and the values that fit are a prefix of
-the valid ones. The valid values are the axis' multiples of what must
+the valid ones: under several budgets, the shortest of their prefixes. The valid values are the axis' multiples of what must
 divide it (``groups``) above what must be less than it (``proj_size``):
 both come from the kind's rules, read from the compiled spec.
 """
@@ -45,23 +45,24 @@ def _flat(compiled: _algebra.Compiled, shape: tuple[int, ...]) -> list[np.ndarra
     return [op.reshape(()) if op.size == 1 else np.broadcast_to(op, shape).reshape(-1) for op in compiled.operands]
 
 
-def _counts(module: Any, compiled: _algebra.Compiled, operands: list[np.ndarray], out: np.ndarray) -> None:
-    """The budget's quantity at every point of the 1-D ``operands`` into
-    ``out``, ``_OVERFLOW`` where it exceeds int64. The core stops at an
-    overflowing point, so a batch with one is halved until each overflowing
-    point is alone: O(k·log n) calls for k such points, one call when there
-    are none."""
+def _counts(module: Any, compiled: _algebra.Compiled, operands: list[np.ndarray], outs: list[np.ndarray]) -> None:
+    """The budgets' quantities at every point of the 1-D ``operands`` into
+    ``outs``, ``_OVERFLOW`` (in all of them) where one exceeds int64. The
+    core stops at an overflowing point, so a batch with one is halved until
+    each overflowing point is alone: O(k·log n) calls for k such points, one
+    call when there are none."""
     try:
-        module.poly_count([len(out)], operands, compiled.factors, compiled.polynomials, [out])
+        module.poly_count([len(outs[0])], operands, compiled.factors, compiled.polynomials, outs)
     except KERNEL_ERRORS as exc:
         if exc.args[0] != "overflow":
             raise
-        if len(out) == 1:
-            out[0] = _OVERFLOW
+        if len(outs[0]) == 1:
+            for out in outs:
+                out[0] = _OVERFLOW
             return
-        half = len(out) // 2
-        _counts(module, compiled, [_take(op, slice(None, half)) for op in operands], out[:half])
-        _counts(module, compiled, [_take(op, slice(half, None)) for op in operands], out[half:])
+        half = len(outs[0]) // 2
+        _counts(module, compiled, [_take(op, slice(None, half)) for op in operands], [o[:half] for o in outs])
+        _counts(module, compiled, [_take(op, slice(half, None)) for op in operands], [o[half:] for o in outs])
 
 
 def _split(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -109,16 +110,19 @@ def _candidates(compiled: _algebra.Compiled, flat: list[np.ndarray], target: int
     return valid, step, floor
 
 
-def largest(block: Any, maximize: str, values: Sorted, budget: int, module: Any, quantities: tuple[str, ...]) -> Fitting:
+def largest(block: Any, maximize: str, values: Sorted, budget: dict[str, int], module: Any,
+            quantities: tuple[str, ...]) -> Fitting:  # fmt: skip
     """The largest value of ``values`` (sorted) for the ``maximize`` operand
-    whose first quantity fits ``budget``, at every combination of the
-    block's other axes, in sweep order; combinations where none fits are
-    left out. ``block``'s maximized axis has one (placeholder) value, so its
-    mesh is the combinations."""
+    whose quantities fit ``budget`` (quantity -> limit, every one), at every
+    combination of the block's other axes, in sweep order; combinations
+    where none fits are left out. ``block``'s maximized axis has one
+    (placeholder) value, so its mesh is the combinations. The answers carry
+    every one of ``quantities``."""
     shape = block.shape
     n = math.prod(shape)
     arrays = block.operands()
-    probing = _algebra.compile(block.kind, arrays, quantities[:1])
+    probed = tuple(budget)
+    probing = _algebra.compile(block.kind, arrays, probed)
     flat = _flat(probing, shape)
     target = probing.operand_of[maximize]
     valid, steps, floor = _candidates(probing, flat, target, n)
@@ -138,16 +142,18 @@ def largest(block: Any, maximize: str, values: Sorted, budget: int, module: Any,
         mid = _split(lo[active], hi[active])
         probe = [_take(op, active) for op in flat]
         probe[target] = _pick(seqs, steps[active], mid)
-        counts = np.empty(len(active), dtype=np.int64)
+        counts = [np.empty(len(active), dtype=np.int64) for _ in probed]
         _counts(module, probing, probe, counts)
-        fit = (counts != _OVERFLOW) & (counts <= budget)
+        fit = np.ones(len(active), dtype=bool)
+        for c, limit in zip(counts, budget.values()):
+            fit &= (c != _OVERFLOW) & (c <= limit)
         lo[active[fit]] = mid[fit] + 1
         hi[active[~fit]] = mid[~fit]
 
     kept = np.flatnonzero(lo > first)
     best = _pick(seqs, steps[kept], lo[kept] - 1)
-    # The answers' every quantity (with one quantity asked for, what was probed).
-    every = probing if len(quantities) == 1 else _algebra.compile(block.kind, arrays, quantities)
+    # The answers' every quantity (when those are the budgets', what was probed).
+    every = probing if quantities == probed else _algebra.compile(block.kind, arrays, quantities)
     at_best = [_take(op, kept) for op in (flat if every is probing else _flat(every, shape))]
     at_best[every.operand_of[maximize]] = best
     outs = [np.empty(len(kept), dtype=np.int64) for _ in quantities]

@@ -147,9 +147,20 @@ def _overflow(values: list[int], index: int) -> None:
             raise KernelError("overflow", index, f"quantity {q} overflows int64 at grid point {index}", q)
 
 
-def _range(n_quantities: int, budget: tuple[int, int] | None, size: int, start: int, end: int | None) -> range:
-    if budget is not None and budget[0] >= n_quantities:
-        raise _spec_error(f"the budget is on quantity {budget[0]}, but there are {n_quantities}")
+Budget = Sequence[tuple[int, int]]  # (quantity, limit) pairs: a point is kept where every quantity is within its limit
+MAX_BUDGETS = 8
+
+
+def _budget(budget: Budget | None) -> Budget:
+    if budget is not None and len(budget) > MAX_BUDGETS:
+        raise _spec_error(f"at most {MAX_BUDGETS} budgets, got {len(budget)}")
+    return budget or ()
+
+
+def _range(n_quantities: int, budget: Budget | None, size: int, start: int, end: int | None) -> range:
+    for q, _ in budget or ():
+        if q >= n_quantities:
+            raise _spec_error(f"the budget is on quantity {q}, but there are {n_quantities}")
     end = size if end is None else end
     if start > end or end > size:
         raise KernelError("shape", None, f"points {start}..{end} are not within the mesh's {size}", None)
@@ -199,7 +210,7 @@ def _kept(shape, operands, spec, budget, start, end):
         values = _at(factors, quantities, v)
         if isinstance(values, int):
             continue
-        if budget is not None and values[budget[0]] > budget[1]:
+        if any(values[q] > limit for q, limit in budget or ()):
             continue
         _overflow(values, i)
         yield v, values
@@ -210,12 +221,13 @@ def poly_sweep_count(
     operands: Sequence[np.ndarray],
     factors: Sequence[Any],
     quantities: Sequence[Any],
-    budget: tuple[int, int] | None = None,
+    budget: Budget | None = None,
     start: int = 0,
     end: int | None = None,
 ) -> int:
     """Rows a sweep keeps among points ``start..end`` (see ``_kept``)."""
     spec = _spec(len(operands), factors, quantities)
+    budget = _budget(budget)
     return sum(1 for _ in _kept(shape, operands, spec, budget, start, end))
 
 
@@ -224,7 +236,7 @@ def poly_sweep_fill(
     operands: Sequence[np.ndarray],
     factors: Sequence[Any],
     quantities: Sequence[Any],
-    budget: tuple[int, int] | None,
+    budget: Budget | None,
     columns: Sequence[tuple[int, int]],
     start: int = 0,
     end: int | None = None,
@@ -233,6 +245,7 @@ def poly_sweep_fill(
     ``(operand, width)`` of ``columns`` the operand's values narrowed to
     ``width`` bytes (native order) as a uint8 array."""
     spec = _spec(len(operands), factors, quantities)
+    budget = _budget(budget)
     for operand, width in columns:
         if operand >= len(operands) or width not in (1, 2, 4, 8):
             raise _spec_error(

@@ -1,8 +1,8 @@
-"""``search``: the largest layer under a parameter budget.
+"""``search``: the largest layer under budgets (parameters, FLOPs, any quantity).
 
 For every combination of the other axes (the rows of a ``sweep`` without
 the maximized axis, in sweep order), the largest value of the maximized
-axis whose count fits the budget. The maximized axis is never enumerated:
+axis whose counts fit every budget. The maximized axis is never enumerated:
 its values are sorted (a ``range`` or ``Chain`` stays lazy and is indexed by
 arithmetic) and every combination is bisected at once (``_bisect``), one
 call into the core per step, so ``range(1, 10**9)`` takes at most about 33
@@ -28,6 +28,7 @@ from ._sweep import (
     _collection,
     _size_axis,
     available_memory,
+    budgets_of,
     checked_chain,
     column_of,
     frame,
@@ -61,8 +62,9 @@ def _sorted_axis(name: str, value: Any) -> Sorted:
     return np.unique(chain.take(0, chain.size))
 
 
-def _table(block: Block, fitting, quantities, budget: int, schema) -> pl.DataFrame:
-    """One block's rows, typed and nulled exactly as ``sweep`` types them."""
+def _table(block: Block, fitting, quantities, budget: dict[str, int], schema) -> pl.DataFrame:
+    """One block's rows, typed and nulled exactly as ``sweep`` types them, and each budget's slack
+    (``slack``; under several budgets ``slack_<quantity>`` each)."""
     rows = len(fitting.values[0])
     columns = {}
     for name, values in fitting.operands.items():
@@ -70,7 +72,11 @@ def _table(block: Block, fitting, quantities, budget: int, schema) -> pl.DataFra
         width = itemsize(schema[column]) if column in schema else 8
         columns[name] = np.ascontiguousarray(values).astype(f"u{width}")
     table = frame(block, schema, columns, rows, dict(zip(quantities, fitting.values)))
-    return table.with_columns(slack=pl.Series(budget - fitting.values[0]))
+    values = dict(zip(quantities, fitting.values))
+    if len(budget) == 1:
+        ((q, limit),) = budget.items()
+        return table.with_columns(slack=pl.Series(limit - values[q]))
+    return table.with_columns(**{f"slack_{q}": pl.Series(limit - values[q]) for q, limit in budget.items()})
 
 
 def search(
@@ -81,16 +87,18 @@ def search(
     budget: Any,
     maximize: str = "n_units",
     convention: Any = "keras",
-    quantity: Any = "params",
+    quantity: Any = None,
     max_bytes: Any = None,
     backend: str = "auto",
     **arguments: Any,
 ) -> pl.DataFrame:
     """For every combination of the other axes, the largest value of the
     ``maximize`` axis (``"n_units"`` or ``"n_features"``) whose count (the
-    first ``quantity``) is at most ``budget``, as a polars DataFrame:
-    ``sweep``'s columns, one row per combination in sweep order, plus
-    ``slack = budget - count``. Combinations where nothing fits are left out.
+    first ``quantity``) is at most ``budget``, or, with ``budget={"params":
+    P, "flops": F}``, whose counts are within every limit, as a polars
+    DataFrame: ``sweep``'s columns, one row per combination in sweep order,
+    plus ``slack = budget - count`` (``slack_<quantity>`` for each of several
+    budgets). Combinations where nothing fits are left out.
 
     The maximized axis is bisected, never enumerated: ``range(1, 10**9)``
     costs about as much as ``range(1, 100)``. Only its valid values are
@@ -103,7 +111,9 @@ def search(
     1055
     """
     maximize = _choose("maximize", maximize, MAXIMIZE, {})
-    budget = _args.scalar_size("budget", budget, minimum=0)
+    quantities, budget = budgets_of(budget, quantity)
+    if budget is None:
+        raise ArgumentTypeError("budget is required: a number (on the first quantity) or {quantity: limit, ...}, got None")
     limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
     given = sizes_given(n_features, n_units, arguments)
     if maximize not in given:
@@ -114,7 +124,7 @@ def search(
         raise ArgumentTypeError(f"{maximize} is required: search maximizes it")
     values = _sorted_axis(maximize, given[maximize])
     given[maximize] = values  # checked and typed by sweep's rules, never listed when lazy
-    p = plan(layer, convention, quantity, None, backend, given)
+    p = plan(layer, convention, quantities, None, backend, given)
     p.schema[maximize] = narrowest([values[-1]])  # as sweep types this axis: by its largest value
     for block in p.blocks:
         if block.axis_of(maximize) is None:
@@ -122,7 +132,7 @@ def search(
 
     # Another size axis may be a huge lazy range: values of it that fit
     # nowhere are dropped first, and what is left is bisected a piece at a time.
-    blocks = [trimmed(b, budget, p.module, p.quantities, skip=maximize).with_values(maximize, [1]) for b in p.blocks]
+    blocks = [trimmed(b, budget, p.module, skip=maximize).with_values(maximize, [1]) for b in p.blocks]
     combinations = sum(b.points for b in blocks)
     need = combinations * (sum(itemsize(dtype) for dtype in p.schema.values()) + 8 + _WORK_BYTES)
     if need > limit:

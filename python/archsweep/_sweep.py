@@ -19,17 +19,17 @@ import functools
 import itertools
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from . import _algebra, _args, _bisect, _kinds
+from . import _algebra, _args, _bisect, _kinds, _window
 from ._axis import Chain, count_at_most, extremes, multiples, size, take
 from ._backend import KERNEL_ERRORS, core
-from ._count import SEED_DEFAULTS, _kind_error, _same, kind_of, sizes_given
+from ._count import SEED_DEFAULTS, _kind_error, _same, kernel_dims, kind_of, sizes_given
 from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
 from ._kinds import FLAG, KERNEL, SIZE, Kind
 from ._names import CONVENTIONS, _choose, convention_name
@@ -358,6 +358,30 @@ def _check_relevance(kinds: list[tuple[Kind, list[str]]], given: dict[str, Any])
         raise InvalidArgumentError(f"{name} is not an argument of {names}: {takes}")
 
 
+def _positions_axis(kind: Kind, conventions: list[str], window: dict[str, Any], kernels: Any,
+                    both: bool) -> list[int]:  # fmt: skip
+    """The ``positions`` axis of a conv kind from a sweep's ``input_size`` (one size, an int or tuple, or a
+    list of them) and its one kernel, strides, padding and dilation, checked under each convention."""
+    if both:
+        raise InvalidArgumentError(f"{kind.name}: give input_size (with strides, padding, dilation) or positions, "
+                                   "not both")  # fmt: skip
+    mine = [k for k in kernels or [] if not isinstance(k, tuple) or len(k) == kind.rank]
+    if len(mine) != 1:
+        raise InvalidArgumentError(
+            f"input_size needs exactly one kernel of {kind.name} in the sweep (the output positions depend on it), "
+            f"got {len(mine)}; sweep positions= instead, or one kernel a sweep"
+        )
+    kernel = kernel_dims(kind.name, kind.rank, mine[0])
+    if "input_size" not in window:
+        _window.positions(kind, conventions[0], window, kernel)  # refuses, naming what is missing
+    sizes = window["input_size"]
+    values = []
+    for one in sizes if isinstance(sizes, list) else [sizes]:
+        found = [int(_window.positions(kind, c, {**window, "input_size": one}, kernel)) for c in conventions]
+        values.append(found[0])  # the frameworks agree wherever none refuses
+    return values
+
+
 def _only_default(name: str, value: Any) -> bool:
     """Whether ``value`` holds 0.1's default of ``name`` and nothing else (a range is not listed)."""
     chain = Chain.of(value)
@@ -431,9 +455,17 @@ def blocks_of(layer: Any, convention: Any, given: dict[str, Any]) -> list[Block]
                 f"{kind.name} has none of the conventions {', '.join(conventions)}; it has {', '.join(kind.conventions)}"
             )
         per_kind.append((kind, mine))
+    window = {n: given.pop(n) for n in _window.ARGS if n in given}
+    if window and not any(k.rank for k, _ in per_kind):
+        raise InvalidArgumentError(f"{next(iter(window))} is not an argument of "
+                                   f"{', '.join(k.name for k, _ in per_kind)}: it is a convolution's")  # fmt: skip
     _check_relevance(per_kind, given)
-    blocks = [_block(kind, mine, {n: v for n, v in given.items() if _applies(kind, mine, n)})
-              for kind, mine in per_kind]  # fmt: skip
+    blocks = []
+    for kind, mine in per_kind:
+        own = {n: v for n, v in given.items() if _applies(kind, mine, n)}
+        if window and kind.rank:
+            own["positions"] = _positions_axis(kind, mine, window, own.get("kernel"), "positions" in given)
+        blocks.append(_block(kind, mine, own))
     _check_kernels(blocks, given.get("kernel", []))
     _check_rules(blocks)
     return blocks
@@ -558,7 +590,7 @@ class Plan:
     module: Any
     blocks: list[Block]
     quantities: tuple[str, ...]
-    budget: int | None
+    budget: dict[str, int] | None  # quantity -> limit
     schema: dict[str, pl.DataType]
 
     @property
@@ -566,8 +598,8 @@ class Plan:
         return sum(itemsize(dtype) for dtype in self.schema.values())
 
     @property
-    def kernel_budget(self) -> tuple[int, int] | None:
-        return None if self.budget is None else (0, self.budget)
+    def kernel_budget(self) -> list[tuple[int, int]] | None:
+        return None if self.budget is None else [(self.quantities.index(q), b) for q, b in self.budget.items()]
 
     def compiled(self, block: Block) -> _algebra.Compiled:
         return _algebra.compile(block.kind, block.operands(), self.quantities)
@@ -635,6 +667,28 @@ def _rules_hold(block: Block) -> bool:
     return True
 
 
+def budgets_of(budget: Any, quantity: Any) -> tuple[tuple[str, ...], dict[str, int] | None]:
+    """A call's quantities and budgets (quantity -> limit). A number is a
+    budget on the first quantity; a mapping names its quantities, each of
+    which the call must compute (``quantity=None``: those, in its order;
+    else the budget's quantities must be among it, not silently added)."""
+    if budget is None or not isinstance(budget, Mapping):
+        quantities = quantities_of("params" if quantity is None else quantity)
+        return quantities, None if budget is None else {quantities[0]: _args.scalar_size("budget", budget, minimum=0)}
+    if not budget:
+        raise InvalidArgumentError("budget is an empty mapping; give {quantity: limit, ...} or one number")
+    budgets = {}
+    for name, limit in budget.items():
+        q = _choose("budget", name, _algebra.QUANTITIES, {})
+        budgets[q] = _args.scalar_size(f"budget[{q!r}]", limit, minimum=0)
+    quantities = tuple(budgets) if quantity is None else quantities_of(quantity)
+    missing = [q for q in budgets if q not in quantities]
+    if missing:
+        raise InvalidArgumentError(f"budget on {', '.join(missing)}, which the call does not compute (quantity="
+                                   f"{', '.join(quantities)}); add it to quantity, or leave quantity out")  # fmt: skip
+    return quantities, budgets
+
+
 def quantities_of(quantity: Any) -> tuple[str, ...]:
     listed = list(quantity) if isinstance(quantity, (list, tuple)) else _collection(quantity)
     names = tuple(_choose("quantity", q, _algebra.QUANTITIES, {}) for q in listed)
@@ -645,9 +699,9 @@ def quantities_of(quantity: Any) -> tuple[str, ...]:
     return names
 
 
-def trimmed(block: Block, budget: int, module: Any, quantities: tuple[str, ...], skip: str | None = None) -> Block:
+def trimmed(block: Block, budget: dict[str, int], module: Any, skip: str | None = None) -> Block:
     """``block`` without the values of its lazy, ascending size axes that
-    fit the budget nowhere: they would add no row. A count never decreases
+    fit the budgets nowhere: they would add no row. A count never decreases
     as a size grows (``tests/test_kinds.py``), so the largest value that
     fits at the other lazy axes' smallest valid values, over every value of
     the listed axes, bounds every value that fits at all."""
@@ -661,7 +715,7 @@ def trimmed(block: Block, budget: int, module: Any, quantities: tuple[str, ...],
             other = block.axes[j].operands[0]
             if other != operand:
                 probe = probe.with_values(other, _least(block, other))
-        fitting = _bisect.largest(probe, operand, values, budget, module, quantities)
+        fitting = _bisect.largest(probe, operand, values, budget, module, tuple(budget))
         top = fitting.operands[operand]
         keep = count_at_most(values, int(top.max())) if top.size else 0
         prefix = values.prefix(max(keep, 1))  # one value keeps the block's shape; it fits nowhere
@@ -687,13 +741,12 @@ def _least(block: Block, operand: str) -> list[int]:
 
 def plan(layer: Any, convention: Any, quantity: Any, budget: Any, backend: Any, given: dict[str, Any]) -> Plan:
     module = core(backend)
-    quantities = quantities_of(quantity)
+    quantities, budgets = budgets_of(budget, quantity)
     blocks = blocks_of(layer, convention, given)
-    budget = None if budget is None else _args.scalar_size("budget", budget, minimum=0)
     schema = schema_of(blocks, quantities)  # typed by the axes as given, before trimming
-    if budget is not None:
-        blocks = [trimmed(b, budget, module, quantities) for b in blocks]
-    return Plan(module, blocks, quantities, budget, schema)
+    if budgets is not None:
+        blocks = [trimmed(b, budgets, module) for b in blocks]
+    return Plan(module, blocks, quantities, budgets, schema)
 
 
 def sweep(
@@ -702,7 +755,7 @@ def sweep(
     n_units: Any = None,
     *,
     convention: Any = "keras",
-    quantity: Any = "params",
+    quantity: Any = None,
     budget: Any = None,
     max_bytes: Any = None,
     backend: str = "auto",
@@ -715,10 +768,12 @@ def sweep(
     Each argument of a kind (``kernel``, ``bias``, ``groups``, ``num_heads``,
     ``proj_size``, ...) is a value or a collection of values; ``layer`` and
     ``convention`` may be collections too. ``quantity`` is one name or
-    several (``["params", "trainable"]``).
+    several (``["params", "flops"]``).
 
-    ``budget=B`` keeps only rows whose first quantity is at most ``B``
-    (filtered inside the core: rows that do not fit are never stored).
+    ``budget=B`` keeps only rows whose first quantity is at most ``B``;
+    ``budget={"params": P, "flops": F}`` those within every limit (and,
+    without ``quantity``, computes those quantities). Rows are filtered
+    inside the core: those that do not fit are never stored.
     ``max_bytes`` bounds the table (default: half the available memory); a
     larger sweep is refused before anything large is allocated. For tables
     larger than memory, see ``sweep_to_file``.
@@ -748,7 +803,7 @@ def count_fitting(
     n_units: Any = None,
     *,
     convention: Any = "keras",
-    quantity: Any = "params",
+    quantity: Any = None,
     budget: Any = None,
     backend: str = "auto",
     **arguments: Any,

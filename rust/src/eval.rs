@@ -18,8 +18,61 @@ use crate::plans::{Keep, Mode, Plan, Planner};
 use crate::poly::{Bounds, Cubic, Spec, Specialized, INT64_MAX};
 use crate::simd;
 
-/// A sweep's budget: keep the points whose quantity `.0` is at most `.1`.
-pub type Budget = Option<(usize, i64)>;
+/// At most this many budgets in one call (one per quantity is the most that means anything).
+pub const MAX_BUDGETS: usize = 8;
+
+/// A sweep's budgets: keep the points where, for every `(q, limit)`, quantity `q` is at most `limit`.
+/// Every quantity grows with every size, so along a row each budget keeps a prefix of the sizes
+/// and together they keep the shortest: several budgets cost what one does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    n: usize,
+    limits: [(usize, i64); MAX_BUDGETS],
+}
+
+impl Budget {
+    pub const NONE: Budget = Budget { n: 0, limits: [(0, 0); MAX_BUDGETS] };
+
+    pub fn new(limits: &[(usize, i64)]) -> Result<Budget> {
+        if limits.len() > MAX_BUDGETS {
+            return Err(Error::Spec(format!("at most {MAX_BUDGETS} budgets, got {}", limits.len())));
+        }
+        let mut budget = Budget::NONE;
+        budget.limits[..limits.len()].copy_from_slice(limits);
+        budget.n = limits.len();
+        Ok(budget)
+    }
+
+    pub fn limits(&self) -> &[(usize, i64)] {
+        &self.limits[..self.n]
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Whether the quantity `q` bears a budget.
+    pub fn on(&self, q: usize) -> bool {
+        self.limits().iter().any(|&(b, _)| b == q)
+    }
+
+    /// The one budget, where there is exactly one (a short row compares its values against it).
+    pub fn single(&self) -> Option<(usize, i64)> {
+        (self.n == 1).then(|| self.limits[0])
+    }
+
+    /// Whether values (non-negative; saturated past `i64`) fit every budget.
+    #[inline(always)]
+    pub fn fits(&self, value: impl Fn(usize) -> u64) -> bool {
+        self.limits().iter().all(|&(q, limit)| limit >= 0 && value(q) <= limit as u64)
+    }
+}
+
+impl From<Option<(usize, i64)>> for Budget {
+    fn from(budget: Option<(usize, i64)>) -> Budget {
+        Budget::new(budget.as_slice()).expect("one budget")
+    }
+}
 
 /// Points a filtering row examines at once: its values and kept positions stay in L1.
 const BLOCK: usize = 256;
@@ -31,7 +84,7 @@ const STRIP: usize = 1024;
 /// per quantity, each holding exactly those points). Fails at the first
 /// point, in C order, where a factor is invalid or a quantity overflows.
 pub fn evaluate(spec: &Spec, mesh: &Mesh, range: Range<usize>, outs: Vec<&mut [i64]>) -> Result<()> {
-    check(spec, mesh, &range, None)?;
+    check(spec, mesh, &range, Budget::NONE)?;
     if outs.len() != spec.quantities.len() || outs.iter().any(|o| o.len() != range.len()) {
         return Err(Error::Shape(format!(
             "evaluate needs {} outputs of {} values for points {range:?}",
@@ -58,7 +111,7 @@ pub fn evaluate(spec: &Spec, mesh: &Mesh, range: Range<usize>, outs: Vec<&mut [i
 pub fn chunk_counts(spec: &Spec, mesh: &Mesh, budget: Budget, range: Range<usize>) -> Result<Vec<usize>> {
     check(spec, mesh, &range, budget)?;
     let pieces = chunk_ranges(range.clone());
-    if budget.is_some_and(|(_, limit)| limit < 0) {
+    if budget.limits().iter().any(|&(_, limit)| limit < 0) {
         return Ok(vec![0; pieces.len()]);
     }
     let bounds = spec.bounds(&mesh.min, &mesh.max);
@@ -150,7 +203,7 @@ pub fn check(spec: &Spec, mesh: &Mesh, range: &Range<usize>, budget: Budget) -> 
             mesh.operands()
         )));
     }
-    if let Some((q, _)) = budget {
+    for &(q, _) in budget.limits() {
         if q >= spec.quantities.len() {
             return Err(Error::Spec(format!("the budget is on quantity {q}, but there are {}", spec.quantities.len())));
         }
@@ -210,7 +263,7 @@ fn keeps(cubics: &[Cubic], budget: Budget, row: &MeshRow, x: Option<(usize, i64)
         Keep::Nothing => false,
         Keep::Prefix(n) => j < n,
         Keep::AtMost(v) => x.is_some_and(|(k, _)| row.get(k, j) <= v),
-        Keep::Compare => budget.is_some_and(|(b, limit)| cubics[b].eval(x_at(row, x, j)) <= limit),
+        Keep::Compare => budget.single().is_some_and(|(b, limit)| cubics[b].eval(x_at(row, x, j)) <= limit),
     }
 }
 
@@ -262,7 +315,7 @@ impl<'s> Worker<'s> {
     fn budget(&self) -> Budget {
         match self.planner.mode {
             Mode::Sweep(budget) => budget,
-            Mode::Count => None,
+            Mode::Count => Budget::NONE,
         }
     }
 
@@ -284,10 +337,8 @@ impl<'s> Worker<'s> {
                 Mode::Sweep(_) => Ok(false),
             };
         }
-        if let Some((b, limit)) = self.budget() {
-            if self.values[b] > limit as u64 {
-                return Ok(false);
-            }
+        if !self.budget().fits(|q| self.values[q]) {
+            return Ok(false);
         }
         match self.values.iter().position(|&v| v > INT64_MAX) {
             Some(quantity) => Err(Error::QuantityOverflow { index, quantity }),
@@ -393,7 +444,7 @@ impl<'s> Worker<'s> {
             (_, _) => {
                 // Compare (a short row): a vectorisable compare-and-sum.
                 self.blocks();
-                let (b, limit) = budget.expect("a compare plan has a budget");
+                let (b, limit) = budget.single().expect("a compare plan has one budget");
                 let c = &self.planner.cubics(slot)[b];
                 let mut n = 0;
                 for b0 in (0..row.len).step_by(BLOCK) {
@@ -481,7 +532,7 @@ impl<'s> Worker<'s> {
                     simd::select_at_most(values, v, b0 as u32, &mut self.kept_at)
                 }
                 (Keep::Compare, 0, _) => {
-                    let (b, limit) = budget.expect("a compare plan has a budget");
+                    let (b, limit) = budget.single().expect("a compare plan has one budget");
                     horner(&cubics[b], x, row, b0, &mut self.block[..n]);
                     simd::select_at_most(&self.block[..n], limit, b0 as u32, &mut self.kept_at)
                 }
@@ -575,7 +626,7 @@ impl<'s> Worker<'s> {
                             continue;
                         }
                         Plan::Fold { keep: Keep::Compare, checks, .. } => {
-                            budget.is_some_and(|(b, limit)| self.strip[s(b)] <= limit)
+                            budget.single().is_some_and(|(b, limit)| self.strip[s(b)] <= limit)
                                 && valid(self.spec, checks, row, j)
                         }
                         Plan::Fold { x, keep, checks } => {
@@ -729,14 +780,13 @@ mod tests {
         }
 
         /// What a sweep over `range` must keep: (point, values) rows, or the first error.
-        fn expected_sweep(&self, budget: Budget, range: Range<usize>) -> Result<Vec<(usize, Vec<i64>)>> {
+        fn expected_sweep(&self, budget: impl Into<Budget>, range: Range<usize>) -> Result<Vec<(usize, Vec<i64>)>> {
+            let budget = budget.into();
             let mut rows = Vec::new();
             for i in range {
                 let Ok(values) = self.brute[i].clone() else { continue };
-                if let Some((b, limit)) = budget {
-                    if values[b].is_none_or(|v| v > limit) {
-                        continue;
-                    }
+                if budget.limits().iter().any(|&(b, limit)| values[b].is_none_or(|v| v > limit)) {
+                    continue;
                 }
                 if let Some(q) = values.iter().position(Option::is_none) {
                     return Err(Error::QuantityOverflow { index: i, quantity: q });
@@ -756,7 +806,12 @@ mod tests {
         /// The sweep's rows (point values of every operand, as columns of
         /// 8 bytes, then the quantities), and the count.
         #[allow(clippy::type_complexity)]
-        fn run_sweep(&self, budget: Budget, range: Range<usize>) -> Result<(usize, Vec<Vec<i64>>, Vec<Vec<i64>>)> {
+        fn run_sweep(
+            &self,
+            budget: impl Into<Budget>,
+            range: Range<usize>,
+        ) -> Result<(usize, Vec<Vec<i64>>, Vec<Vec<i64>>)> {
+            let budget = budget.into();
             let mesh = self.mesh();
             let count = sweep_count(&self.spec, &mesh, budget, range.clone())?;
             let counts = chunk_counts(&self.spec, &mesh, budget, range.clone())?;
@@ -799,13 +854,17 @@ mod tests {
                 }
             }
             let nq = self.spec.quantities.len();
-            let mut budgets: Vec<Budget> = vec![None];
-            for l in limits {
+            let mut budgets: Vec<Budget> = vec![Budget::NONE];
+            for &l in &limits {
                 if nq > 0 {
-                    budgets.push(Some((rng.below(nq), l)));
+                    budgets.push(Some((rng.below(nq), l)).into());
+                    // Two or three budgets at once, on any quantities (the same one twice too).
+                    let more: Vec<(usize, i64)> =
+                        (0..2 + rng.below(2)).map(|_| (rng.below(nq), rng.pick(&limits))).collect();
+                    budgets.push(Budget::new(&more).unwrap());
                 }
             }
-            budgets.push(Some((0, -1)).filter(|_| nq > 0));
+            budgets.push(Some((0, -1)).filter(|_| nq > 0).into());
             for budget in budgets {
                 let (a, b) = (rng.below(n + 1), rng.below(n + 1));
                 for range in [0..n, a.min(b)..a.max(b)] {
@@ -981,10 +1040,11 @@ mod tests {
         for _ in 0..300 {
             for case in [sweep_like(&mut rng), anything(&mut rng)] {
                 case.check(&mut rng);
-                let mut modes = vec![Mode::Count, Mode::Sweep(None), Mode::Sweep(Some((0, rng.pick(&[10, 1000]))))];
+                let mut modes =
+                    vec![Mode::Count, Mode::Sweep(Budget::NONE), Mode::Sweep(Some((0, rng.pick(&[10, 1000]))).into())];
                 for _ in 0..4 {
                     if let Some(Ok(values)) = case.brute.get(rng.below(case.len().max(1))) {
-                        modes.extend(values.first().copied().flatten().map(|l| Mode::Sweep(Some((0, l)))));
+                        modes.extend(values.first().copied().flatten().map(|l| Mode::Sweep(Some((0, l)).into())));
                     }
                 }
                 for mode in modes {
@@ -1098,8 +1158,8 @@ mod tests {
         ));
         let case = lstm(3, 4, false);
         let mesh = case.mesh();
-        assert!(matches!(sweep_count(&case.spec, &mesh, Some((2, 5)), 0..12), Err(Error::Spec(_))));
-        assert!(matches!(sweep_count(&case.spec, &mesh, None, 0..13), Err(Error::Shape(_))));
+        assert!(matches!(sweep_count(&case.spec, &mesh, Some((2, 5)).into(), 0..12), Err(Error::Spec(_))));
+        assert!(matches!(sweep_count(&case.spec, &mesh, Budget::NONE, 0..13), Err(Error::Shape(_))));
         assert!(matches!(check_column(4, 8, 4), Err(Error::Spec(_))));
         assert!(matches!(check_column(0, 3, 4), Err(Error::Spec(_))));
     }
@@ -1121,7 +1181,7 @@ mod tests {
         let case = Case::new(shape, operands, spec);
         let mesh = case.mesh();
         let (bounds, folder) = (case.spec.bounds(&mesh.min, &mesh.max), case.spec.specialize(|k| mesh.constant(k)));
-        let mut planner = Planner::new(&case.spec, &folder, &bounds, Mode::Sweep(Some((0, 300))));
+        let mut planner = Planner::new(&case.spec, &folder, &bounds, Mode::Sweep(Some((0, 300)).into()));
         let mut plans = Vec::new();
         mesh.for_each_run(0, mesh.len(), |_, rows, along| {
             assert_eq!(rows.len(), 2); // the groups axis is walked transposed

@@ -17,6 +17,7 @@
 //! term that may be invalid along the row, coefficients varying, a possible
 //! overflow — is evaluated point by point with every check (`Plan::General`).
 
+use crate::eval::Budget;
 use crate::mesh::{with_lane, Mesh, MeshRow, Read};
 use crate::poly::{Bounds, Cubic, Factor, Spec, Specialized, INT64_MAX};
 
@@ -26,11 +27,11 @@ pub(crate) const THRESHOLD_MIN_ROW: usize = 64;
 
 /// What a kernel is asked: every point's quantities (an invalid point or an
 /// overflow is an error), or a sweep's rows (invalid points are dropped, and
-/// with a budget `(quantity, limit)` so are those over it).
+/// with budgets `(quantity, limit)` so are those over any).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
     Count,
-    Sweep(Option<(usize, i64)>),
+    Sweep(Budget),
 }
 
 /// Which points of a folded row a sweep keeps.
@@ -42,7 +43,7 @@ pub(crate) enum Keep {
     Prefix(usize),
     /// Those whose `x` operand is at most this.
     AtMost(i64),
-    /// Those whose budget quantity, computed, is at most the limit.
+    /// Those whose budget quantity, computed, is at most the limit (one budget only).
     Compare,
 }
 
@@ -176,13 +177,13 @@ impl<'s> Planner<'s> {
         }
         let fast = &self.bounds.fast;
         let budget = match self.mode {
-            Mode::Sweep(Some((b, _))) => Some(b),
-            _ => None,
+            Mode::Sweep(budget) => budget,
+            Mode::Count => Budget::NONE,
         };
         // Decisions need saturated coefficients; a quantity that fits everywhere and bears no budget does not.
         let slots = self.cubics[slot * nq..(slot + 1) * nq].iter_mut();
         for (q, (cubic, &fits)) in slots.zip(fast).enumerate() {
-            let saturate = !fits || budget == Some(q);
+            let saturate = !fits || budget.on(q);
             *cubic = self.folder.fold(q, lanes, &self.factors, |k| row.get(k, 0), saturate);
         }
         let cubics = &self.cubics[slot * nq..(slot + 1) * nq];
@@ -190,16 +191,22 @@ impl<'s> Planner<'s> {
         let lane = x.map(|(_, k, c)| (k, c));
         let x_max = x.map_or(0, |(f, ..)| self.bounds.factor_max[f]);
         // The plan, and the largest x at a kept point.
-        let (keep, x_kept) = match (self.mode, lane) {
-            (Mode::Count | Mode::Sweep(None), _) => (Keep::All, x_max),
-            (Mode::Sweep(Some((b, limit))), None) => {
-                let fits = cubics[b].eval_sat(0) <= limit as u64;
+        let (keep, x_kept) = match (budget.is_none(), lane) {
+            (true, _) => (Keep::All, x_max),
+            (false, None) => {
+                let fits = budget.fits(|q| cubics[q].eval_sat(0));
                 (if fits { Keep::All } else { Keep::Nothing }, 0)
             }
-            (Mode::Sweep(Some((b, limit))), Some((k, c))) => {
-                // The largest x that fits (the cubic grows with x), as an
-                // operand value: a point is kept where its operand is at most it.
-                let (x0, x_at) = (cubics[b].largest_at_most(limit as u64, x_max), |j: usize| row.get(k, j));
+            (false, Some((k, c))) => {
+                // The largest x that fits every budget (each cubic grows with x), as
+                // an operand value: a point is kept where its operand is at most it.
+                let x0 = budget.limits().iter().try_fold(x_max, |x0, &(b, limit)| {
+                    if limit < 0 {
+                        return None;
+                    }
+                    cubics[b].largest_at_most(limit as u64, x0)
+                });
+                let x_at = |j: usize| row.get(k, j);
                 let at_most = x0.map(|x0| (x0 as i128 - c as i128).min(i64::MAX as i128) as i64);
                 match at_most {
                     None => (Keep::Nothing, 0),
@@ -211,7 +218,11 @@ impl<'s> Planner<'s> {
                         (Keep::Prefix(n), if n > 0 { x_at(n - 1).wrapping_add(c) as u64 } else { 0 })
                     }
                     // A short row computes and compares instead of selecting by x.
-                    Some(_) if row.len < THRESHOLD_MIN_ROW && fits_i64(b, x_max) => (Keep::Compare, x_max),
+                    Some(_)
+                        if row.len < THRESHOLD_MIN_ROW && budget.single().is_some_and(|(b, _)| fits_i64(b, x_max)) =>
+                    {
+                        (Keep::Compare, x_max)
+                    }
                     Some(v) => (Keep::AtMost(v), x0.unwrap_or(0)),
                 }
             }

@@ -147,7 +147,7 @@ fn poly_count(
 }
 
 /// Number of rows a sweep keeps among points `start..end` (default: all):
-/// valid points and, with `budget = (quantity, limit)`, those within it.
+/// valid points and, with `budget = [(quantity, limit), ...]`, those within every limit.
 #[pyfunction]
 #[pyo3(signature = (shape, operands, factors, quantities, budget=None, start=0, end=None))]
 #[allow(clippy::too_many_arguments)]
@@ -157,11 +157,12 @@ fn poly_sweep_count(
     operands: Vec<PyReadonlyArrayDyn<'_, i64>>,
     factors: Vec<FactorArg>,
     quantities: Vec<Vec<TermArg>>,
-    budget: Budget,
+    budget: Option<Vec<(usize, i64)>>,
     start: usize,
     end: Option<usize>,
 ) -> PyResult<usize> {
     let spec = spec(operands.len(), factors, quantities)?;
+    let budget = Budget::new(&budget.unwrap_or_default())?;
     let views = views(&operands);
     let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized, &[]))?;
     let mut rows = 0;
@@ -185,12 +186,13 @@ fn poly_sweep_fill<'py>(
     operands: Vec<PyReadonlyArrayDyn<'py, i64>>,
     factors: Vec<FactorArg>,
     quantities: Vec<Vec<TermArg>>,
-    budget: Budget,
+    budget: Option<Vec<(usize, i64)>>,
     columns: Vec<(usize, usize)>,
     start: usize,
     end: Option<usize>,
 ) -> PyResult<(Vec<Bound<'py, PyArray1<i64>>>, Vec<Bound<'py, PyArray1<u8>>>)> {
     let spec = spec(operands.len(), factors, quantities)?;
+    let budget = Budget::new(&budget.unwrap_or_default())?;
     for &(operand, width) in &columns {
         eval::check_column(operand, width, operands.len())?;
     }
