@@ -109,3 +109,21 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path, monkeypatch, caps
                      "-o", str(tmp_path / "f.png")])  # fmt: skip
     assert code == 2 and "pip install 'archsweep[plot]'" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_compute_and_named_budgets_on_the_command_line(tmp_path):
+    r = run("count", "conv2d", "--n-features", "3", "--n-units", "64", "--kernel", "3", "--input-size", "224x224",
+            "--strides", "2", "--padding", "same", "--quantity", "flops")  # fmt: skip
+    assert r.returncode == 0 and r.stdout.strip() == str(
+        asw.count("conv2d", 3, 64, kernel=3, input_size=(224, 224), strides=2, padding="same", quantity="flops"))
+    out = tmp_path / "best.parquet"
+    r = run("search", "lstm", "--n-features", "16,128", "--n-units", "1..1G", "--length", "10,100", "--budget",
+            "params=2M,flops=30M", "-o", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    expected = asw.search("lstm", [16, 128], range(1, 10**9 + 1), length=[10, 100],
+                          budget={"params": 2_000_000, "flops": 30_000_000})  # fmt: skip
+    assert pl.read_parquet(out).equals(expected) and expected.columns[-2:] == ["slack_params", "slack_flops"]
+    r = run("sweep", "--layer", "lstm", "--n-features", "8", "--n-units", "1..3", "--budget", "flops=1M")
+    assert r.returncode == 2 and "flops of lstm needs length" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = run("sweep", "--layer", "lstm", "--n-features", "8", "--n-units", "1..3", "--length", "5", "--budget", "flop=1M")
+    assert r.returncode == 2 and "Did you mean 'flops'" in r.stderr

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -192,10 +193,12 @@ def plot(
     Needs matplotlib: ``pip install 'archsweep[plot]'``.
     """
     kind = _choose("kind", kind, KINDS, {})
+    if isinstance(budget, Mapping):
+        raise InvalidArgumentError("plot draws one budget: give a number (on quantity=), not a mapping")
     budget = _args.scalar_size("budget", budget, minimum=0)
     path = check_output_path(output, name="output", extensions=tuple(FORMATS))
     limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
-    quantities = quantities_of(quantity)
+    quantities = quantities_of("params" if quantity is None else quantity)
     options = dict(convention=convention, quantity=quantities, backend=backend, **arguments)
     Figure, FigureCanvasAgg = _matplotlib()  # before any work: a missing extra fails at once
 

@@ -121,6 +121,41 @@ def parse_kernel(text: str) -> list[int | tuple[int, ...]]:
     return kernels
 
 
+def parse_budget(text: str) -> Any:
+    """``5M`` (a budget on the first quantity) or ``params=5M,flops=300M`` (one per quantity named)."""
+    if "=" not in text:
+        return parse_number(text)
+    budgets: dict[str, int] = {}
+    for item in text.split(","):
+        name, sep, limit = item.partition("=")
+        if not sep or not name.strip():
+            raise argparse.ArgumentTypeError(f"{item.strip()!r}: a named budget is quantity=limit (flops=300M)")
+        if name.strip() in budgets:
+            raise argparse.ArgumentTypeError(f"{name.strip()!r} is named twice in {text!r}")
+        budgets[name.strip()] = parse_number(limit)
+    return budgets
+
+
+def parse_padding(text: str) -> Any:
+    """``valid``, ``same``, ``causal`` or PyTorch's explicit padding per side: ``1`` or ``1x2``."""
+    if "," in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is {text.count(',') + 1} values, but count takes one "
+                                         "(and a sweep one padding)")  # fmt: skip
+    word = text.strip().lower()
+    if word in ("valid", "same", "causal"):
+        return word
+    parts = [parse_number(p) for p in re.split("[xX]", text)]
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
+# A convolution's window: what its compute reads (as positions), not a registry argument of its own.
+_WINDOW_FLAGS = (
+    ("input_size", "the input's spatial size, for convolutions' FLOPs: 224 or 224x224"),
+    ("strides", "convolution strides: 2 or 2x1 (with --input-size)"),
+    ("padding", "valid, same, causal (Conv1D) or, under torch, explicit padding per side: 1 or 1x2"),
+    ("dilation", "convolution dilation: 2 or 2x1 (with --input-size)"),
+)
+
 NONE_GIVEN = object()  # "--kdim none": the argument's None, which differs from not giving it
 
 
@@ -300,9 +335,11 @@ def _kind_arguments(p: argparse.ArgumentParser, many: bool, own: Sequence[str] =
 
     p.add_argument("--convention", type=parse_names, default=["keras"] if many else "keras",
                    help=f"whose rules: {', '.join(CONVENTIONS)} (default keras{'; comma-separated' if many else ''})")  # fmt: skip
-    p.add_argument("--quantity", type=parse_names, default=["params"] if many else "params",
-                   help="params, trainable, non_trainable or buffers (default params"
-                        f"{'; comma-separated, the budget is on the first' if many else ''})")  # fmt: skip
+    from ._algebra import QUANTITIES
+
+    p.add_argument("--quantity", type=parse_names, default=None if many else "params",
+                   help=f"{', '.join(QUANTITIES)} (default params"
+                        f"{'; comma-separated; a plain --budget is on the first, named ones on theirs' if many else ''})")  # fmt: skip
     p.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
     seen = {"n_features", "n_units", *own}
     for kind in _kinds.KINDS:
@@ -321,6 +358,9 @@ def _kind_arguments(p: argparse.ArgumentParser, many: bool, own: Sequence[str] =
             else:
                 p.add_argument(flag, dest=arg.name, metavar="N", type=parse_optional if arg.nullable else parse_values,
                                help=(arg.doc or arg.name) + where)  # fmt: skip
+    for name, doc in _WINDOW_FLAGS:
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=parse_padding if name == "padding" else parse_kernel,
+                       help=doc + (" (input size: comma-separated for several)" if many and name == "input_size" else ""))  # fmt: skip
 
 
 def kind_values(args: argparse.Namespace, own: Sequence[str] = ()) -> dict[str, Any]:
@@ -335,6 +375,14 @@ def kind_values(args: argparse.Namespace, own: Sequence[str] = ()) -> dict[str, 
         if isinstance(value, list):
             value = [None if v is NONE_GIVEN else v for v in value]
         given[name] = None if value is NONE_GIVEN else value
+    for name, _ in _WINDOW_FLAGS:
+        value = getattr(args, name, None)
+        if isinstance(value, list):
+            if len(value) > 1 and name != "input_size":
+                raise _UsageError(f"--{name.replace('_', '-')} takes one value, got {len(value)}")
+            value = value[0] if len(value) == 1 else value
+        if value is not None:
+            given[name] = value
     return given
 
 
@@ -348,7 +396,7 @@ def _count_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bidirectional", action="store_true", help="wrap an rnn/lstm/gru in Bidirectional")
     _kind_arguments(p, many=False, own=("bias", "bidirectional"))
     for action in p._actions:  # every value count takes is one value, whatever the flag
-        if action.type is not None:
+        if action.type is not None and action.type is not parse_padding:  # a padding is one value already
             action.type = _single(action.type)  # type: ignore[arg-type]
 
 
@@ -357,7 +405,9 @@ def _sweep_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated layer kinds (default rnn,lstm,gru)")  # fmt: skip
     p.add_argument("--n-features", type=parse_values, default=[128], help="e.g. 128 or 1..512 (default 128)")
     p.add_argument("--n-units", type=parse_values, help="e.g. 1..4096 (the default, for kinds that have n_units)")
-    p.add_argument("--budget", type=parse_number, help="keep only rows whose (first) quantity is at most this (5M)")
+    p.add_argument("--budget", type=parse_budget,
+                   help="keep only rows whose (first) quantity is at most this (5M), or those within every "
+                        "named one: params=5M,flops=300M")  # fmt: skip
     p.add_argument("--max-bytes", type=parse_number,
                    help="refuse printed tables larger than this (default half the RAM; not with -o)")  # fmt: skip
     p.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file (streamed: "
@@ -370,7 +420,8 @@ def _grid_arguments(p: argparse.ArgumentParser) -> None:
     """search's and plot's grid: sweep's options and value syntax, plus a budget."""
     p.add_argument("--n-features", type=parse_values, required=True, help="e.g. 128 or 1..512")
     p.add_argument("--n-units", type=parse_values, help="e.g. 1..4096 or 1..1G (never listed)")
-    p.add_argument("--budget", type=parse_number, required=True, help="the most parameters (e.g. 5M, 250k)")
+    p.add_argument("--budget", type=parse_budget, required=True,
+                   help="the most parameters (e.g. 5M, 250k), or per quantity: params=5M,flops=1G")
     _kind_arguments(p, many=True)
 
 
