@@ -125,5 +125,6 @@ def test_compute_and_named_budgets_on_the_command_line(tmp_path):
     assert pl.read_parquet(out).equals(expected) and expected.columns[-2:] == ["slack_params", "slack_flops"]
     r = run("sweep", "--layer", "lstm", "--n-features", "8", "--n-units", "1..3", "--budget", "flops=1M")
     assert r.returncode == 2 and "flops of lstm needs length" in r.stderr and len(r.stderr.splitlines()) == 1
-    r = run("sweep", "--layer", "lstm", "--n-features", "8", "--n-units", "1..3", "--length", "5", "--budget", "flop=1M")
+    r = run("sweep", "--layer", "lstm", "--n-features", "8", "--n-units", "1..3", "--length", "5",
+            "--budget", "flop=1M")
     assert r.returncode == 2 and "Did you mean 'flops'" in r.stderr

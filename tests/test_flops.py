@@ -46,6 +46,14 @@ def test_matches_flop_counter_mode(backend, quantity):
     assert not wrong, f"{len(wrong)} of {len(CASES)} differ, e.g. {wrong[:3]}"
 
 
+def test_count_flops_is_count_of_flops():
+    case = next(c for c in CASES if c["kind"] == "lstm")
+    assert asw.count_flops("lstm", convention="torch", **args_of(case)) == case["flops"]
+    assert asw.count_flops("lstm", convention="torch", training=True, **args_of(case)) == case["training_flops"]
+    with pytest.raises(asw.ArgumentTypeError, match="training must be True or False"):
+        asw.count_flops("lstm", 3, 4, length=2, training="yes")
+
+
 def test_macs_are_half_the_flops():
     for case in CASES[::7]:
         macs = asw.count(case["kind"], quantity="macs", convention=case["convention"], **args_of(case))
@@ -90,3 +98,26 @@ def test_a_model_of_unknown_length_needs_it():
     assert m.count_flops(length=12) == known.count_flops() == 2 * 12 * (4 * 7 * (5 + 7) + 7 * 3)
     with pytest.raises(asw.InvalidArgumentError, match="has none"):
         known.count_flops(length=12)
+
+
+@pytest.mark.parametrize("quantity", ["flops", "training_flops"])
+def test_keras_kinds_count_what_their_pytorch_equivalents_count(quantity):
+    """Keras has no FLOP counter: each Keras kind counts the matmuls of its PyTorch equivalent, whose
+    FlopCounterMode counts the fixture checks."""
+    import random
+
+    rng = random.Random(7)
+    for _ in range(60):
+        f, u, t, g = rng.choice([1, 3, 16]), rng.choice([2, 5, 64]), rng.choice([1, 9, 50]), rng.choice([1, 2])
+        pairs = [
+            ("dense", dict(n_features=f, n_units=u, length=t), {}),
+            ("conv2d", dict(n_features=f * g, n_units=u * g, kernel=(3, 1), groups=g, positions=t), {}),
+            ("conv1d_transpose", dict(n_features=f, n_units=u, kernel=2, positions=t), {}),
+            ("depthwise_conv2d", dict(n_features=f, kernel=3, depth_multiplier=g, positions=t), {}),
+            ("gru", dict(n_features=f, n_units=u, length=t, bidirectional=g == 2), {}),  # reset_after: PyTorch's GRU
+            ("lstm", dict(n_features=f, n_units=u, length=t), {}),
+            ("mha", dict(n_features=u * g, num_heads=g, length=t, kv_length=f), {"key_dim": u}),
+        ]
+        for kind, common, keras_only in pairs:
+            keras = asw.count(kind, quantity=quantity, convention="keras", **common, **keras_only)
+            assert keras == asw.count(kind, quantity=quantity, convention="torch", **common), (kind, common)

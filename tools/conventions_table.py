@@ -47,7 +47,8 @@ def table(quantity: str = "params") -> str:
              "| --- | " + ("--- | " if names else "") + "--- | --- | --- |"]  # fmt: skip
     for kind in _kinds.KINDS:
         cells = [formula(kind, c, quantity) if c in kind.conventions else "—" for c in ("keras", "torch", "tf1")]
-        lines.append(f"| `{kind.name}` | " + (f"{', '.join(kind.names)} | " if names else "") + " | ".join(cells) + " |")
+        named = f"{', '.join(kind.names)} | " if names else ""
+        lines.append(f"| `{kind.name}` | {named}" + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._count import count, count_params
+from ._count import count, count_flops, count_params
 from ._errors import (
     ArchsweepError,
     ArgumentTypeError,
@@ -35,10 +35,13 @@ _LAZY = {
     "count_fitting": "_sweep",
     "sweep": "_sweep",
     "layers": "layers",  # a submodule; `import inspect` there costs a few ms
+    "memory": "_memory",
+    "Memory": "_memory",
 }
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers
     from . import layers
+    from ._memory import Memory, memory
     from ._model import Model, count_models, search_models
     from ._plot import plot
     from ._search import search
@@ -51,6 +54,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers
 __all__ = [
     "CONVENTIONS",
     "LAYERS",
+    "Memory",
     "Model",
     "ArchsweepError",
     "ArgumentTypeError",
@@ -61,9 +65,11 @@ __all__ = [
     "choice",
     "count",
     "count_fitting",
+    "count_flops",
     "count_models",
     "count_params",
     "layers",
+    "memory",
     "plot",
     "repeat",
     "search",

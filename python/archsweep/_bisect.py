@@ -7,7 +7,8 @@ Why bisection is exact: every formula of the registry is a polynomial with
 non-negative coefficients in its sizes (``tests/test_kinds.py`` checks it,
 kind by kind and option by option), so with the other axes fixed a count
 never decreases as the axis grows, and the values that fit are a prefix of
-the valid ones: under several budgets, the shortest of their prefixes. The valid values are the axis' multiples of what must
+the valid ones: under several budgets, the shortest of their prefixes. The
+valid values are the axis' multiples of what must
 divide it (``groups``) above what must be less than it (``proj_size``):
 both come from the kind's rules, read from the compiled spec.
 """

@@ -248,6 +248,20 @@ def count(
     return int(result[()]) if scalar and out is None else result
 
 
+def count_flops(layer: str, n_features: Any = None, n_units: Any = None, *, training: bool = False,
+                **arguments: Any) -> int | np.ndarray:
+    """FLOPs for one sample as PyTorch's ``FlopCounterMode`` counts them:
+    :func:`count` of ``flops``, or with ``training`` of ``training_flops``
+    (forward and backward, the layer's input with its gradient).
+
+    >>> count_flops("lstm", 128, 256, length=100, convention="torch")
+    78643200
+    """
+    if not isinstance(training, bool):
+        raise ArgumentTypeError(f"training must be True or False, got {training!r}")
+    return count(layer, n_features, n_units, quantity="training_flops" if training else "flops", **arguments)
+
+
 def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any],
                    deferred: dict[str, tuple[np.ndarray, int]]) -> tuple[dict[str, np.ndarray], bool]:  # fmt: skip
     """Every operand of ``kind`` (see ``_algebra.operand_names``) from the

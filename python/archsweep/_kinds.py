@@ -62,9 +62,29 @@ class Needs(NamedTuple):
     doc: str
 
 
+class Tensors(NamedTuple):
+    """A layer's weight tensors as ``(numel, copies)`` pairs, which memory
+    counts tensor by tensor (Adam keeps a step counter per tensor; 8-bit
+    optimizers keep small tensors in 32 bits): ``trainable`` and
+    ``non_trainable`` weights, PyTorch's floating-point ``buffers``, and its
+    int64 scalar ``counters`` (BatchNorm's ``num_batches_tracked``)."""
+
+    trainable: tuple[tuple[Any, Any], ...] = ()
+    non_trainable: tuple[tuple[Any, Any], ...] = ()
+    buffers: tuple[tuple[Any, Any], ...] = ()
+    counters: Any = 0
+
+
+def _total(pairs: tuple[tuple[Any, Any], ...]) -> Any:
+    total: Any = 0
+    for numel, copies in pairs:
+        total = total + numel * copies
+    return total
+
+
 class Quantities(NamedTuple):
-    """One configuration's counts. Weights: ``trainable``, ``non_trainable``
-    and PyTorch's ``buffers``. Compute, for one sample (one sequence), in
+    """One configuration's counts, summed from its ``tensors``. Weights:
+    ``trainable``, ``non_trainable`` and PyTorch's ``buffers``. Compute, for one sample (one sequence), in
     multiply-accumulates of matmuls, convolutions and attention products as
     PyTorch's ``FlopCounterMode`` counts them (``flops`` is twice ``macs``):
     ``macs`` forward; ``grad_macs`` the backward pass but for the gradient
@@ -77,6 +97,12 @@ class Quantities(NamedTuple):
     macs: int | Needs = 0
     grad_macs: int | Needs = 0
     input_grad_macs: int | Needs = 0
+    tensors: Tensors | None = None
+
+    @classmethod
+    def of(cls, tensors: Tensors, macs: Any = 0, grad_macs: Any = 0, input_grad_macs: Any = 0) -> Quantities:
+        return cls(_total(tensors.trainable), _total(tensors.non_trainable),
+                   _total(tensors.buffers) + tensors.counters, macs, grad_macs, input_grad_macs, tensors)  # fmt: skip
 
     @property
     def params(self) -> int:
@@ -172,7 +198,7 @@ def _dense(convention, n_features, n_units, bias, length):
     # of forward, weight gradient and input gradient is one f×u matmul a token.
     tokens = 1 if length is None else length
     macs = tokens * n_features * n_units
-    return Quantities(n_features * n_units + bias * n_units, 0, 0, macs, macs, macs)
+    return Quantities.of(Tensors(((n_features * n_units, 1), (n_units, bias))), macs, macs, macs)
 
 
 def _conv(convention, n_features, n_units, kernel, bias, groups, positions):
@@ -182,7 +208,8 @@ def _conv(convention, n_features, n_units, kernel, bias, groups, positions):
     k = math.prod(kernel)
     macs, grad, input_grad = _times(positions, NEEDS_POSITIONS, k * quotient(n_features, groups) * n_units,
                                     k * n_features * n_units, k * quotient(n_features, groups) * n_units)
-    return Quantities(k * quotient(n_features, groups) * n_units + bias * n_units, 0, 0, macs, grad, input_grad)
+    return Quantities.of(Tensors(((k * quotient(n_features, groups) * n_units, 1), (n_units, bias))), macs, grad,
+                         input_grad)  # fmt: skip
 
 
 def _conv_transpose(convention, n_features, n_units, kernel, bias, groups, positions):
@@ -191,14 +218,15 @@ def _conv_transpose(convention, n_features, n_units, kernel, bias, groups, posit
     k = math.prod(kernel)
     macs, grad, input_grad = _times(positions, NEEDS_POSITIONS, k * n_features * quotient(n_units, groups),
                                     k * n_features * n_units, k * n_features * quotient(n_units, groups))
-    return Quantities(k * n_features * quotient(n_units, groups) + bias * n_units, 0, 0, macs, grad, input_grad)
+    return Quantities.of(Tensors(((k * n_features * quotient(n_units, groups), 1), (n_units, bias))), macs, grad,
+                         input_grad)  # fmt: skip
 
 
 def _depthwise(convention, n_features, kernel, depth_multiplier, bias, positions):
     # PyTorch's equivalent: Conv with groups = n_features and n_features·depth_multiplier outputs.
     k, out = math.prod(kernel), n_features * depth_multiplier
     macs, grad, input_grad = _times(positions, NEEDS_POSITIONS, k * out, k * n_features * out, k * out)
-    return Quantities(k * out + bias * out, 0, 0, macs, grad, input_grad)
+    return Quantities.of(Tensors(((k * out, 1), (out, bias))), macs, grad, input_grad)
 
 
 def _separable(convention, n_features, n_units, kernel, depth_multiplier, bias, positions):
@@ -207,11 +235,11 @@ def _separable(convention, n_features, n_units, kernel, depth_multiplier, bias, 
     k, mid = math.prod(kernel), n_features * depth_multiplier
     macs, grad, input_grad = _times(positions, NEEDS_POSITIONS, k * mid + mid * n_units,
                                     k * n_features * mid + 2 * mid * n_units, k * mid)
-    return Quantities(k * mid + mid * n_units + bias * n_units, 0, 0, macs, grad, input_grad)
+    return Quantities.of(Tensors(((k * mid, 1), (mid * n_units, 1), (n_units, bias))), macs, grad, input_grad)
 
 
 def _embedding(convention, n_features, n_units):
-    return Quantities(n_features * n_units)  # a lookup: no FLOPs
+    return Quantities.of(Tensors(((n_features * n_units, 1),)))  # a lookup: no FLOPs
 
 
 # -- recurrent -----------------------------------------------------------------------------------------------------
@@ -223,12 +251,21 @@ def _recurrent(gates: int) -> Callable[..., Quantities]:
     def formula(convention, n_features, n_units, bias, bidirectional, reset_after=True, num_layers=1, proj_size=0,
                 length=None, proj=False):  # fmt: skip
         d = 1 + bidirectional
+        f, u = n_features, n_units
         if convention != TORCH:
-            # Keras and TF1: [W | U | b] per gate; a Keras GRU with reset_after keeps two bias vectors.
+            # Keras: per direction a kernel (f, gates·u), a recurrent kernel (u, gates·u) and a bias
+            # (gates·u; a GRU with reset_after keeps two, one tensor). TF1 cells: one kernel (f + u,
+            # gates·u) and a bias, a GRU's gates and candidate apart.
             vectors = 2 if (convention == KERAS and gates == 3 and reset_after) else 1
-            params = d * gates * (n_features * n_units + n_units * n_units + bias * vectors * n_units)
+            if convention == KERAS:
+                pairs = ((f * gates * u, d), (u * gates * u, d), (vectors * gates * u, d * bias))
+            elif gates == 3:
+                pairs = (((f + u) * 2 * u, d), (2 * u, d * bias), ((f + u) * u, d), (u, d * bias))
+            else:
+                pairs = (((f + u) * gates * u, d), (gates * u, d * bias))
+            tensors = Tensors(pairs)
             if length is None:
-                return Quantities(params, 0, 0, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
+                return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
             # PyTorch's matmuls of the same shapes. The state's gradient is taken at every step but
             # the first (the zero initial state), except where a GRU resets before its candidate
             # (Keras without reset_after, TF1): r·h is multiplied there, and r has a gradient at step 1.
@@ -236,16 +273,18 @@ def _recurrent(gates: int) -> Callable[..., Quantities]:
             reset_before = gates == 3 and (convention == TF1 or not reset_after)
             state = steps * 2 * u * u + length * u * u if reset_before else steps * gates * u * u
             macs = length * d * gates * (n_features * u + u * u)
-            return Quantities(params, 0, 0, macs, macs + d * state, length * d * gates * n_features * u)
+            return Quantities.of(tensors, macs, macs + d * state, length * d * gates * n_features * u)
         # PyTorch: per direction of each layer W_ih (gates·h × input), W_hh (gates·h × r), b_ih and
         # b_hh, and with a projection W_hr (p × h); r = p or h. Layer l > 0 reads d·r features.
         h = n_units
         r = proj_size if proj else h
-        per_direction = gates * h * r + bias * 2 * gates * h + (proj_size * h if proj else 0)
-        first = d * (gates * h * n_features + per_direction)
-        rest = offset(num_layers, -1) * d * (gates * h * d * r + per_direction)
+        rest = offset(num_layers, -1)
+        each = num_layers * d  # tensors of every layer and direction
+        projection = ((proj_size * h, each),) if proj else ()
+        tensors = Tensors(((gates * h * n_features, d), (gates * h * d * r, rest * d), (gates * h * r, each),
+                           (gates * h, 2 * bias * each), *projection))  # fmt: skip
         if length is None:
-            return Quantities(first + rest, 0, 0, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
+            return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
         # Per step and direction: x·W_ih, r·W_hh and the projection h·W_hr. Backward: each weight's
         # gradient, the state's (every step but the first), the projection's input (every step), and
         # the input of layers after the first.
@@ -254,7 +293,7 @@ def _recurrent(gates: int) -> Callable[..., Quantities]:
         macs = length * d * (gates * h * n_features + step) + offset(num_layers, -1) * length * d * (inner + step)
         grad = (macs + num_layers * d * (offset(length, -1) * gates * h * r + length * (proj_size * h if proj else 0))
                 + offset(num_layers, -1) * length * d * inner)  # fmt: skip
-        return Quantities(first + rest, 0, 0, macs, grad, length * d * gates * h * n_features)
+        return Quantities.of(tensors, macs, grad, length * d * gates * h * n_features)
 
     return formula
 
@@ -282,26 +321,27 @@ def _recurrent_kind(name: str, names: tuple[str, ...]) -> Kind:
 
 
 def _batchnorm(convention, n_features, center, scale, affine, track_running_stats):
+    f = n_features
     if convention == KERAS:  # gamma, beta trainable; moving mean and variance are non-trainable weights
-        return Quantities((center + scale) * n_features, 2 * n_features)
+        return Quantities.of(Tensors(((f, center), (f, scale)), ((f, 2),)))
     # weight and bias are parameters; running mean, variance and num_batches_tracked are buffers
-    return Quantities(affine * 2 * n_features, 0, track_running_stats * (2 * n_features + 1))
+    return Quantities.of(Tensors(((f, 2 * affine),), (), ((f, 2 * track_running_stats),), 1 * track_running_stats))
 
 
 def _layernorm(convention, n_features, center, scale, rms_scaling, elementwise_affine, bias):
+    f = n_features
     if convention == KERAS:  # rms_scaling keeps gamma alone, whatever center and scale say
-        return Quantities(n_features if rms_scaling else (center + scale) * n_features)
-    return Quantities(elementwise_affine * (n_features + bias * n_features))
+        return Quantities.of(Tensors(((f, 1),) if rms_scaling else ((f, center), (f, scale))))
+    return Quantities.of(Tensors(((f, elementwise_affine), (f, elementwise_affine * bias))))
 
 
 def _groupnorm(convention, n_features, groups, center, scale, affine):
-    if convention == KERAS:
-        return Quantities((center + scale) * n_features)
-    return Quantities(affine * 2 * n_features)
+    f = n_features
+    return Quantities.of(Tensors(((f, center), (f, scale)) if convention == KERAS else ((f, 2 * affine),)))
 
 
 def _rmsnorm(convention, n_features, elementwise_affine):
-    return Quantities((elementwise_affine if convention == TORCH else 1) * n_features)
+    return Quantities.of(Tensors(((n_features, elementwise_affine if convention == TORCH else 1),)))
 
 
 # -- attention -----------------------------------------------------------------------------------------------------
@@ -309,13 +349,15 @@ def _rmsnorm(convention, n_features, elementwise_affine):
 
 def _mha(convention, n_features, num_heads, key_dim, value_dim, output_shape, kdim, vdim, bias, add_bias_kv,
          length, kv_length):  # fmt: skip
+    packed = all(x is None or x is n_features or (isinstance(x, int) and x == n_features) for x in (kdim, vdim))
     kdim = n_features if kdim is None else kdim
     vdim = n_features if vdim is None else vdim
     if convention == TORCH:
-        # q, k, v projections to embed_dim (packed when kdim = vdim = embed_dim: the same count),
-        # the output projection, their biases, and bias_k, bias_v with add_bias_kv.
+        # q, k, v projections to embed_dim (one packed tensor when kdim = vdim = embed_dim), their
+        # bias (3·e), the output projection and its bias, and bias_k, bias_v with add_bias_kv.
         e = n_features
-        params = e * (e + kdim + vdim) + e * e + bias * 4 * e + add_bias_kv * 2 * e
+        weights = ((3 * e * e, 1),) if packed else ((e * e, 1), (e * kdim, 1), (e * vdim, 1))
+        tensors = Tensors((*weights, (3 * e, bias), (e * e, 1), (e, bias), (e, 2 * add_bias_kv)))
         # Compute: add_bias_kv adds one key and value to attend to.
         h, kd, vd, out, extra = 1, e, e, e, add_bias_kv
     else:
@@ -324,9 +366,10 @@ def _mha(convention, n_features, num_heads, key_dim, value_dim, output_shape, kd
         vd = key_dim if value_dim is None else value_dim
         out = n_features if output_shape is None else output_shape
         h, kd, extra = num_heads, key_dim, 0
-        params = (n_features + kdim) * h * key_dim + vdim * h * vd + h * vd * out + bias * (2 * h * key_dim + h * vd + out)
+        tensors = Tensors(((n_features * h * kd, 1), (h * kd, bias), (kdim * h * kd, 1), (h * kd, bias),
+                           (vdim * h * vd, 1), (h * vd, bias), (h * vd * out, 1), (out, bias)))  # fmt: skip
     if length is None:
-        return Quantities(params, 0, 0, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
+        return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
     # Query length L, key/value length S (kv_length; None: self-attention, S = L). Forward: the
     # three projections, the scores q·kᵀ and their product with v, the output projection.
     # Backward: each weight's gradient, both operands of the two attention products, the output
@@ -336,7 +379,7 @@ def _mha(convention, n_features, num_heads, key_dim, value_dim, output_shape, kd
     attention = length * (s + extra) * h * (kd + vd)
     output = length * h * vd * out
     macs = projections + attention + output
-    return Quantities(params, 0, 0, macs, projections + 2 * attention + 2 * output, projections)
+    return Quantities.of(tensors, macs, projections + 2 * attention + 2 * output, projections)
 
 
 _MHA_ARGS = (
@@ -366,8 +409,8 @@ def _conv_kind(rank: int) -> Kind:
 def _transpose_kind(rank: int) -> Kind:
     groups = Arg("groups", SIZE, 1, conventions=ONLY_TORCH, doc=_GROUPS.doc)
     return Kind(f"conv{rank}d_transpose", (f"Conv{rank}DTranspose", f"ConvTranspose{rank}d"), (KERAS, TORCH),
-                (_f(), _u(), Arg("kernel", KERNEL), _BIAS, groups, _POSITIONS), _conv_transpose, (_DIVIDES_F, _DIVIDES_U),
-                rank)  # fmt: skip
+                (_f(), _u(), Arg("kernel", KERNEL), _BIAS, groups, _POSITIONS), _conv_transpose,
+                (_DIVIDES_F, _DIVIDES_U), rank)  # fmt: skip
 
 
 def _depthwise_kind(rank: int) -> Kind:
@@ -378,7 +421,8 @@ def _depthwise_kind(rank: int) -> Kind:
 
 def _separable_kind(rank: int) -> Kind:
     return Kind(f"separable_conv{rank}d", (f"SeparableConv{rank}D",), (KERAS,),
-                (_f(), _u(), Arg("kernel", KERNEL), Arg("depth_multiplier", SIZE, 1), _BIAS, _POSITIONS), _separable, (),
+                (_f(), _u(), Arg("kernel", KERNEL), Arg("depth_multiplier", SIZE, 1), _BIAS, _POSITIONS), _separable,
+                (),
                 rank)  # fmt: skip
 
 

@@ -113,7 +113,8 @@ def search(
     maximize = _choose("maximize", maximize, MAXIMIZE, {})
     quantities, budget = budgets_of(budget, quantity)
     if budget is None:
-        raise ArgumentTypeError("budget is required: a number (on the first quantity) or {quantity: limit, ...}, got None")
+        raise ArgumentTypeError("budget is required: a number (on the first quantity) or {quantity: limit, ...}, "
+                                "got None")  # fmt: skip
     limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
     given = sizes_given(n_features, n_units, arguments)
     if maximize not in given:

@@ -72,19 +72,21 @@ def positions(kind: Any, convention: str, given: dict[str, Any], kernel: list[np
             n, s, d, k, p = sizes[i], strides[i], dilation[i], kernel[i], padding[i]
             if isinstance(p, str) and p != "valid":
                 if convention == "torch" and p == "same" and np.any(s > 1):
-                    raise InvalidArgumentError(f"padding='same' needs strides 1 under torch (PyTorch refuses "
-                                               f"strided 'same' convolutions); got strides {given.get('strides')!r}")  # fmt: skip
+                    raise InvalidArgumentError("padding='same' needs strides 1 under torch (PyTorch refuses strided "
+                                               f"'same' convolutions); got strides {given.get('strides')!r}")  # fmt: skip
                 outs.append((n - 1) // s + 1)
                 continue
-            room = n + (0 if isinstance(p, str) else 2 * p) - d * (k - 1) - 1
+            pad = 0 if isinstance(p, str) else p
+            # int64 arithmetic below: its largest intermediate values are checked first, never wrapped.
+            if max(int(np.max(n)) + 2 * int(np.max(pad)), int(np.max(d)) * (int(np.max(k)) - 1)) > INT64_MAX:
+                raise InvalidArgumentError(f"input_size, padding, dilation or kernel of {kind.name} beyond int64")
+            room = n + 2 * pad - d * (k - 1) - 1
             if np.any(room < 0):
                 at = np.unravel_index(int(np.argmin(room)), np.shape(room)) if np.ndim(room) else ()
-                def pick(a: np.ndarray) -> int:
-                    return int(np.broadcast_to(a, np.shape(room))[at])
-
+                n_, d_, k_, p_ = (int(np.broadcast_to(a, np.shape(room))[at]) for a in (n, d, k, pad))
                 raise InvalidArgumentError(
-                    f"kernel {pick(k)} (dilation {pick(d)}) is larger than input_size {pick(n)}"
-                    + ("" if isinstance(p, str) else f" with padding {pick(p)} on each side")
+                    f"kernel {k_} (dilation {d_}) is larger than input_size {n_}"
+                    + ("" if isinstance(p, str) else f" with padding {p_} on each side")
                     + f" in dimension {i} ({kind.name}, padding={given.get('padding', 'valid')!r})"
                 )
             outs.append(room // s + 1)

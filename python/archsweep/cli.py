@@ -337,9 +337,9 @@ def _kind_arguments(p: argparse.ArgumentParser, many: bool, own: Sequence[str] =
                    help=f"whose rules: {', '.join(CONVENTIONS)} (default keras{'; comma-separated' if many else ''})")  # fmt: skip
     from ._algebra import QUANTITIES
 
+    many_help = "; comma-separated; a plain --budget is on the first, named ones on theirs" if many else ""
     p.add_argument("--quantity", type=parse_names, default=None if many else "params",
-                   help=f"{', '.join(QUANTITIES)} (default params"
-                        f"{'; comma-separated; a plain --budget is on the first, named ones on theirs' if many else ''})")  # fmt: skip
+                   help=f"{', '.join(QUANTITIES)} (default params{many_help})")
     p.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
     seen = {"n_features", "n_units", *own}
     for kind in _kinds.KINDS:
@@ -359,8 +359,9 @@ def _kind_arguments(p: argparse.ArgumentParser, many: bool, own: Sequence[str] =
                 p.add_argument(flag, dest=arg.name, metavar="N", type=parse_optional if arg.nullable else parse_values,
                                help=(arg.doc or arg.name) + where)  # fmt: skip
     for name, doc in _WINDOW_FLAGS:
-        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=parse_padding if name == "padding" else parse_kernel,
-                       help=doc + (" (input size: comma-separated for several)" if many and name == "input_size" else ""))  # fmt: skip
+        several = " (comma-separated for several)" if many and name == "input_size" else ""
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, help=doc + several,
+                       type=parse_padding if name == "padding" else parse_kernel)  # fmt: skip
 
 
 def kind_values(args: argparse.Namespace, own: Sequence[str] = ()) -> dict[str, Any]:

@@ -1,0 +1,153 @@
+"""``memory``: the bytes a model takes, itemised, tensor by tensor, as
+PyTorch and bitsandbytes hold them (``tests/data/torch_memory.jsonl``,
+written by ``tools/make_memory_fixture.py``, measures every rule below).
+
+With ``n`` a tensor's elements and ``s`` the bytes of an element at ``dtype``:
+
+- ``weights``: every weight (Keras' non-trainable moving statistics too) at
+  ``dtype``, ``n·s``; int4 packs two elements a byte, ``ceil(n / 2)``.
+- ``buffers``: PyTorch's floating-point buffers (BatchNorm's running
+  statistics) at ``dtype``, and 8 bytes for each int64 ``num_batches_tracked``.
+- ``gradients`` (with an optimizer): each trainable tensor at ``dtype``.
+- ``master_weights`` (``mixed_precision``): an fp32 copy of each trainable
+  tensor, ``4·n``; the optimizer state is then fp32 as well.
+- ``optimizer_state``, ``t`` the state's element size (``dtype``'s, or 4
+  under mixed precision), per trainable tensor: ``sgd`` nothing;
+  ``momentum`` ``n·t``; ``adam``, ``adamw`` ``2·n·t + 4`` (exp_avg,
+  exp_avg_sq and a float32 step counter); ``amsgrad`` ``3·n·t + 4``;
+  bitsandbytes' ``adam8bit``, ``adamw8bit`` ``8·n`` below 4,096 elements
+  (kept in float32 whatever the dtype), else ``2·n + 8·ceil(n / 256)``
+  (two uint8 states, a float32 absmax per block of 256 for each), plus
+  2,048 bytes once for the two shared quantization maps.
+- ``kv_cache_per_token``: per sample and token, the keys and values every
+  attention layer would cache at ``dtype`` (not in ``total``).
+
+Activation memory is left out: it depends on the framework's kernels,
+their fusion and what autograd chooses to save, and is not defined by the
+architecture alone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+from ._errors import InvalidArgumentError
+from ._names import _choose
+
+#: Bytes an element takes (int4: half a byte, rounded up per tensor).
+DTYPES = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
+_DTYPE_NAMES = {"float64": "fp64", "double": "fp64", "float32": "fp32", "float": "fp32", "float16": "fp16",
+                "half": "fp16", "bfloat16": "bf16", "float8": "fp8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8",
+                "e4m3": "fp8", "e5m2": "fp8"}  # fmt: skip
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "amsgrad", "adam8bit", "adamw8bit")
+_OPTIMIZER_NAMES = {"sgd_momentum": "momentum", "adam_amsgrad": "amsgrad", "adam_8bit": "adam8bit",
+                    "adamw_8bit": "adamw8bit", "paged_adamw8bit": "adamw8bit"}  # fmt: skip
+#: bitsandbytes: tensors below this many elements keep 32-bit state; blockwise absmax every 256 elements.
+MIN_8BIT_SIZE, BLOCK_8BIT, QMAPS_8BIT = 4096, 256, 2 * 256 * 4
+
+
+class Memory(NamedTuple):
+    """Bytes, itemised; ``total`` is their sum (``kv_cache_per_token`` aside)."""
+
+    weights: int
+    buffers: int
+    gradients: int
+    master_weights: int
+    optimizer_state: int
+    kv_cache_per_token: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.buffers + self.gradients + self.master_weights + self.optimizer_state
+
+
+def _element_bytes(n: int, dtype: str) -> int:
+    return (n + 1) // 2 if dtype == "int4" else n * int(DTYPES[dtype])
+
+
+def _state_bytes(n: int, optimizer: str, t: int) -> int:
+    """One trainable tensor's optimizer state."""
+    if optimizer == "sgd":
+        return 0
+    if optimizer == "momentum":
+        return n * t
+    if optimizer in ("adam", "adamw"):
+        return 2 * n * t + 4
+    if optimizer == "amsgrad":
+        return 3 * n * t + 4
+    return 8 * n if n < MIN_8BIT_SIZE else 2 * n + 8 * math.ceil(n / BLOCK_8BIT)
+
+
+def of_tensors(trainable: list[int], frozen: list[int], buffers: list[int], counters: int, *, dtype: str,
+               optimizer: str | None, mixed_precision: bool, kv_per_token: int = 0) -> Memory:  # fmt: skip
+    """The itemised bytes of tensors of these element counts (checked names)."""
+    weights = sum(_element_bytes(n, dtype) for n in (*trainable, *frozen))
+    floating = "fp32" if dtype in ("int8", "int4") else dtype  # buffers stay floating point
+    held = sum(_element_bytes(n, floating) for n in buffers) + 8 * counters
+    if optimizer is None:
+        return Memory(weights, held, 0, 0, 0, _element_bytes(kv_per_token, dtype))
+    t = 4 if mixed_precision else int(DTYPES[dtype])
+    state = sum(_state_bytes(n, optimizer, t) for n in trainable)
+    if optimizer.endswith("8bit") and any(n >= MIN_8BIT_SIZE for n in trainable):
+        state += QMAPS_8BIT
+    gradients = sum(_element_bytes(n, dtype) for n in trainable)
+    master = 4 * sum(trainable) if mixed_precision else 0
+    return Memory(weights, held, gradients, master, state, _element_bytes(kv_per_token, dtype))
+
+
+def checked(dtype: Any, optimizer: Any, mixed_precision: Any) -> tuple[str, str | None, bool]:
+    """The names as the rules know them, or a refusal naming the argument."""
+    dtype = _choose("dtype", dtype, tuple(DTYPES), _DTYPE_NAMES)
+    if optimizer is not None:
+        optimizer = _choose("optimizer", optimizer, OPTIMIZERS, _OPTIMIZER_NAMES)
+    if not isinstance(mixed_precision, bool):
+        raise InvalidArgumentError(f"mixed_precision must be True or False, got {mixed_precision!r}")
+    if mixed_precision and dtype not in ("fp16", "bf16"):
+        raise InvalidArgumentError(f"mixed_precision keeps an fp32 master copy of fp16 or bf16 weights; "
+                                   f"dtype is {dtype!r}")  # fmt: skip
+    if optimizer is not None and dtype in ("int8", "int4"):
+        raise InvalidArgumentError(f"{dtype} weights are not trained (no gradients): give optimizer=None, or a "
+                                   "floating dtype")  # fmt: skip
+    return dtype, optimizer, mixed_precision
+
+
+def memory(model: Any, *, dtype: Any = "fp32", optimizer: Any = None, mixed_precision: Any = False) -> Memory:
+    """The bytes of ``model`` (a single ``Model``) at ``dtype`` (fp64, fp32,
+    fp16, bf16, fp8, int8, int4), itemised; with ``optimizer`` (sgd,
+    momentum, adam, adamw, amsgrad, adam8bit, adamw8bit) also its gradients
+    and optimizer state, and with ``mixed_precision`` an fp32 master copy.
+    See the module docstring (and the README) for every term."""
+    from ._model import Model
+
+    if not isinstance(model, Model):
+        raise InvalidArgumentError(f"memory takes a Model, got {type(model).__name__}")
+    model._concrete("memory()")
+    dtype, optimizer, mixed_precision = checked(dtype, optimizer, mixed_precision)
+    trainable: list[int] = []
+    frozen: list[int] = []
+    buffers: list[int] = []
+    counters = kv = 0
+    for layer, _, q in model._trace:
+        if q.tensors is None:
+            continue
+        for into, pairs in ((trainable, q.tensors.trainable), (frozen, q.tensors.non_trainable),
+                            (buffers, q.tensors.buffers)):  # fmt: skip
+            for n, copies in pairs:
+                into.extend([int(n)] * int(copies))
+        counters += int(q.tensors.counters)
+        kv += _kv_width(layer, model.convention)
+    return of_tensors(trainable, frozen, buffers, counters, dtype=dtype, optimizer=optimizer,
+                      mixed_precision=mixed_precision, kv_per_token=kv)  # fmt: skip
+
+
+def _kv_width(layer: Any, convention: str) -> int:
+    """Elements an attention layer caches a token: its keys' and values' widths (others: 0)."""
+    if type(layer).__name__ != "MultiHeadAttention":
+        return 0
+    a = layer.args
+    value_dim = a["value_dim"] or a["key_dim"]
+    return a["num_heads"] * (a["key_dim"] + value_dim)
+
+
+__all__ = ["Memory", "memory"]
