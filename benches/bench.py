@@ -4,6 +4,7 @@ as ratios against baselines measured in the same run, and peak memory.
     python benches/bench.py             # everything; prints tables, rewrites benches/README.md
     python benches/bench.py --quick     # small grids, a smoke run; writes nothing
     python benches/bench.py --only startup   # one section; prints it, writes nothing
+    python benches/bench.py --only compute --framework-python /tmp/fw-torch/bin/python   # section 11 alone
 
 Rates are configurations (grid points, or table rows) per second: the median
 of several runs after a warm-up run. Outputs are allocated afresh in every run,
@@ -95,6 +96,23 @@ print(json.dumps({{"seconds": statistics.median(times), "peak_growth": max(peak[
     env = dict(os.environ)
     if threads:
         env["RAYON_NUM_THREADS"] = str(threads)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    if out.returncode:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def child_together(exprs: dict, threads: int, repeats: int = 31) -> dict:
+    """Median seconds of each expression, run in turns (``timed_together``) in one fresh interpreter
+    with ``threads`` rayon threads: for ratios of calls too short for separate children to compare."""
+    fns = ", ".join(f"{name!r}: lambda: {expr}" for name, expr in exprs.items())
+    code = f"""
+import json, sys, numpy as np, archsweep as asw
+sys.path.insert(0, {str(HERE)!r})
+from bench import *
+print(json.dumps(timed_together({{{fns}}}, {repeats})))
+"""
+    env = {**os.environ, "RAYON_NUM_THREADS": str(threads)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     if out.returncode:
         raise RuntimeError(out.stderr)
@@ -686,6 +704,241 @@ def section_startup(report: Report, runs: int = 20) -> None:
         f"polars, tqdm, matplotlib, importlib.metadata: {loaded} (tests/test_cli_edges.py asserts none).")  # fmt: skip
 
 
+
+LENGTH = 100  # the sequence length of section 11's compute quantities
+
+
+def flops_lstm(f, u, length: int = LENGTH):
+    """FlopCounterMode's forward FLOPs of an LSTM (either convention): 2·length·4u·(f + u)."""
+    return 8 * length * u * (f + u)
+
+
+def numpy_blocked_count2(f, u, params_budget: int, flops_budget: int, length: int = LENGTH,
+                         block_rows: int = 16) -> int:  # fmt: skip
+    """How many fit both budgets, numpy's best as for one: each formula in two in-place passes into
+    its own reused cache-sized buffer, a compare of each into a reused mask, the masks combined."""
+    shape = (block_rows, u.shape[0])
+    bp, bq = np.empty(shape, dtype=np.int64), np.empty(shape, dtype=np.int64)
+    mp, mq = np.empty(shape, dtype=bool), np.empty(shape, dtype=bool)
+    four_u, u1, gate_u, n = 4 * u, u + 1, 8 * length * u, 0
+    for r in range(0, f.shape[0], block_rows):
+        rows = f[r : r + block_rows]
+        k = rows.shape[0]
+        p, q, a, b = bp[:k], bq[:k], mp[:k], mq[:k]
+        np.add(rows, u1, out=p)
+        np.multiply(p, four_u, out=p)
+        np.less_equal(p, params_budget, out=a)
+        np.add(rows, u, out=q)
+        np.multiply(q, gate_u, out=q)
+        np.less_equal(q, flops_budget, out=b)
+        np.logical_and(a, b, out=a)
+        n += int(np.count_nonzero(a))
+    return n
+
+
+_FLOPS = 8 * LENGTH * pl.col("n_units").cast(pl.Int64) * (pl.col("n_features").cast(pl.Int64) + pl.col("n_units"))
+
+
+def polars_filter2(f, u, params_budget: int, flops_budget: int) -> pl.DataFrame:
+    """polars lazy: both columns, then a filter on both conditions."""
+    return (_polars_grid(f, u).with_columns(params=_LSTM, flops=_FLOPS)
+            .filter((pl.col("params") <= params_budget) & (pl.col("flops") <= flops_budget)).collect())  # fmt: skip
+
+
+def one_percent_budget_of(n: int, quantity: str, **kw) -> int:
+    """The budget on ``quantity`` alone that keeps about 1% of the n-point LSTM grid's rows
+    (bisection with count_fitting, as one_percent_budget)."""
+    nf = n // WIDTH
+    axes = (range(1, nf + 1), range(1, WIDTH + 1))
+    lo, hi = 0, asw.count("lstm", nf, WIDTH, quantity=quantity, **kw)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if asw.count_fitting("lstm", *axes, quantity=quantity, budget=mid, **kw) < n // 100:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+FLOPS_TIMING = """
+import json, statistics, time
+try:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+except ImportError:
+    print(json.dumps({})); raise SystemExit
+meta = torch.device("meta")
+def build():
+    return torch.nn.LSTM(128, 256, device=meta)
+def build_and_count():
+    layer, x = build(), torch.empty(100, 1, 128, device=meta)
+    with FlopCounterMode(display=False) as counter:
+        layer(x)
+    return counter.get_total_flops()
+def timed(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+    return statistics.median(times)
+print(json.dumps({"version": torch.__version__, "flops": build_and_count(), "seconds": timed(build_and_count, 5),
+                  "build_seconds": timed(build, 20)}))
+"""
+
+
+def section_compute(report: Report, sizes: list[int], pythons: list[str]) -> None:
+    report.section(
+        "11. Compute quantities and budgets on several quantities",
+        f"LSTM with length = {LENGTH}, n_features × n_units as in sections 2 and 3: params = 4u·(f + u + 1), "
+        f"flops = 2·{LENGTH}·4u·(f + u) (PyTorch's FlopCounterMode; the same in both conventions). Every baseline's "
+        "numbers or counts are asserted equal to archsweep's. Rates are medians of runs taken in turns (2 "
+        "threads; more turns at 1e7, whose calls are short); count_fitting's single-thread rates are medians of "
+        "31 runs taken in turns in one child process with RAYON_NUM_THREADS=1.",
+    )
+    # -- 1. The whole table with two quantity columns.
+    rows = []
+    for n in sizes:
+        kw = dict(length=LENGTH, quantity=["params", "flops"])
+        table = sweep_lstm(n, **kw)
+        nbytes = table.estimated_size()
+        sample = table.gather_every(997)
+        sf, su = sample["n_features"].to_numpy().astype(np.int64), sample["n_units"].to_numpy().astype(np.int64)
+        assert table.height == n and table.columns[-2:] == ["params", "flops"]
+        assert np.array_equal(sample["params"].to_numpy(), numpy_straight(sf, su))
+        assert np.array_equal(sample["flops"].to_numpy(), flops_lstm(sf, su))
+        del table, sample
+        t = timed_together({"two": lambda: sweep_lstm(n, **kw), "one": lambda: sweep_lstm(n, length=LENGTH),
+                            "limit": lambda: write_new(nbytes // 8, 2)}, 11 if n <= 10**7 else 5)  # fmt: skip
+        mem = child(f"sweep_lstm({n}, length={LENGTH}, quantity=['params', 'flops'])")
+        rows.append([f"{n:.0e}", rate(n, t["two"]), rate(n, t["one"]), f"{t['limit'] / t['two']:.2f}",
+                     verdict(t["limit"] / t["two"] >= 0.7), f"{nbytes / 2**20:.0f} MiB",
+                     f"{mem['peak_growth'] / 2**20:.0f} MiB ({mem['peak_growth'] / nbytes:.2f}x table)"])  # fmt: skip
+    report.note("**The whole table, params and flops columns** (n_features, n_units UInt16; params, flops Int64: "
+                "20 bytes a row). The write limit is for the table's bytes with 2 threads, as in section 2.")  # fmt: skip
+    report.table(["N", "sweep rows/s (params, flops)", "sweep rows/s (params only)",
+                  "÷ write limit (table bytes)", "target ≥ 0.7", "table", "peak memory growth"], rows)  # fmt: skip
+
+    # -- 2. Two budgets on the sorted grid.
+    rows, baselines = [], []
+    for n in sizes:
+        f, u = grid(n)
+        nf = n // WIDTH
+        axes = (range(1, nf + 1), range(1, WIDTH + 1))
+        p_budget = one_percent_budget_of(n, "params", length=LENGTH)
+        f_budget = one_percent_budget_of(n, "flops", length=LENGTH)
+        both = {"params": p_budget, "flops": f_budget}
+        kept = asw.count_fitting("lstm", *axes, length=LENGTH, budget=both)
+        kept_params = asw.count_fitting("lstm", *axes, length=LENGTH, budget=p_budget)
+        kept_flops = asw.count_fitting("lstm", *axes, length=LENGTH, budget={"flops": f_budget})
+        only_params, only_flops = kept_flops - kept, kept_params - kept  # rows each budget alone cuts
+        # On --quick's small grids the two 1% boundaries coincide; from 1e7 rows each budget cuts rows of its own.
+        assert n < 10**7 or (only_params > 0 and only_flops > 0), "both budgets should bind somewhere"
+        ours = sweep_lstm(n, length=LENGTH, budget=both)
+        theirs = polars_filter2(f, u, p_budget, f_budget).sort("n_features", "n_units")  # its order is not kept
+        assert ours.height == theirs.height == kept == numpy_blocked_count2(f, u, p_budget, f_budget)
+        for c in ("n_features", "n_units", "params", "flops"):
+            assert np.array_equal(ours[c].to_numpy().astype(np.int64), theirs[c].to_numpy().astype(np.int64)), c
+        assert sweep_lstm(n, length=LENGTH, budget=p_budget).height == kept_params
+        assert kept_params == numpy_blocked_count(f, u, p_budget)
+        del ours, theirs
+        turns = 21 if n <= 10**7 else 7
+        two = lambda: sweep_lstm(n, length=LENGTH, budget=both)  # noqa: E731
+        # The two sweeps in turns with each other only: a sweep right after a large numpy or polars run pays
+        # ~1 ms more (the first after it; caches refilled), which would go to whichever came first.
+        t = timed_together({"two": two, "one": lambda: sweep_lstm(n, length=LENGTH, budget=p_budget)}, turns)
+        # The baselines in turns with the two-budget sweep, timed warm (the call after the first after them)
+        # and cold (that first call).
+        b = timed_together({
+            "numpy": lambda: numpy_blocked_count2(f, u, p_budget, f_budget),
+            "polars": lambda: polars_filter2(f, u, p_budget, f_budget),
+            "cold": two, "warm": two,
+        }, turns)  # fmt: skip
+        counting = f"asw.count_fitting('lstm', range(1, {nf} + 1), range(1, WIDTH + 1), length={LENGTH}, budget=%s)"
+        c = child_together({"two": counting % repr(both), "one": counting % p_budget}, threads=1)
+        r_one, r_count = t["one"] / t["two"], c["one"] / c["two"]
+        r_numpy, r_polars = b["numpy"] / b["warm"], b["polars"] / b["warm"]
+        rows.append([
+            f"{n:.0e}", f"{p_budget:,} / {f_budget:,}", f"{kept / n:.3%} ({only_params:,} / {only_flops:,})",
+            rate(n, t["two"]), rate(n, t["one"]), f"{r_one:.2f}", rate(n, c["two"]), rate(n, c["one"]),
+            f"{r_count:.2f}", f"{verdict(r_one >= 0.8)} / {verdict(r_count >= 0.8)}",
+        ])  # fmt: skip
+        baselines.append([
+            f"{n:.0e}", rate(n, b["warm"]), rate(n, b["cold"]), rate(n, b["numpy"]), f"{r_numpy:.2f}",
+            f"{b['numpy'] / b['cold']:.2f}", rate(n, b["polars"]), f"{r_polars:.2f}", f"{b['polars'] / b['cold']:.2f}",
+            f"{verdict(r_numpy >= 3)} / {verdict(r_polars >= 10)}",
+        ])  # fmt: skip
+    report.note("**Two budgets, params and flops, on the sorted grid.** Each budget alone keeps 1% of the rows "
+                "(the params budget is the one of the one-budget sweep it is compared with); 'cut only by' counts "
+                "the rows that fit one budget and not the other, so both bind. The two sweeps are timed in turns "
+                "with each other; count_fitting on one thread in a child process.")  # fmt: skip
+    report.table(["N", "budgets params / flops", "kept (cut only by params / flops)", "sweep, two budgets",
+                  "sweep, params budget only", "two ÷ one", "count_fitting 1 thread, two budgets",
+                  "… params budget only", "two ÷ one", "targets ≥ 0.8 / 0.8"], rows)  # fmt: skip
+    report.note("Against the baselines, timed in turns with the two-budget sweep: numpy computes both formulas "
+                "blockwise and combines the masks, polars filters on both conditions. The first sweep after "
+                "them ('cold', caches refilled) is slower than the next ('warm'); the targets are read on the warm one.")  # fmt: skip
+    report.table(["N", "sweep, two budgets (warm)", "(cold)", "numpy blocked count, both", "warm ÷ numpy",
+                  "cold ÷ numpy", "polars lazy filter, both", "warm ÷ polars", "cold ÷ polars",
+                  "targets ≥ 3 / 10"], baselines)  # fmt: skip
+
+    # -- 3. Two-budget search: the maximized axis's size should not matter.
+    budget = {"params": 5_000_000, "flops": 100_000_000}
+    cases = [("128", "100", 128, LENGTH), ("1024", "10", 1024, 10), ("16", "1000", 16, 1000),
+             ("range(1, 1025)", "[10, 100, 1000]", range(1, 1025), [10, 100, 1000])]  # fmt: skip
+    rows = []
+    for f_label, l_label, nf_arg, length in cases:
+        kws = {stop: dict(n_features=nf_arg, n_units=range(1, stop), length=length, budget=budget)
+               for stop in (100, 10**9)}  # fmt: skip
+        found = {stop: asw.search("lstm", **kw) for stop, kw in kws.items()}
+        seconds = timed_together({stop: (lambda kw=kw: asw.search("lstm", **kw)) for stop, kw in kws.items()}, 21)
+        big, small = found[10**9], found[100]
+        bf, bu, bl = (big[c].to_numpy().astype(np.int64) for c in ("n_features", "n_units", "length"))
+
+        params_fit = lambda uu: numpy_straight(bf, uu) <= budget["params"]  # noqa: E731
+        flops_fit = lambda uu: flops_lstm(bf, uu, bl) <= budget["flops"]  # noqa: E731
+        assert (params_fit(bu) & flops_fit(bu)).all(), "search's n_units does not fit"
+        assert not (params_fit(bu + 1) & flops_fit(bu + 1)).any(), "search's n_units is not the largest that fits"
+        assert np.array_equal(np.minimum(bu, 99), small["n_units"].to_numpy()), "range(1, 100) disagrees"
+        by_params, by_flops = int((~params_fit(bu + 1)).sum()), int((~flops_fit(bu + 1)).sum())
+        if big.height == 1:
+            result = f"n_units {bu[0]:,}; one more exceeds " + " and ".join(
+                name for name, k in (("params", by_params), ("flops", by_flops)) if k)  # fmt: skip
+        else:
+            result = f"{big.height:,} rows; one more unit exceeds params in {by_params:,}, flops in {by_flops:,}"
+        rows.append([f"n_features {f_label}, length {l_label}", result, f"{seconds[100]:.4f}", f"{seconds[10**9]:.4f}",
+                     f"{seconds[10**9] / seconds[100]:.2f}"])  # fmt: skip
+    report.note(f"**Two-budget search** (`budget={budget}`), n_units maximized over range(1, 100) and "
+                "range(1, 1e9): seconds, median of 21 runs taken in turns; each row's n_units is checked to be the "
+                "largest that fits both (by the formulas), and the range(1, 100) answer to be its min with 99.")  # fmt: skip
+    report.table(["search('lstm', ...)", "result (range(1, 1e9))", "range(1, 100) s", "range(1, 1e9) s",
+                  "1e9 ÷ 100"], rows)  # fmt: skip
+
+    # -- 4. The framework's count of the same number.
+    import timeit
+
+    expected = 2 * 100 * 4 * 256 * (128 + 256)
+    call = lambda: asw.count("lstm", 128, 256, length=100, quantity="flops", convention="torch")  # noqa: E731
+    assert call() == expected
+    t_ours = statistics.median(timeit.repeat(call, number=20_000, repeat=7)) / 20_000
+    rows = []
+    for python in pythons:
+        out = subprocess.run([python, "-c", FLOPS_TIMING], capture_output=True, text=True, check=False)
+        found = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout.strip() else {}
+        if found:
+            assert found["flops"] == expected, f"FlopCounterMode counts {found['flops']}, archsweep {expected}"
+            rows.append([f"PyTorch {found['version']}: nn.LSTM(128, 256) on the meta device + FlopCounterMode "
+                         "forward on a (100, 1, 128) meta input", f"{found['flops']:,}",
+                         f"{found['seconds'] * 1e3:.1f} ms (build alone {found['build_seconds'] * 1e3:.2f} ms)",
+                         f"{found['seconds'] / t_ours:,.0f}"])  # fmt: skip
+    rows.append(["asw.count('lstm', 128, 256, length=100, quantity='flops', convention='torch')",
+                 f"{expected:,}", f"{t_ours * 1e6:.2f} µs", "1"])  # fmt: skip
+    report.note("**Against the framework**: one layer's forward FLOPs, PyTorch median of 5 after a warm-up "
+                "(in the interpreters given with `--framework-python`), archsweep median of 7 × 20,000 calls.")  # fmt: skip
+    if len(rows) == 1:
+        report.note("PyTorch is not installed in the interpreters given: its row is left out.")
+    report.table(["how", "flops", "time per layer", "÷ archsweep"], rows)
+
+
 # --------------------------------------------------------------------------
 
 
@@ -712,14 +965,17 @@ def versions() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grids, a smoke run; README left alone")
-    parser.add_argument("--only", choices=["startup"],
+    parser.add_argument("--only", choices=["startup", "compute"],
                         help="run only this section; prints it, writes nothing")  # fmt: skip
     parser.add_argument("--framework-python", action="append", metavar="PYTHON",
-                        help="an interpreter with Keras and/or PyTorch for section 8 (repeatable; default: this one)")  # fmt: skip
+                        help="an interpreter with Keras and/or PyTorch for sections 8 and 11 (repeatable; default: this one)")  # fmt: skip
     args = parser.parse_args()
+    pythons = args.framework_python or [sys.executable]
     if args.only:
         report = Report()
-        {"startup": section_startup}[args.only](report)
+        sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
+        {"startup": lambda: section_startup(report),
+         "compute": lambda: section_compute(report, sizes, pythons)}[args.only]()  # fmt: skip
         print("\n".join(report.lines))
         return 0
     sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
@@ -732,9 +988,10 @@ def main() -> int:
     section_small(report)
     section_layers(report, sizes[0])
     section_huge(report, full=not args.quick)
-    section_framework(report, args.framework_python or [sys.executable])
+    section_framework(report, pythons)
     section_search(report)
     section_startup(report)
+    section_compute(report, sizes, pythons)
     body = "\n".join(report.lines)
     print(body)
     if not args.quick:

@@ -385,3 +385,30 @@ def test_ctrl_c_while_waiting_stops_the_worker_and_propagates():
     with pytest.raises(ZeroDivisionError):  # the work's own error reaches the caller
         run_in_worker(lambda: 1 // 0)
     assert run_in_worker(lambda: 42) == 42
+
+
+def test_a_space_searched_under_a_flops_budget_is_brute_force():
+    """budget={"flops": F}: every architecture whose forward FLOPs fit, as each built alone counts them."""
+    import itertools
+
+    L = asw.layers
+    space = asw.Model((12, 12, 3), [L.Conv2D(asw.choice(4, 8, 16), asw.choice(3, 5), padding="same"),
+                                    asw.choice(L.BatchNormalization(), None), L.Conv2D(asw.choice(8, 16), 3,
+                                    strides=asw.choice(1, 2)), L.Flatten(), L.Dense(asw.choice(10, 30))],
+                      convention="torch")  # fmt: skip
+    every = []
+    for a, k, bn, b, s, u in itertools.product((4, 8, 16), (3, 5), (True, False), (8, 16), (1, 2), (10, 30)):
+        layers = [L.Conv2D(a, k, padding="same"), *([L.BatchNormalization()] if bn else []), L.Conv2D(b, 3, strides=s),
+                  L.Flatten(), L.Dense(u)]  # fmt: skip
+        every.append(asw.Model((12, 12, 3), layers, convention="torch").count_flops())
+    for budget in (0, 500_000, 1_500_000, max(every)):
+        fits = sorted((f for f in every if f <= budget), reverse=True)
+        assert asw.count_models(space, {"flops": budget}) == len(fits)
+        found = asw.search_models(space, {"flops": budget})
+        assert found["flops"].to_list() == fits and found.columns[-1] == "flops"
+    with pytest.raises(asw.InvalidArgumentError, match="one budget at a time"):
+        asw.count_models(space, {"flops": 1, "params": 1})
+    with pytest.raises(asw.InvalidArgumentError, match="unknown length"):
+        asw.count_models(asw.Model((None, 4), [L.LSTM(asw.choice(2, 3))]), {"flops": 100})
+    with pytest.raises(asw.InvalidArgumentError, match="Did you mean 'flops'"):
+        asw.count_models(space, {"flop": 100})

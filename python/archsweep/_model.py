@@ -16,7 +16,7 @@ import itertools
 import math
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -26,7 +26,7 @@ import polars as pl
 from . import _args, _kinds
 from ._backend import KERNEL_ERRORS, core
 from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
-from ._names import BACKENDS, CONVENTIONS, backend_name, convention_name
+from ._names import BACKENDS, CONVENTIONS, _choose, backend_name, convention_name
 from ._space import Choice, Repeat
 from ._sweep import available_memory
 from ._kinds import Quantities
@@ -35,6 +35,14 @@ from .layers import Count, Incompatible, Layer, Shape, _show, value_key
 
 INT64_MAX = 2**63 - 1
 NOTHING = Quantities(0)
+
+
+def _flops_cost(q: Quantities | None) -> int:
+    """A transition's forward FLOPs in a space's table: -1 (fits no budget) past int64; unknown
+    (an unknown length) only where a FLOPs budget is refused first."""
+    if q is None or not isinstance(q.macs, int) or 2 * q.macs > INT64_MAX:
+        return -1
+    return 2 * q.macs
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -388,11 +396,12 @@ class Model:
         from its kind (remembered: spaces ask for the same layers again)."""
         states: dict[tuple[Shape, bool | None], int] = {(self.input_shape, None): 0}
         held = 0  # the bytes charged for ``states``
-        n_states, costs, nexts = [1], [], []
+        n_states, costs, flops, nexts = [1], [], [], []
         for pos in self._positions:
             m, n = len(states), len(pos.options)
-            meter.charge(16 * m * n + 2 * _ARRAY, f"the tables of layer {pos.path} ({m:,} shape states x {n:,} options)")
+            meter.charge(24 * m * n + 3 * _ARRAY, f"the tables of layer {pos.path} ({m:,} shape states x {n:,} options)")
             cost = np.zeros(m * n, dtype=np.int64)
+            fcost = np.zeros(m * n, dtype=np.int64)
             nxt = np.full(m * n, -1, dtype=np.int64)
             after: dict[tuple[Shape, bool | None], int] = {}
             added = 0  # the bytes charged for ``after``
@@ -415,6 +424,7 @@ class Model:
                         state = after[key] = len(after)
                     nxt[i] = state
                     cost[i] = -1 if params is None else params.params
+                    fcost[i] = _flops_cost(params)
             if not after:
                 assert refusal is not None
                 refused, reason = refusal
@@ -425,11 +435,13 @@ class Model:
             states, held = after, added
             n_states.append(len(after))
             costs.append(cost)
+            flops.append(fcost)
             nexts.append(nxt)
         total = sum(len(c) for c in costs)
-        meter.charge(16 * total, f"the model's tables ({total:,} transitions)")
+        meter.charge(24 * total, f"the model's tables ({total:,} transitions)")
         self._n_states = n_states
         self._cost = np.concatenate(costs)
+        self._flops_cost = np.concatenate(flops)
         self._next = np.concatenate(nexts)
 
     def _follow(self, options: Iterator[tuple[str, Any]], normalize: bool = False) -> None:
@@ -473,6 +485,7 @@ class Model:
         if self._is_concrete and not hasattr(self, "_cost"):
             self._n_states = [1] * (len(self._path) + 1)
             self._cost = np.array(self._path, dtype=np.int64)
+            self._flops_cost = np.array([_flops_cost(q) for _, _, q in self._trace], dtype=np.int64)
             self._next = np.zeros(len(self._path), dtype=np.int64)
 
     def _step(self, pos: _Position, o: int, option: Any, shape: Shape, closed: bool | None):
@@ -724,9 +737,29 @@ def _model_arg(space: Any) -> Model:
     return space
 
 
-def _tables(space: Model) -> tuple[Any, ...]:
+def _tables(space: Model, quantity: str = "params") -> tuple[Any, ...]:
     space._single_path()
-    return space._n_states, [len(p.options) for p in space._positions], space._cost, space._next
+    cost = space._cost if quantity == "params" else space._flops_cost
+    return space._n_states, [len(p.options) for p in space._positions], cost, space._next
+
+
+SPACE_QUANTITIES = ("params", "flops")
+
+
+def _space_budget(space: Model, budget: Any) -> tuple[str, int]:
+    """The one quantity a space's search bounds, and its limit: a number is on params; a mapping names
+    params or (forward) flops."""
+    if not isinstance(budget, Mapping):
+        return "params", _args.scalar_size("budget", budget, minimum=0)
+    if len(budget) != 1:
+        raise InvalidArgumentError(f"a model space is searched under one budget at a time (params or flops), got "
+                                   f"{len(budget)}: {', '.join(map(str, budget))}")  # fmt: skip
+    ((name, limit),) = budget.items()
+    quantity = _choose("budget", name, SPACE_QUANTITIES, {})
+    if quantity == "flops" and None in space.input_shape:
+        raise InvalidArgumentError(f"a FLOPs budget needs every shape known; the input shape {space.input_shape} "
+                                   "has an unknown length (None)")  # fmt: skip
+    return quantity, _args.scalar_size(f"budget[{quantity!r}]", limit, minimum=0)
 
 
 def _run(call: Any, space: Model, what: str, budget: int, limit: int) -> Any:
@@ -753,19 +786,19 @@ def _run(call: Any, space: Model, what: str, budget: int, limit: int) -> Any:
         raise ArchsweepError(f"internal error in the model-space search: {message}") from exc
 
 
-def _search(space: Any, budget: Any, max_bytes: Any, what: str) -> tuple[Model, Any, Any, int]:
-    """The Rust search of ``space`` for ``budget`` within ``max_bytes``
-    (default: half the available memory), a runner of its calls that turns
-    refusals into archsweep's exceptions, and the byte limit."""
+def _search(space: Any, budget: Any, max_bytes: Any, what: str) -> tuple[Model, Any, Any, str, int]:
+    """The Rust search of ``space`` for ``budget`` (on params, or ``{"flops": F}``) within ``max_bytes``
+    (default: half the available memory), a runner of its calls that turns refusals into archsweep's
+    exceptions, the quantity bounded and the byte limit."""
     space = _model_arg(space)
-    budget = _args.scalar_size("budget", budget, minimum=0)
+    quantity, budget = _space_budget(space, budget)
     cap = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
     module = core("rust")
 
     def run(call: Any) -> Any:
         return _run(call, space, what, budget, cap)
 
-    return space, run(lambda: module.SpaceSearch(*_tables(space), budget, cap)), run, cap
+    return space, run(lambda: module.SpaceSearch(*_tables(space, quantity), budget, cap)), run, quantity, cap
 
 
 def count_models(space: Model, budget: Any, *, max_bytes: Any = None) -> int:
@@ -779,7 +812,7 @@ def count_models(space: Model, budget: Any, *, max_bytes: Any = None) -> int:
     >>> asw.count_models(asw.Model((8,), [L.Dense(asw.choice(1, 2, 3)), L.Dense(1)]), budget=30)
     2
     """
-    _, search, run, _ = _search(space, budget, max_bytes, "count_models")
+    _, search, run, _, _ = _search(space, budget, max_bytes, "count_models")
     return int(run(lambda: run_in_worker(search.count_only, stop=search.stop)))
 
 
@@ -815,7 +848,7 @@ def _search_models(
     """``search_models``, and the number of fitting models (of which the
     table holds all, or the ``limit`` largest)."""
     k = None if limit is None else _args.scalar_size("limit", limit, minimum=1)
-    space, search, run, cap = _search(space, budget, max_bytes, "search_models")
+    space, search, run, quantity, cap = _search(space, budget, max_bytes, "search_models")
     run(lambda: run_in_worker(search.build, stop=search.stop))
     rows = int(search.rows(k))
     columns = space._columns()
@@ -850,5 +883,5 @@ def _search_models(
         else:
             p, values = spec
             out.append(_series(name, values).gather(options[order, p]))
-    out.append(pl.Series("params", params[order]))
+    out.append(pl.Series(quantity, params[order]))
     return int(search.count()), pl.DataFrame(out)

@@ -444,7 +444,8 @@ def _plot_arguments(p: argparse.ArgumentParser) -> None:
 
 def _models_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("space", help="a model space in TOML, e.g. examples/text_space.toml")
-    p.add_argument("--budget", type=parse_number, required=True, help="the most parameters a model may have")
+    p.add_argument("--budget", type=parse_budget, required=True,
+                   help="the most parameters a model may have (5M), or its forward FLOPs: flops=300M")
     p.add_argument("--limit", type=parse_number, help="only the K largest fitting models (not with --count)")
     p.add_argument("--count", action="store_true", help="print only how many models fit")
     p.add_argument("--max-bytes", type=parse_number,
@@ -537,7 +538,9 @@ def _model_command(args: argparse.Namespace) -> int:
         return 0
     progress = False if args.no_progress else None
     fitting, df = _search_models(model, args.budget, args.limit, args.max_bytes, progress)
-    print(f"{fitting:,} of {model.size:,} architectures fit budget {args.budget:,}", file=sys.stderr)
+    budget = ", ".join(f"{q} {b:,}" for q, b in args.budget.items()) if isinstance(args.budget, dict) else \
+        f"{args.budget:,}"  # fmt: skip
+    print(f"{fitting:,} of {model.size:,} architectures fit budget {budget}", file=sys.stderr)
     return _show(df, args.output)
 
 
