@@ -12,6 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import archsweep as asw
 from archsweep import _algebra, _core, _kinds, _polycore, _sweep
 from archsweep._errors import ArchsweepError
 from archsweep._names import CONVENTIONS
@@ -281,3 +282,28 @@ def test_outs_must_fit_the_mesh():
         for outs in ([], [np.empty(4, dtype=np.int64)], [np.empty((3, 2), dtype=np.int64)[:, 0]]):
             kind, *_ = outcome(core.poly_count, [3], operands, factors, quantities, outs)[1]
             assert kind == "shape"
+
+
+def test_large_arrays_counted_block_by_block_are_exact_and_refuse_as_a_whole():
+    """A large count whose large operands vary along its first axis is evaluated a cache-sized block of
+    rows at a time (each block reads its operands' extremes just before evaluating them): the values
+    are the formula's, and a refusal is the whole array's (an operand's refusal before any point's)."""
+    rng = np.random.default_rng(5)
+    n = 3 * _core.PARALLEL_MIN + 17
+    f = rng.integers(1, 5000, n)
+    g = rng.choice([1, 2, 4], n)
+    got = asw.count("conv2d", f * g, 8, kernel=3, groups=g)
+    assert np.array_equal(got, 9 * f * 8 + 8)  # (f·g / g)·9·8 + 8
+    grid = rng.integers(1, 1000, (400, 1000))
+    assert np.array_equal(asw.count("dense", grid[:, :1], grid), grid[:, :1] * grid + grid)
+    bad = f.copy()
+    bad[10] = 2**62  # overflows early
+    bad[-1] = -1  # and a negative size at the very end: refused first, as by the whole array
+    with pytest.raises(asw.InvalidArgumentError, match="n_features must be at least 1, got -1"):
+        asw.count("dense", bad, 7)
+    bad[-1] = 1
+    with pytest.raises(asw.ParamOverflowError, match="n_features=4611686018427387904"):
+        asw.count("dense", bad, 7)
+    g[n // 2] = 3  # a groups value that divides nothing: the first such point is named
+    with pytest.raises(asw.InvalidArgumentError, match="groups must divide"):
+        asw.count("conv2d", f * 4, 8, kernel=3, groups=g)

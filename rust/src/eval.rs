@@ -13,7 +13,10 @@ use std::ops::Range;
 
 use crate::emit::Column;
 use crate::error::{Error, Result};
-use crate::mesh::{chunk_ranges, run_chunks_with, with_lane, Lane, Mesh, MeshRow};
+use ndarray::{ArrayViewD, Axis, Slice};
+use rayon::prelude::*;
+
+use crate::mesh::{chunk_ranges, run_chunks_with, with_lane, Lane, Mesh, MeshRow, CHUNK, PARALLEL_MIN};
 use crate::plans::{Keep, Mode, Plan, Planner};
 use crate::poly::{Bounds, Cubic, Spec, Specialized, INT64_MAX};
 use crate::simd;
@@ -102,6 +105,58 @@ pub fn evaluate(spec: &Spec, mesh: &Mesh, range: Range<usize>, outs: Vec<&mut [i
         })
     })
     .map(|_| ())
+}
+
+/// An operand at most this long may be read again by every block of [`evaluate_rows`].
+const SMALL_OPERAND: usize = 1 << 12;
+
+/// Whether [`evaluate_rows`] applies to a mesh of `shape`: a large one, with a large operand, where
+/// every operand but small ones varies along the first axis (so a block of rows slices it).
+pub fn by_rows(shape: &[usize], operands: &[ArrayViewD<'_, i64>]) -> bool {
+    let len: usize = shape.iter().product();
+    let spans = |op: &ArrayViewD<'_, i64>| op.ndim() == shape.len() && op.shape()[0] == shape[0];
+    !shape.is_empty()
+        && shape[0] > 1
+        && len >= PARALLEL_MIN
+        && operands.iter().any(|op| op.len() >= PARALLEL_MIN)
+        && operands.iter().all(|op| op.len() <= SMALL_OPERAND || spans(op))
+}
+
+/// [`evaluate`] of rows `rows` of the first axis of a [`by_rows`] mesh, a block of about `CHUNK`
+/// points at a time, a block a task: each block's mesh reads its operands' extremes just before it
+/// is evaluated, on the same core, while they are in its cache, so a large operand is read from
+/// memory once, not once for its extremes and once more for its values. `outs` hold the rows'
+/// points. `None` where a block fails: the caller then evaluates the whole mesh, whose refusal
+/// (an operand's, or the first failing point's) is the one to report.
+pub fn evaluate_rows(
+    spec: &Spec,
+    shape: &[usize],
+    operands: &[ArrayViewD<'_, i64>],
+    floors: &[i64],
+    rows: Range<usize>,
+    outs: Vec<&mut [i64]>,
+) -> Option<()> {
+    let inner: usize = shape[1..].iter().product();
+    let step = (CHUNK / inner.max(1)).max(1);
+    let blocks: Vec<Range<usize>> = rows.clone().step_by(step).map(|a| a..(a + step).min(rows.end)).collect();
+    let sizes: Vec<usize> = blocks.iter().map(|b| b.len() * inner).collect();
+    let pieces = split_outputs(outs, &sizes);
+    let spans = |op: &ArrayViewD<'_, i64>| op.ndim() == shape.len() && op.shape()[0] == shape[0];
+    let done: Vec<Option<()>> = blocks
+        .into_par_iter()
+        .zip(pieces)
+        .map(|(block, outs)| {
+            let views: Vec<ArrayViewD<'_, i64>> = operands
+                .iter()
+                .map(|op| if spans(op) { op.slice_axis(Axis(0), Slice::from(block.clone())) } else { op.view() })
+                .collect();
+            let mut here = shape.to_vec();
+            here[0] = block.len();
+            let mesh = Mesh::new(&here, &views, &spec.sized, floors).ok()?;
+            evaluate(spec, &mesh, 0..mesh.len(), outs).ok()
+        })
+        .collect();
+    done.into_iter().collect()
 }
 
 /// How many points of each chunk of `range` a sweep keeps: the valid ones

@@ -15,6 +15,7 @@ use ndarray::{ArrayViewD, IxDyn};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::simd;
 
 /// Points per work unit: large enough to amortise scheduling, small enough
 /// to balance two cores and keep a chunk's output in cache-friendly pieces.
@@ -76,13 +77,12 @@ impl<'a> Mesh<'a> {
         for (k, op) in operands.iter().enumerate() {
             let extremes = |(lo, hi): (i64, i64), &v: &i64| (lo.min(v), hi.max(v));
             let (lo, hi) = match op.as_slice_memory_order() {
-                // A large operand (a user's array of sizes) is read on every thread: this pass costs what
-                // the evaluation does.
+                // A large operand (a user's array of sizes) is read on every thread, at memory speed.
                 Some(values) if values.len() >= PARALLEL_MIN => values
                     .par_chunks(CHUNK)
-                    .map(|c| c.iter().fold((i64::MAX, i64::MIN), extremes))
+                    .map(simd::extremes)
                     .reduce(|| (i64::MAX, i64::MIN), |(a, b), (c, d)| (a.min(c), b.max(d))),
-                Some(values) => values.iter().fold((i64::MAX, i64::MIN), extremes), // vectorises
+                Some(values) => simd::extremes(values),
                 None => op.iter().fold((i64::MAX, i64::MIN), extremes),
             };
             if lo < 0 {

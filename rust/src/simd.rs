@@ -32,6 +32,24 @@ fn horner_body<X: Read>(c: &Cubic, shift: i64, x: X, out: &mut [i64]) {
     }
 }
 
+/// The least and the largest of `values` (`(i64::MAX, i64::MIN)` when empty): eight lanes of each
+/// kept apart so the loop is one vector min and max a step (a fold of one pair does not vectorise).
+#[inline(always)]
+fn extremes_body(values: &[i64]) -> (i64, i64) {
+    let (mut lo, mut hi) = ([i64::MAX; 8], [i64::MIN; 8]);
+    let lanes = values.chunks_exact(8);
+    let rest = lanes.remainder();
+    for lane in lanes {
+        for i in 0..8 {
+            lo[i] = lo[i].min(lane[i]);
+            hi[i] = hi[i].max(lane[i]);
+        }
+    }
+    let fold = |(a, b): (i64, i64), &v: &i64| (a.min(v), b.max(v));
+    let both = rest.iter().fold((i64::MAX, i64::MIN), fold);
+    (lo.iter().fold(both.0, |a, &v| a.min(v)), hi.iter().fold(both.1, |a, &v| a.max(v)))
+}
+
 /// How many of `values` are at most `limit`.
 #[inline(always)]
 fn count_at_most_body(values: &[i64], limit: i64) -> usize {
@@ -111,6 +129,12 @@ multiversion! {
 }
 
 multiversion! {
+    /// The least and the largest of `values` (see `extremes_body`).
+    pub fn extremes(values: &[i64]) -> (i64, i64) => extremes_body;
+    extremes_v4, extremes_v3
+}
+
+multiversion! {
     /// How many of `values` are at most `limit`.
     pub fn count_at_most(values: &[i64], limit: i64) -> usize => count_at_most_body;
     count_at_most_v4, count_at_most_v3
@@ -153,6 +177,16 @@ mod tests {
                 let n = unsafe { select_at_most_v4(&u, 500, 0, &mut a) };
                 assert_eq!((n, &a[..n]), (select_at_most_body(&u, 500, 0, &mut b), &b[..n]));
             }
+        }
+    }
+
+    #[test]
+    fn extremes_agree_with_a_plain_fold_at_every_length() {
+        let values: Vec<i64> = (0..100).map(|v| (v * 7919) % 1009 - 500 + (v == 37) as i64 * i64::MIN / 2).collect();
+        for n in 0..values.len() {
+            let want = values[..n].iter().fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            assert_eq!(extremes(&values[..n]), want);
+            assert_eq!(extremes_body(&values[..n]), want);
         }
     }
 

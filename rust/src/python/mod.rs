@@ -138,12 +138,39 @@ fn poly_count(
     let mut slices: Vec<&mut [i64]> = slices.into_iter().flatten().collect();
     let views = views(&operands);
     let floors = floors.unwrap_or_default();
+    if eval::by_rows(&shape, &views) && by_rows(py, &spec, &shape, &views, &floors, &mut slices)? {
+        return Ok(());
+    }
     let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized, &floors))?;
     for slab in slabs(0..mesh.len()) {
         let pieces = slices.iter_mut().map(|s| &mut s[slab.clone()]).collect();
         detached(py, || eval::evaluate(&spec, &mesh, slab, pieces))?;
     }
     Ok(())
+}
+
+/// `eval::evaluate_rows` a slab of whole rows at a time (Ctrl-C is checked between slabs): whether
+/// every block was evaluated (else the caller evaluates the whole mesh, to report its refusal).
+fn by_rows(
+    py: Python<'_>,
+    spec: &Spec,
+    shape: &[usize],
+    views: &[ArrayViewD<'_, i64>],
+    floors: &[i64],
+    slices: &mut [&mut [i64]],
+) -> PyResult<bool> {
+    let inner: usize = shape[1..].iter().product();
+    let rows = (SLAB / inner.max(1)).max(1);
+    for first in (0..shape[0]).step_by(rows) {
+        let these = first..(first + rows).min(shape[0]);
+        let points = these.start * inner..these.end * inner;
+        let pieces = slices.iter_mut().map(|s| &mut s[points.clone()]).collect();
+        let done = detached(py, || Ok::<_, Error>(eval::evaluate_rows(spec, shape, views, floors, these, pieces)))?;
+        if done.is_none() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Number of rows a sweep keeps among points `start..end` (default: all):
