@@ -60,3 +60,11 @@ def test_a_budget_must_be_on_what_the_call_computes():
     # Without quantity, a mapping's quantities are computed, in its order.
     assert asw.sweep("lstm", 8, 8, length=5, budget={"flops": 10**6, "params": 10**6}).columns[-2:] == ["flops",
                                                                                                      "params"]
+
+
+def test_sweep_to_file_takes_the_same_budgets(tmp_path):
+    out = tmp_path / "t.parquet"
+    grid = dict(n_features=range(1, 40), n_units=range(1, 300), length=[7, 100])
+    budget = {"params": 60_000, "flops": 4_000_000}
+    rows = asw.sweep_to_file(out, "lstm", budget=budget, **grid)
+    assert pl.read_parquet(out).equals(asw.sweep("lstm", budget=budget, **grid)) and rows > 0

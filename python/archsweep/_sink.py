@@ -205,7 +205,7 @@ def sweep_to_file(
     n_units: Any = None,
     *,
     convention: Any = "keras",
-    quantity: Any = "params",
+    quantity: Any = None,
     budget: Any = None,
     progress: bool | None = None,
     backend: str = "auto",
