@@ -125,3 +125,56 @@ def test_bad_memory_questions_are_refused_by_name():
     with pytest.raises(asw.InvalidArgumentError, match="space of 2"):
         asw.memory(asw.Model((4,), [L.Dense(asw.choice(1, 2))]))
     assert asw.memory(model, dtype="bfloat16") == asw.memory(model, dtype="bf16")
+
+
+BYTE_QUANTITIES = ["weight_bytes[fp32]", "weight_bytes[int8]", "training_bytes[bf16,adamw]",
+                   "training_bytes[fp16,momentum,mixed]", "training_bytes[fp32,amsgrad]", "training_bytes[bf16,sgd]"]
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
+@pytest.mark.parametrize("quantity", BYTE_QUANTITIES)
+def test_byte_quantities_of_every_kind_are_memory_tensor_by_tensor(backend, quantity):
+    """A byte quantity over grids is memory()'s sum over the layer's tensors (checked against PyTorch
+    above), for every kind and convention at random sizes."""
+    import random
+
+    _, dtype, optimizer, mixed = _memory.parse(quantity)
+    rng = random.Random(quantity)
+    for kind in _kinds.KINDS:
+        for convention in kind.conventions:
+            values = {}
+            for arg in kind.args:
+                if arg.applies(convention) and arg.type == _kinds.SIZE and not arg.nullable:
+                    values[arg.name] = rng.choice([1, 2, 3, 8]) if arg.minimum else 0
+                elif arg.applies(convention) and arg.type == _kinds.FLAG:
+                    values[arg.name] = rng.random() < 0.5
+                elif arg.type == _kinds.KERNEL:
+                    values[arg.name] = tuple(rng.choice([1, 3]) for _ in range(kind.rank))
+            for rule in kind.rules_under(convention):  # make the rules hold: divisors divide, proj_size < n_units
+                if rule.test == "divides":
+                    values[rule.large] = values[rule.small] * values[rule.large]
+                else:
+                    values[rule.small] = values[rule.large] - 1
+            q = _kinds.evaluate(kind, convention, _kinds.validate(kind, convention, values))
+            expand = lambda pairs: [int(n) for n, c in pairs for _ in range(int(c))]  # noqa: E731
+            t = q.tensors
+            want = _memory.of_tensors(expand(t.trainable), expand(t.non_trainable), expand(t.buffers), int(t.counters),
+                                      dtype=dtype, optimizer=optimizer, mixed_precision=mixed)  # fmt: skip
+            got = asw.count(kind.name, quantity=quantity, convention=convention, backend=backend, **values)
+            assert got == (want.weights + want.buffers if quantity.startswith("weight") else want.total), (kind.name, convention, values)
+
+
+def test_a_budget_on_training_bytes_over_a_grid():
+    q = "training_bytes[bf16,adamw,mixed]"
+    found = asw.search("lstm", [64, 128], range(1, 10**9), convention="torch", budget={q: 24 * 2**30})
+    for row in found.iter_rows(named=True):
+        m = asw.Model((10, row["n_features"]), [L.LSTM(row["n_units"])], convention="torch")
+        assert asw.memory(m, dtype="bf16", optimizer="adamw", mixed_precision=True).total == row[q] <= 24 * 2**30
+        wider = asw.Model((10, row["n_features"]), [L.LSTM(row["n_units"] + 1)], convention="torch")
+        assert asw.memory(wider, dtype="bf16", optimizer="adamw", mixed_precision=True).total > 24 * 2**30
+    with pytest.raises(asw.InvalidArgumentError, match="needs an optimizer"):
+        asw.count("dense", 3, 4, quantity="training_bytes")
+    with pytest.raises(asw.InvalidArgumentError, match="tensor by tensor.*asw.memory"):
+        asw.count("dense", 3, 4, quantity="training_bytes[bf16,adam8bit]")
+    with pytest.raises(asw.InvalidArgumentError, match="Did you mean 'adamw'"):
+        asw.count("dense", 3, 4, quantity="training_bytes[bf16,adamww]")

@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from . import _kinds
+from . import _kinds, _memory
 from ._kinds import FLAG, KERNEL, SIZE, Kind
 from ._count import SEED_DEFAULTS  # count_params' options: a kind without one accepts it at its default
 from ._errors import InvalidArgumentError
-from ._names import CONVENTIONS
+from ._names import CONVENTIONS, _choose
 from ._poly import Poly
 
 QUANTITIES = ("params", "trainable", "non_trainable", "buffers", "flops", "macs", "training_flops")
@@ -182,9 +182,19 @@ def _symbolic(kind: Kind, key: dict[str, int], quantities: Sequence[str]) -> lis
     return [Poly.lift(quantity_of(kind, q, name)) for name in quantities]
 
 
+def quantity_name(value: Any, argument: str = "quantity") -> str:
+    """A quantity's name as the kernel knows it: one of QUANTITIES (the closest suggested), or a byte
+    quantity with its options (``training_bytes[bf16,adamw]``, in its canonical spelling)."""
+    if isinstance(value, str) and (name := _memory.canonical(value)) is not None:
+        return name
+    return _choose(argument, value, QUANTITIES + _memory.BYTES, {})
+
+
 def quantity_of(kind: Kind, q: _kinds.Quantities, name: str) -> Any:
     """Quantity ``name`` of a formula's result (numbers or polynomials); a
     compute quantity whose size was left at None is refused, naming it."""
+    if name.endswith("]"):
+        return _memory.quantity(name, q)
     if name in COMPUTE:
         needs = next((v for v in (q.macs, q.grad_macs, q.input_grad_macs) if isinstance(v, _kinds.Needs)), None)
         if needs is not None:

@@ -62,6 +62,75 @@ class Memory(NamedTuple):
         return self.weights + self.buffers + self.gradients + self.master_weights + self.optimizer_state
 
 
+#: Byte quantities of a layer over grids, named with their options: ``weight_bytes[bf16]``,
+#: ``training_bytes[bf16,adamw,mixed]`` (dtype, optimizer, mixed precision; see :func:`quantity`).
+BYTES = ("weight_bytes", "training_bytes")
+
+
+def parse(name: str) -> tuple[str, str, str | None, bool] | None:
+    """``(quantity, dtype, optimizer, mixed_precision)`` of a byte quantity's name, checked, or None
+    when ``name`` is no byte quantity. ``weight_bytes`` alone is fp32; ``training_bytes`` needs its
+    optimizer. Per-tensor rounding (int4) and 8-bit optimizers are refused: they are not polynomials
+    of the sizes (``memory()`` of a Model takes them)."""
+    base, sep, rest = name.partition("[")
+    base = base.strip().lower()
+    if base not in BYTES:
+        return None
+    if sep and not rest.endswith("]"):
+        raise InvalidArgumentError(f"quantity {name!r}: options go in brackets, e.g. training_bytes[bf16,adamw]")
+    options = [o.strip().lower() for o in rest[:-1].split(",")] if sep else []
+    dtypes = [o for o in options if o in DTYPES or o in _DTYPE_NAMES]
+    optimizers = [o for o in options if o in OPTIMIZERS or o in _OPTIMIZER_NAMES]
+    unknown = [o for o in options if o not in (*dtypes, *optimizers, "mixed")]
+    if unknown:
+        import difflib
+
+        words = [*DTYPES, *OPTIMIZERS, "mixed"]
+        close = difflib.get_close_matches(unknown[0], words, n=1, cutoff=0.5)
+        raise InvalidArgumentError(f"quantity {name!r}: {unknown[0]!r} is no dtype ({', '.join(DTYPES)}), optimizer "
+                                   f"({', '.join(OPTIMIZERS)}) or 'mixed'." + (f" Did you mean {close[0]!r}?" if close else ""))  # fmt: skip
+    if len(dtypes) > 1 or len(optimizers) > (base == "training_bytes"):
+        example = "training_bytes[bf16,adamw]" if base == "training_bytes" else "weight_bytes[bf16]"
+        raise InvalidArgumentError(f"quantity {name!r}: give one dtype{' and one optimizer' if base == 'training_bytes' else ''}"
+                                   f" (and 'mixed' for mixed precision), e.g. {example}")  # fmt: skip
+    if base == "training_bytes" and not optimizers:
+        raise InvalidArgumentError(f"quantity {name!r} needs an optimizer: training_bytes[bf16,adamw] "
+                                   f"(one of {', '.join(OPTIMIZERS)})")  # fmt: skip
+    mixed = "mixed" in options
+    dtype, optimizer, mixed = checked(dtypes[0] if dtypes else "fp32", optimizers[0] if optimizers else None, mixed)
+    if dtype == "int4" or (optimizer or "").endswith("8bit"):
+        raise InvalidArgumentError(f"quantity {name!r}: {dtype if dtype == 'int4' else optimizer} bytes are counted "
+                                   "tensor by tensor, not as a formula of the sizes; use asw.memory(model)")  # fmt: skip
+    return base, dtype, optimizer, mixed
+
+
+def canonical(name: str) -> str | None:
+    """A byte quantity's name in one spelling (``training_bytes[bf16,adamw,mixed]``), or None."""
+    parsed = parse(name)
+    if parsed is None:
+        return None
+    base, dtype, optimizer, mixed = parsed
+    return f"{base}[{','.join([dtype, *([optimizer] if optimizer else []), *(['mixed'] if mixed else [])])}]"
+
+
+def quantity(name: str, q: Any) -> Any:
+    """A byte quantity of a layer's quantities ``q`` (numbers, or a formula's polynomials): the same
+    terms as :func:`memory`, summed over the layer's tensors."""
+    base, dtype, optimizer, mixed = parse(name)  # type: ignore[misc]  # a checked name
+    s = int(DTYPES[dtype])
+    tensors = q.tensors
+    floating = 4 if dtype == "int8" else s  # buffers stay floating point
+    buffers = 0 if tensors is None else floating * sum(n * c for n, c in tensors.buffers) + 8 * tensors.counters
+    weights = s * (q.trainable + q.non_trainable) + buffers
+    if base == "weight_bytes":
+        return weights
+    n_tensors = 0 if tensors is None else sum(c for _, c in tensors.trainable)
+    t = 4 if mixed else s
+    state = {"sgd": 0, "momentum": t * q.trainable, "adam": 2 * t * q.trainable + 4 * n_tensors,
+             "adamw": 2 * t * q.trainable + 4 * n_tensors, "amsgrad": 3 * t * q.trainable + 4 * n_tensors}[optimizer]  # fmt: skip
+    return weights + s * q.trainable + (4 * q.trainable if mixed else 0) + state
+
+
 def _element_bytes(n: int, dtype: str) -> int:
     return (n + 1) // 2 if dtype == "int4" else n * int(DTYPES[dtype])
 

@@ -679,7 +679,7 @@ def budgets_of(budget: Any, quantity: Any) -> tuple[tuple[str, ...], dict[str, i
         raise InvalidArgumentError("budget is an empty mapping; give {quantity: limit, ...} or one number")
     budgets = {}
     for name, limit in budget.items():
-        q = _choose("budget", name, _algebra.QUANTITIES, {})
+        q = _algebra.quantity_name(name, "budget")
         budgets[q] = _args.scalar_size(f"budget[{q!r}]", limit, minimum=0)
     quantities = tuple(budgets) if quantity is None else quantities_of(quantity)
     missing = [q for q in budgets if q not in quantities]
@@ -691,7 +691,7 @@ def budgets_of(budget: Any, quantity: Any) -> tuple[tuple[str, ...], dict[str, i
 
 def quantities_of(quantity: Any) -> tuple[str, ...]:
     listed = list(quantity) if isinstance(quantity, (list, tuple)) else _collection(quantity)
-    names = tuple(_choose("quantity", q, _algebra.QUANTITIES, {}) for q in listed)
+    names = tuple(_algebra.quantity_name(q) for q in listed)
     if not names:
         raise InvalidArgumentError(f"quantity is empty; give one or more of {', '.join(_algebra.QUANTITIES)}")
     if len(set(names)) < len(names):

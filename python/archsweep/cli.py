@@ -126,8 +126,8 @@ def parse_budget(text: str) -> Any:
     if "=" not in text:
         return parse_number(text)
     budgets: dict[str, int] = {}
-    for item in text.split(","):
-        name, sep, limit = item.partition("=")
+    for item in _items(text):
+        name, sep, limit = item.rpartition("=")
         if not sep or not name.strip():
             raise argparse.ArgumentTypeError(f"{item.strip()!r}: a named budget is quantity=limit (flops=300M)")
         if name.strip() in budgets:
@@ -176,9 +176,20 @@ def parse_flag(text: str) -> list[bool]:
         raise argparse.ArgumentTypeError(f"{text!r}: use true, false or both") from None
 
 
+def _items(text: str) -> list[str]:
+    """``text`` split at its commas, but those inside brackets (``training_bytes[bf16,adamw]``)."""
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    return [*items, text[start:]]
+
+
 def parse_names(text: str) -> list[str]:
     """``lstm,gru`` → ``["lstm", "gru"]`` (the names are checked by the library)."""
-    names = [name.strip() for name in text.split(",")]
+    names = [name.strip() for name in _items(text)]
     if not all(names):
         raise argparse.ArgumentTypeError(f"{text!r}: an empty name in the list")
     return names
@@ -339,7 +350,8 @@ def _kind_arguments(p: argparse.ArgumentParser, many: bool, own: Sequence[str] =
 
     many_help = "; comma-separated; a plain --budget is on the first, named ones on theirs" if many else ""
     p.add_argument("--quantity", type=parse_names, default=None if many else "params",
-                   help=f"{', '.join(QUANTITIES)} (default params{many_help})")
+                   help=f"{', '.join(QUANTITIES)}, weight_bytes[DTYPE] or training_bytes[DTYPE,OPTIMIZER(,mixed)] "
+                        f"(default params{many_help})")  # fmt: skip
     p.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
     seen = {"n_features", "n_units", *own}
     for kind in _kinds.KINDS:
