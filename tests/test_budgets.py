@@ -51,6 +51,8 @@ def test_a_budget_must_be_on_what_the_call_computes():
         asw.sweep("lstm", 8, 8, length=5, quantity="params", budget={"flops": 1000})
     with pytest.raises(asw.InvalidArgumentError, match="Did you mean 'flops'"):
         asw.sweep("lstm", 8, 8, length=5, budget={"flop": 1000})
+    with pytest.raises(asw.InvalidArgumentError, match=r"names weight_bytes\[fp32\] twice"):
+        asw.sweep("dense", 8, 8, budget={"weight_bytes": 100, "weight_bytes[fp32]": 200})
     with pytest.raises(asw.InvalidArgumentError, match="empty mapping"):
         asw.count_fitting("lstm", 8, 8, budget={})
     with pytest.raises(asw.InvalidArgumentError, match=r"budget\['flops'\]"):

@@ -680,6 +680,8 @@ def budgets_of(budget: Any, quantity: Any) -> tuple[tuple[str, ...], dict[str, i
     budgets = {}
     for name, limit in budget.items():
         q = _algebra.quantity_name(name, "budget")
+        if q in budgets:
+            raise InvalidArgumentError(f"budget names {q} twice ({name!r} is another spelling of it)")
         budgets[q] = _args.scalar_size(f"budget[{q!r}]", limit, minimum=0)
     quantities = tuple(budgets) if quantity is None else quantities_of(quantity)
     missing = [q for q in budgets if q not in quantities]
