@@ -1,6 +1,6 @@
 """``python -m archsweep``: the command line."""
 
-from .cli import main
+from .cli import run
 
 if __name__ == "__main__":  # importing this module (stubtest, pydoc) runs nothing
-    raise SystemExit(main())
+    run()

@@ -21,7 +21,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._axis import Chain
 from ._errors import ArchsweepError
@@ -598,6 +598,20 @@ def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 @signals_as_interrupts()  # SIGTERM and SIGHUP clean up as Ctrl-C does
+def run() -> NoReturn:
+    """The ``archsweep`` command: :func:`main`'s status as the process's. A run ended by a signal
+    (status 128 + its number, its cleanup done) leaves at once, its streams flushed (``os._exit``),
+    rather than through the interpreter's shutdown, where a library's own SIGINT handling (polars
+    chains one over Python's when it starts its work) could still end the process by the signal."""
+    code = main()
+    if code >= 128:
+        for stream in (sys.stdout, sys.stderr):
+            with suppress(Exception):  # a closed pipe or terminal: nothing more to say
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line. Every failure ends here as one line
     ``archsweep: error: ...`` on stderr and status 2 (see ``_error_line``);
