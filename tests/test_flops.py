@@ -67,7 +67,7 @@ def test_a_first_layer_takes_no_input_gradient():
 
     for case in CASES:
         kind = _kinds.BY_NAME[case["kind"]]
-        args = _window.take(kind, case["convention"], args_of(case), args_of(case).get("kernel"))
+        args = _window.take(kind, case["convention"], args_of(case))
         q = _kinds.evaluate(kind, case["convention"], _kinds.validate(kind, case["convention"], args))
         assert 2 * (q.macs + q.grad_macs) == case["training_flops_first"], case["torch"]
 

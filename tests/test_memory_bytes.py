@@ -156,10 +156,9 @@ def test_byte_quantities_of_every_kind_are_memory_tensor_by_tensor(backend, quan
                 else:
                     values[rule.small] = values[rule.large] - 1
             q = _kinds.evaluate(kind, convention, _kinds.validate(kind, convention, values))
-            expand = lambda pairs: [int(n) for n, c in pairs for _ in range(int(c))]  # noqa: E731
             t = q.tensors
-            want = _memory.of_tensors(expand(t.trainable), expand(t.non_trainable), expand(t.buffers), int(t.counters),
-                                      dtype=dtype, optimizer=optimizer, mixed_precision=mixed)  # fmt: skip
+            want = _memory.of_tensors(t.trainable, t.non_trainable, t.buffers, t.counters, dtype=dtype,
+                                      optimizer=optimizer, mixed_precision=mixed)  # fmt: skip
             got = asw.count(kind.name, quantity=quantity, convention=convention, backend=backend, **values)
             assert got == (want.weights + want.buffers if quantity.startswith("weight") else want.total), (kind.name, convention, values)
 

@@ -219,7 +219,7 @@ def count(
             f"{kind.name} has no {convention!r} convention; it has {', '.join(kind.conventions)}"
         )
     quantity = _algebra.quantity_name(quantity)
-    given = _window.take(kind, convention, sizes_given(n_features, n_units, arguments), arguments.get("kernel"))
+    given = _window.take(kind, convention, sizes_given(n_features, n_units, arguments))
     deferred: dict[str, tuple[np.ndarray, int]] = {}
     arrays, scalar = _kind_operands(kind, convention, given, deferred)
     try:

@@ -114,21 +114,13 @@ def canonical(name: str) -> str | None:
 
 
 def quantity(name: str, q: Any) -> Any:
-    """A byte quantity of a layer's quantities ``q`` (numbers, or a formula's polynomials): the same
-    terms as :func:`memory`, summed over the layer's tensors."""
+    """A byte quantity of a layer's quantities ``q`` (numbers, or a formula's polynomials):
+    :func:`of_tensors` of its tensors, as :func:`memory` counts a model's."""
     base, dtype, optimizer, mixed = parse(name)  # type: ignore[misc]  # a checked name
-    s = int(DTYPES[dtype])
-    tensors = q.tensors
-    floating = 4 if dtype == "int8" else s  # buffers stay floating point
-    buffers = 0 if tensors is None else floating * sum(n * c for n, c in tensors.buffers) + 8 * tensors.counters
-    weights = s * (q.trainable + q.non_trainable) + buffers
-    if base == "weight_bytes":
-        return weights
-    n_tensors = 0 if tensors is None else sum(c for _, c in tensors.trainable)
-    t = 4 if mixed else s
-    state = {"sgd": 0, "momentum": t * q.trainable, "adam": 2 * t * q.trainable + 4 * n_tensors,
-             "adamw": 2 * t * q.trainable + 4 * n_tensors, "amsgrad": 3 * t * q.trainable + 4 * n_tensors}[optimizer]  # fmt: skip
-    return weights + s * q.trainable + (4 * q.trainable if mixed else 0) + state
+    t = q.tensors
+    m = of_tensors(t.trainable, t.non_trainable, t.buffers, t.counters, dtype=dtype,
+                   optimizer=None if base == "weight_bytes" else optimizer, mixed_precision=mixed)  # fmt: skip
+    return m.weights + m.buffers if base == "weight_bytes" else m.total
 
 
 def _element_bytes(n: int, dtype: str) -> int:
@@ -148,20 +140,25 @@ def _state_bytes(n: int, optimizer: str, t: int) -> int:
     return 8 * n if n < MIN_8BIT_SIZE else 2 * n + 8 * math.ceil(n / BLOCK_8BIT)
 
 
-def of_tensors(trainable: list[int], frozen: list[int], buffers: list[int], counters: int, *, dtype: str,
-               optimizer: str | None, mixed_precision: bool, kv_per_token: int = 0) -> Memory:  # fmt: skip
-    """The itemised bytes of tensors of these element counts (checked names)."""
-    weights = sum(_element_bytes(n, dtype) for n in (*trainable, *frozen))
+Pairs = tuple[tuple[Any, Any], ...] | list[tuple[Any, Any]]  # (elements, copies) of tensors, as ``_kinds.Tensors``
+
+
+def of_tensors(trainable: Pairs, frozen: Pairs, buffers: Pairs, counters: Any, *, dtype: str, optimizer: str | None,
+               mixed_precision: bool, kv_per_token: int = 0) -> Memory:  # fmt: skip
+    """The itemised bytes of tensors given as (elements, copies) pairs, for checked names. The
+    elements may be a formula's polynomials where no rule compares them (no int4, no 8-bit
+    optimizer: :func:`parse` refuses those), which makes the byte quantities of a grid."""
+    weights = sum(c * _element_bytes(n, dtype) for n, c in (*trainable, *frozen))
     floating = "fp32" if dtype in ("int8", "int4") else dtype  # buffers stay floating point
-    held = sum(_element_bytes(n, floating) for n in buffers) + 8 * counters
+    held = sum(c * _element_bytes(n, floating) for n, c in buffers) + 8 * counters
     if optimizer is None:
         return Memory(weights, held, 0, 0, 0, _element_bytes(kv_per_token, dtype))
     t = 4 if mixed_precision else int(DTYPES[dtype])
-    state = sum(_state_bytes(n, optimizer, t) for n in trainable)
-    if optimizer.endswith("8bit") and any(n >= MIN_8BIT_SIZE for n in trainable):
+    state = sum(c * _state_bytes(n, optimizer, t) for n, c in trainable)
+    if optimizer.endswith("8bit") and any(c and n >= MIN_8BIT_SIZE for n, c in trainable):
         state += QMAPS_8BIT
-    gradients = sum(_element_bytes(n, dtype) for n in trainable)
-    master = 4 * sum(trainable) if mixed_precision else 0
+    gradients = sum(c * _element_bytes(n, dtype) for n, c in trainable)
+    master = 4 * sum(c * n for n, c in trainable) if mixed_precision else 0
     return Memory(weights, held, gradients, master, state, _element_bytes(kv_per_token, dtype))
 
 
@@ -193,24 +190,14 @@ def memory(model: Any, *, dtype: Any = "fp32", optimizer: Any = None, mixed_prec
         raise InvalidArgumentError(f"memory takes a Model, got {type(model).__name__}")
     model._concrete("memory()")
     dtype, optimizer, mixed_precision = checked(dtype, optimizer, mixed_precision)
-    trainable: list[int] = []
-    frozen: list[int] = []
-    buffers: list[int] = []
-    counters = kv = 0
-    for layer, _, q in model._trace:
-        if q.tensors is None:
-            continue
-        for into, pairs in ((trainable, q.tensors.trainable), (frozen, q.tensors.non_trainable),
-                            (buffers, q.tensors.buffers)):  # fmt: skip
-            for n, copies in pairs:
-                into.extend([int(n)] * int(copies))
-        counters += int(q.tensors.counters)
-        kv += _kv_width(layer, model.convention)
-    return of_tensors(trainable, frozen, buffers, counters, dtype=dtype, optimizer=optimizer,
-                      mixed_precision=mixed_precision, kv_per_token=kv)  # fmt: skip
+    held = [(q.tensors, layer) for layer, _, q in model._trace if q.tensors is not None]
+    return of_tensors([p for t, _ in held for p in t.trainable], [p for t, _ in held for p in t.non_trainable],
+                      [p for t, _ in held for p in t.buffers], sum(int(t.counters) for t, _ in held), dtype=dtype,
+                      optimizer=optimizer, mixed_precision=mixed_precision,
+                      kv_per_token=sum(_kv_width(layer) for _, layer in held))  # fmt: skip
 
 
-def _kv_width(layer: Any, convention: str) -> int:
+def _kv_width(layer: Any) -> int:
     """Elements an attention layer caches a token: its keys' and values' widths (others: 0)."""
     if type(layer).__name__ != "MultiHeadAttention":
         return 0

@@ -102,8 +102,9 @@ def positions(kind: Any, convention: str, given: dict[str, Any], kernel: list[np
     return np.asarray(result, dtype=np.int64)
 
 
-def take(kind: Any, convention: str, given: dict[str, Any], kernel: Any) -> dict[str, Any]:
-    """``given`` with its window arguments replaced by ``positions`` (unchanged without any)."""
+def take(kind: Any, convention: str, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` (a kind's arguments) with its window arguments replaced by ``positions``, read with
+    its kernel (unchanged without any)."""
     if not any(n in given for n in ARGS):
         return given
     if not kind.rank:
@@ -111,6 +112,7 @@ def take(kind: Any, convention: str, given: dict[str, Any], kernel: Any) -> dict
         raise InvalidArgumentError(f"{name} is not an argument of {kind.name}: it is a convolution's")
     from ._count import kernel_dims
 
+    kernel = given.get("kernel")
     if kernel is None:
         raise ArgumentTypeError(f"kernel is required for {kind.name}")
     rest = {n: v for n, v in given.items() if n not in ARGS}

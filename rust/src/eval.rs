@@ -71,6 +71,7 @@ impl Budget {
     }
 }
 
+#[cfg(test)]
 impl From<Option<(usize, i64)>> for Budget {
     fn from(budget: Option<(usize, i64)>) -> Budget {
         Budget::new(budget.as_slice()).expect("one budget")
@@ -114,12 +115,16 @@ const SMALL_OPERAND: usize = 1 << 12;
 /// every operand but small ones varies along the first axis (so a block of rows slices it).
 pub fn by_rows(shape: &[usize], operands: &[ArrayViewD<'_, i64>]) -> bool {
     let len: usize = shape.iter().product();
-    let spans = |op: &ArrayViewD<'_, i64>| op.ndim() == shape.len() && op.shape()[0] == shape[0];
     !shape.is_empty()
         && shape[0] > 1
         && len >= PARALLEL_MIN
         && operands.iter().any(|op| op.len() >= PARALLEL_MIN)
-        && operands.iter().all(|op| op.len() <= SMALL_OPERAND || spans(op))
+        && operands.iter().all(|op| op.len() <= SMALL_OPERAND || spans_rows(op, shape))
+}
+
+/// Whether `op` varies along the first axis of a mesh of `shape` (a block of rows slices it).
+fn spans_rows(op: &ArrayViewD<'_, i64>, shape: &[usize]) -> bool {
+    op.ndim() == shape.len() && op.shape()[0] == shape[0]
 }
 
 /// [`evaluate`] of rows `rows` of the first axis of a [`by_rows`] mesh, a block of about `CHUNK`
@@ -141,15 +146,21 @@ pub fn evaluate_rows(
     let blocks: Vec<Range<usize>> = rows.clone().step_by(step).map(|a| a..(a + step).min(rows.end)).collect();
     let sizes: Vec<usize> = blocks.iter().map(|b| b.len() * inner).collect();
     let pieces = split_outputs(outs, &sizes);
-    let spans = |op: &ArrayViewD<'_, i64>| op.ndim() == shape.len() && op.shape()[0] == shape[0];
     let done: Vec<Option<()>> = blocks
         .into_par_iter()
         .zip(pieces)
         .map(|(block, outs)| {
-            let views: Vec<ArrayViewD<'_, i64>> = operands
-                .iter()
-                .map(|op| if spans(op) { op.slice_axis(Axis(0), Slice::from(block.clone())) } else { op.view() })
-                .collect();
+            let views: Vec<ArrayViewD<'_, i64>> =
+                operands
+                    .iter()
+                    .map(|op| {
+                        if spans_rows(op, shape) {
+                            op.slice_axis(Axis(0), Slice::from(block.clone()))
+                        } else {
+                            op.view()
+                        }
+                    })
+                    .collect();
             let mut here = shape.to_vec();
             here[0] = block.len();
             let mesh = Mesh::new(&here, &views, &spec.sized, floors).ok()?;
