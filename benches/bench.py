@@ -617,6 +617,11 @@ def section_search(report: Report) -> None:
         ("search_models(yardstick, 30_000): every fitting model", lambda: asw.search_models(space, 30_000).height),
         ("count_models(yardstick, 500_000)", lambda: asw.count_models(space, 500_000)),
         ("search_models(yardstick, 500_000, limit=10)", lambda: asw.search_models(space, 500_000, limit=10).height),
+        # Two budgets that both bind (a Dense chain's params and FLOPs differ by its biases).
+        ("search_models(yardstick, {params: 30_000, flops: 50_000}): every fitting model",
+         lambda: asw.search_models(space, {"params": 30_000, "flops": 50_000}).height),
+        ("count_models(yardstick, {params: 500_000, flops: 800_000})",
+         lambda: asw.count_models(space, {"params": 500_000, "flops": 800_000})),
     ]
     for name, fn in cases:
         rows.append([name, f"{fn():,}", f"{timed(fn, 3):.3f} s"])
@@ -965,7 +970,7 @@ def versions() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grids, a smoke run; README left alone")
-    parser.add_argument("--only", choices=["startup", "compute"],
+    parser.add_argument("--only", choices=["startup", "compute", "search"],
                         help="run only this section; prints it, writes nothing")  # fmt: skip
     parser.add_argument("--framework-python", action="append", metavar="PYTHON",
                         help="an interpreter with Keras and/or PyTorch for sections 8 and 11 (repeatable; default: this one)")  # fmt: skip
@@ -975,7 +980,8 @@ def main() -> int:
         report = Report()
         sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
         {"startup": lambda: section_startup(report),
-         "compute": lambda: section_compute(report, sizes, pythons)}[args.only]()  # fmt: skip
+         "compute": lambda: section_compute(report, sizes, pythons),
+         "search": lambda: section_search(report)}[args.only]()  # fmt: skip
         print("\n".join(report.lines))
         return 0
     sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]

@@ -57,6 +57,14 @@ def test_models_lists_counts_and_writes(run, tmp_path):
     assert pl.read_parquet(out).equals(asw.search_models(space, 1_000_000, limit=50))
     r = run("models", EXAMPLES / "text_space.toml", "--budget", "400k")
     assert r.returncode == 0 and "params" in r.stdout and "embed" in r.stdout
+    # Two budgets: the models within both, a column for each, ranked by the first named.
+    both = {"flops": 20_000_000, "params": 1_000_000}
+    r = run("models", EXAMPLES / "text_space.toml", "--budget", "flops=20M,params=1M", "-o", out)
+    assert r.returncode == 0, r.stderr
+    table = pl.read_parquet(out)
+    assert table.equals(asw.search_models(space, both)) and table.columns[-2:] == ["flops", "params"]
+    assert 0 < table.height < 1404 and (table["flops"] <= 20_000_000).all() and (table["params"] <= 10**6).all()
+    assert f"{table.height:,} of 2,106 architectures fit budget flops 20,000,000, params 1,000,000" in r.stderr
 
 
 def test_command_line_refusals(run, tmp_path):

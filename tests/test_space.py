@@ -357,10 +357,10 @@ def test_a_listing_reports_its_progress_and_stops_on_request():
     from archsweep import _core
     from archsweep._model import _tables
 
-    search = _core.SpaceSearch(*_tables(yardstick(4)), 30_000, 10**9)
+    search = _core.SpaceSearch(*_tables(yardstick(4)), [30_000], 10**9)
     search.build()
     rows = search.rows(None)
-    options, params = np.empty((rows, 5), dtype=np.uint32), np.empty(rows, dtype=np.int64)
+    options, params = np.empty((rows, 5), dtype=np.uint32), np.empty((rows, 1), dtype=np.int64)
     search.fill(None, options, params)
     assert rows > 0 and search.written() == rows
     search.stop()
@@ -400,14 +400,31 @@ def test_a_space_searched_under_a_flops_budget_is_brute_force():
     for a, k, bn, b, s, u in itertools.product((4, 8, 16), (3, 5), (True, False), (8, 16), (1, 2), (10, 30)):
         layers = [L.Conv2D(a, k, padding="same"), *([L.BatchNormalization()] if bn else []), L.Conv2D(b, 3, strides=s),
                   L.Flatten(), L.Dense(u)]  # fmt: skip
-        every.append(asw.Model((12, 12, 3), layers, convention="torch").count_flops())
-    for budget in (0, 500_000, 1_500_000, max(every)):
-        fits = sorted((f for f in every if f <= budget), reverse=True)
+        model = asw.Model((12, 12, 3), layers, convention="torch")
+        every.append((model.count_flops(), model.count_params(), (a, k, bn, b, s, u)))
+    for budget in (0, 500_000, 1_500_000, max(every)[0]):
+        fits = sorted((f for f, _, _ in every if f <= budget), reverse=True)
         assert asw.count_models(space, {"flops": budget}) == len(fits)
         found = asw.search_models(space, {"flops": budget})
         assert found["flops"].to_list() == fits and found.columns[-1] == "flops"
-    with pytest.raises(asw.InvalidArgumentError, match="one budget at a time"):
-        asw.count_models(space, {"flops": 1, "params": 1})
+    # Under both at once: the models within both, ranked by the first named, a column for each; the k largest.
+    for flops, params in ((0, 10**6), (1_500_000, 20_000), (900_000, 7_000), (max(every)[0], 10**9)):
+        for first, second in (("flops", "params"), ("params", "flops")):
+            budget = {first: flops if first == "flops" else params, second: flops if second == "flops" else params}
+            fits = sorted(((f, p) for f, p, _ in every if f <= flops and p <= params),
+                          key=lambda fp: fp[first == "params"], reverse=True)  # fmt: skip
+            assert asw.count_models(space, budget) == len(fits)
+            found = asw.search_models(space, budget)
+            assert found.columns[-2:] == [first, second] and len(found) == len(fits)
+            assert sorted(zip(found["flops"], found["params"])) == sorted(fits)
+            assert found[first].to_list() == [fp[first == "params"] for fp in fits]
+            largest = asw.search_models(space, budget, limit=3)
+            assert largest[first].to_list() == found[first].to_list()[:3]
+            assert (largest["flops"] <= flops).all() and (largest["params"] <= params).all()
+    with pytest.raises(asw.InvalidArgumentError, match="names flops twice"):
+        asw.count_models(space, {"flops": 1, "FLOPS": 1})
+    with pytest.raises(asw.InvalidArgumentError, match="empty mapping"):
+        asw.count_models(space, {})
     with pytest.raises(asw.InvalidArgumentError, match="unknown length"):
         asw.count_models(asw.Model((None, 4), [L.LSTM(asw.choice(2, 3))]), {"flops": 100})
     with pytest.raises(asw.InvalidArgumentError, match="Did you mean 'flops'"):

@@ -193,7 +193,7 @@ def test_search_refusals_name_the_layer_states_and_bytes():
     with pytest.raises(asw.SweepTooLargeError, match=r"a copy of the space's tables \(61 shape states\) takes"):
         asw.search_models(space, 5_000_000, max_bytes=1_000)
     # The result counts with what the search holds.
-    needed = asw.search_models(space, 30_000).height * _model._row_bytes(space, space._columns())
+    needed = asw.search_models(space, 30_000).height * _model._row_bytes(space, space._columns(), 1)
     with pytest.raises(asw.SweepTooLargeError, match=r"would return [\d,]+ models taking about [\d,]+ bytes, "
                        r"besides the [\d,]+ bytes of its tables"):  # fmt: skip
         asw.search_models(space, 30_000, max_bytes=needed)
@@ -323,7 +323,7 @@ def test_the_stop_reaches_a_building_in_rust():
 
     from archsweep import _core
 
-    search = _core.SpaceSearch(*_model._tables(dense_chain(784, WIDTHS, 16)), 20_000_000, 2**40)
+    search = _core.SpaceSearch(*_model._tables(dense_chain(784, WIDTHS, 16)), [20_000_000], 2**40)
     errors = []
     worker = threading.Thread(target=lambda: errors.append(pytest.raises(_core.KernelError, search.count_only)))
     worker.start()

@@ -55,7 +55,7 @@ def poly_sweep_fill(
 
 @final
 class SpaceSearch:
-    """A model space (flat transition tables) prepared for one budget; built on demand."""
+    """A model space (flat transition tables) prepared for one budget or two; built on demand."""
 
     def __new__(
         cls,
@@ -63,7 +63,7 @@ class SpaceSearch:
         n_options: list[int],
         cost: npt.NDArray[np.int64],
         next: npt.NDArray[np.int64],
-        budget: int,
+        budget: list[int],
         max_bytes: int,
     ) -> SpaceSearch: ...
     def build(self) -> None: ...
@@ -73,4 +73,4 @@ class SpaceSearch:
     def written(self) -> int: ...
     def stop(self) -> None: ...
     def rows(self, limit: int | None = None) -> int: ...
-    def fill(self, limit: int | None, options: npt.NDArray[np.uint32], params: npt.NDArray[np.int64]) -> None: ...
+    def fill(self, limit: int | None, options: npt.NDArray[np.uint32], costs: npt.NDArray[np.int64]) -> None: ...

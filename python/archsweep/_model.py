@@ -737,32 +737,45 @@ def _model_arg(space: Any) -> Model:
     return space
 
 
-def _tables(space: Model, quantity: str = "params") -> tuple[Any, ...]:
+def _tables(space: Model, quantities: tuple[str, ...] = ("params",)) -> tuple[Any, ...]:
+    """The space's tables for the Rust search: a cost per entry and quantity, entry-major."""
     space._single_path()
-    cost = space._cost if quantity == "params" else space._flops_cost
+    costs = [space._cost if q == "params" else space._flops_cost for q in quantities]
+    cost = costs[0] if len(costs) == 1 else np.stack(costs, axis=1).reshape(-1)
     return space._n_states, [len(p.options) for p in space._positions], cost, space._next
 
 
 SPACE_QUANTITIES = ("params", "flops")
 
 
-def _space_budget(space: Model, budget: Any) -> tuple[str, int]:
-    """The one quantity a space's search bounds, and its limit: a number is on params; a mapping names
-    params or (forward) flops."""
+def _space_budget(space: Model, budget: Any) -> dict[str, int]:
+    """The quantities a space's search bounds, with their limits, in the order given (models are ranked by
+    the first): a number is on params; a mapping names params, (forward) flops, or both."""
     if not isinstance(budget, Mapping):
-        return "params", _args.scalar_size("budget", budget, minimum=0)
-    if len(budget) != 1:
-        raise InvalidArgumentError(f"a model space is searched under one budget at a time (params or flops), got "
-                                   f"{len(budget)}: {', '.join(map(str, budget))}")  # fmt: skip
-    ((name, limit),) = budget.items()
-    quantity = _choose("budget", name, SPACE_QUANTITIES, {})
-    if quantity == "flops" and None in space.input_shape:
-        raise InvalidArgumentError(f"a FLOPs budget needs every shape known; the input shape {space.input_shape} "
-                                   "has an unknown length (None)")  # fmt: skip
-    return quantity, _args.scalar_size(f"budget[{quantity!r}]", limit, minimum=0)
+        return {"params": _args.scalar_size("budget", budget, minimum=0)}
+    if not budget:
+        raise InvalidArgumentError("budget is an empty mapping; give {quantity: limit, ...} (params, flops) or one "
+                                   "number")  # fmt: skip
+    budgets: dict[str, int] = {}
+    for name, limit in budget.items():
+        quantity = _choose("budget", name, SPACE_QUANTITIES, {})
+        if quantity in budgets:
+            raise InvalidArgumentError(f"budget names {quantity} twice ({name!r} is another spelling of it)")
+        if quantity == "flops" and None in space.input_shape:
+            raise InvalidArgumentError(f"a FLOPs budget needs every shape known; the input shape "
+                                       f"{space.input_shape} has an unknown length (None)")  # fmt: skip
+        budgets[quantity] = _args.scalar_size(f"budget[{quantity!r}]", limit, minimum=0)
+    return budgets
 
 
-def _run(call: Any, space: Model, what: str, budget: int, limit: int) -> Any:
+def _shown(budgets: dict[str, int]) -> str:
+    """Budgets as a refusal names them: ``budget=5,000,000`` or ``budget={params: 5,000,000, flops: ...}``."""
+    if list(budgets) == ["params"]:
+        return f"budget={budgets['params']:,}"
+    return "budget={" + ", ".join(f"{q}: {limit:,}" for q, limit in budgets.items()) + "}"
+
+
+def _run(call: Any, space: Model, what: str, budget: dict[str, int], limit: int) -> Any:
     """A call into the Rust search, its refusals as archsweep's exceptions."""
     try:
         return call()
@@ -777,34 +790,38 @@ def _run(call: Any, space: Model, what: str, budget: int, limit: int) -> Any:
                 where = (f"its tables of completion costs reach {needed:,} bytes at {layer} "
                          f"({states:,} shape states there)")  # fmt: skip
             raise SweepTooLargeError(
-                f"{what} under budget={budget:,} needs more than max_bytes={limit:,} bytes: {where}; lower the "
+                f"{what} under {_shown(budget)} needs more than max_bytes={limit:,} bytes: {where}; lower the "
                 "budget, narrow the space, or raise max_bytes"
             ) from None
         if kind == "count_overflow":
-            raise SweepTooLargeError(f"more than 2**65536 models of this space fit budget={budget:,}, beyond the "
+            raise SweepTooLargeError(f"more than 2**65536 models of this space fit {_shown(budget)}, beyond the "
                                      "widest count; lower the budget") from None  # fmt: skip
         raise ArchsweepError(f"internal error in the model-space search: {message}") from exc
 
 
-def _search(space: Any, budget: Any, max_bytes: Any, what: str) -> tuple[Model, Any, Any, str, int]:
-    """The Rust search of ``space`` for ``budget`` (on params, or ``{"flops": F}``) within ``max_bytes``
-    (default: half the available memory), a runner of its calls that turns refusals into archsweep's
-    exceptions, the quantity bounded and the byte limit."""
+def _search(space: Any, budget: Any, max_bytes: Any, what: str) -> tuple[Model, Any, Any, tuple[str, ...], int]:
+    """The Rust search of ``space`` for ``budget`` (on params, or a mapping: ``{"flops": F}``,
+    ``{"params": P, "flops": F}``) within ``max_bytes`` (default: half the available memory), a runner
+    of its calls that turns refusals into archsweep's exceptions, the quantities bounded and the byte
+    limit."""
     space = _model_arg(space)
-    quantity, budget = _space_budget(space, budget)
+    budgets = _space_budget(space, budget)
+    quantities = tuple(budgets)
     cap = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
     module = core("rust")
 
     def run(call: Any) -> Any:
-        return _run(call, space, what, budget, cap)
+        return _run(call, space, what, budgets, cap)
 
-    return space, run(lambda: module.SpaceSearch(*_tables(space, quantity), budget, cap)), run, quantity, cap
+    search = run(lambda: module.SpaceSearch(*_tables(space, quantities), list(budgets.values()), cap))
+    return space, search, run, quantities, cap
 
 
 def count_models(space: Model, budget: Any, *, max_bytes: Any = None) -> int:
     """The exact number of architectures in ``space`` whose parameter count
     is at most ``budget`` (a Python int, however large), without listing
-    them. ``max_bytes`` (default: half the available memory) bounds the
+    them. ``budget`` may instead map quantities to limits: ``{"flops": F}``,
+    or ``{"params": P, "flops": F}`` for the models within both. ``max_bytes`` (default: half the available memory) bounds the
     search's tables. Ctrl-C stops it at once.
 
     >>> import archsweep as asw
@@ -821,8 +838,10 @@ def search_models(
 ) -> pl.DataFrame:
     """The architectures of ``space`` with at most ``budget`` parameters,
     largest first (ties in the order the choices list their options): one
-    column per choice (see ``Model.choices``) and ``params``. ``limit=k``
-    returns the ``k`` largest without listing the rest, however many fit.
+    column per choice (see ``Model.choices``) and ``params``. ``budget`` may
+    map quantities to limits (``{"params": P, "flops": F}``): a column for
+    each, the models within all of them, largest by the first named.
+    ``limit=k`` returns the ``k`` largest without listing the rest, however many fit.
     ``max_bytes`` (default: half the available memory) bounds the result and
     the search's tables; a larger search is refused before anything large is
     allocated. ``progress``: a bar on stderr while the models are listed, for
@@ -832,14 +851,14 @@ def search_models(
     return _search_models(space, budget, limit, max_bytes, progress)[1]
 
 
-def _row_bytes(space: Model, columns: list[tuple[str, Any]]) -> int:
+def _row_bytes(space: Model, columns: list[tuple[str, Any]], quantities: int) -> int:
     """The bytes one listed model takes until the result is returned: its
-    options and count as the search writes them (4 bytes an option, 8 the
-    count), the sort (8 for the negated counts, 8 the order), the result's
-    columns (8 bytes a value and a validity bit; strings as 16-byte views),
-    the index each is gathered by (8), and the sorted counts (8)."""
+    options and counts as the search writes them (4 bytes an option, 8 a
+    count), the sort (8 for the negated first counts, 8 the order), the
+    result's columns (8 bytes a value and a validity bit; strings as 16-byte
+    views), the index each is gathered by (8), and the sorted counts (8 each)."""
     strings = sum(how == "values" and _series(name, spec[1]).dtype == pl.String for name, (how, *spec) in columns)
-    return 4 * len(space._positions) + 8 + 16 + 9 * len(columns) + 8 * strings + 8 + 8
+    return 4 * len(space._positions) + 8 * quantities + 16 + 9 * len(columns) + 8 * strings + 8 + 8 * quantities
 
 
 def _search_models(
@@ -848,12 +867,12 @@ def _search_models(
     """``search_models``, and the number of fitting models (of which the
     table holds all, or the ``limit`` largest)."""
     k = None if limit is None else _args.scalar_size("limit", limit, minimum=1)
-    space, search, run, quantity, cap = _search(space, budget, max_bytes, "search_models")
+    space, search, run, quantities, cap = _search(space, budget, max_bytes, "search_models")
     run(lambda: run_in_worker(search.build, stop=search.stop))
     rows = int(search.rows(k))
     columns = space._columns()
     width = len(space._positions)
-    need, held = rows * _row_bytes(space, columns), search.held_bytes()
+    need, held = rows * _row_bytes(space, columns, len(quantities)), search.held_bytes()
     if need + held > cap:
         raise SweepTooLargeError(
             f"the search would return {rows:,} models taking about {need:,} bytes, besides the {held:,} bytes of "
@@ -861,17 +880,17 @@ def _search_models(
             "max_bytes"
         )
     options = np.empty((rows, width), dtype=np.uint32)
-    params = np.empty(rows, dtype=np.int64)
+    costs = np.empty((rows, len(quantities)), dtype=np.int64)
     bar = progress_bar(rows, "model", "models", progress)
 
     def tick() -> None:
         bar.update(search.written() - bar.n)
 
     try:
-        run(lambda: run_in_worker(lambda: search.fill(k, options, params), tick=tick, stop=search.stop))
+        run(lambda: run_in_worker(lambda: search.fill(k, options, costs), tick=tick, stop=search.stop))
     finally:
         bar.close()
-    order = np.argsort(-params, kind="stable")
+    order = np.argsort(-costs[:, 0], kind="stable")
     out = []
     for name, (how, *spec) in columns:
         if how == "depth":
@@ -883,5 +902,5 @@ def _search_models(
         else:
             p, values = spec
             out.append(_series(name, values).gather(options[order, p]))
-    out.append(pl.Series(quantity, params[order]))
+    out.extend(pl.Series(q, costs[order, i]) for i, q in enumerate(quantities))
     return int(search.count()), pl.DataFrame(out)

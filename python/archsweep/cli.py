@@ -457,7 +457,8 @@ def _plot_arguments(p: argparse.ArgumentParser) -> None:
 def _models_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("space", help="a model space in TOML, e.g. examples/text_space.toml")
     p.add_argument("--budget", type=parse_budget, required=True,
-                   help="the most parameters a model may have (5M), or its forward FLOPs: flops=300M")
+                   help="the most parameters a model may have (5M), its forward FLOPs (flops=300M), or both: "
+                        "params=5M,flops=300M (ranked by the first)")
     p.add_argument("--limit", type=parse_number, help="only the K largest fitting models (not with --count)")
     p.add_argument("--count", action="store_true", help="print only how many models fit")
     p.add_argument("--max-bytes", type=parse_number,

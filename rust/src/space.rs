@@ -25,6 +25,13 @@
 //!   `k`-th largest total, also read off the start state; ties at that total
 //!   are taken in enumeration order.
 //!
+//! Under two budgets at once (params and FLOPs, say), a cost is a pair and a
+//! summary holds the distinct pairs, sorted by the first quantity (the one
+//! ranked by); a completion fits the room left when both of its parts do, so
+//! the exact test of a partial model becomes "some completion with its first
+//! part in `[lo - c, hi - c]` has its second at most the room left", the
+//! smallest second part over a range of the summary ([`MinTree`]).
+//!
 //! Numbers of models are exact at any size: a pass counts in one 64-bit
 //! word ([`Wide`]) and, should a count overflow, starts again twice as wide
 //! (so a space whose counts fit a word, the common case, pays for one word).
@@ -59,33 +66,120 @@ fn heap(capacity: usize, size: usize) -> u64 {
     }
 }
 
+/// What a model costs: one quantity (`u64`), or two bounded at once
+/// (`[u64; 2]`, ordered by the first, then the second). A part of
+/// `u64::MAX` stands for "beyond `i64`" and never fits.
+pub trait Cost: Copy + Ord + Send + Sync + std::fmt::Debug + 'static {
+    /// Quantities per cost.
+    const DIMS: usize;
+    const ZERO: Self;
+    /// Beyond every budget: an unreachable state.
+    const NEVER: Self;
+    /// From the tables' values (`-1`: beyond `i64`), `DIMS` of them.
+    fn from_table(values: &[i64]) -> Self;
+    /// The quantity models are ranked by.
+    fn primary(self) -> u64;
+    /// The second quantity, 0 for one.
+    fn secondary(self) -> u64;
+    /// The sum, saturating at `u64::MAX` (never fits).
+    fn plus(self, other: Self) -> Self;
+    /// `self - other` in every part, or None where `other` is larger in one.
+    fn minus(self, other: Self) -> Option<Self>;
+    /// Every part at most `room`'s.
+    fn within(self, room: Self) -> bool;
+    /// The smaller in every part: a lower bound of both.
+    fn meet(self, other: Self) -> Self;
+    /// Writes the `DIMS` parts (each fits `i64`: it is within a budget).
+    fn write(self, out: &mut [i64]);
+}
+
+impl Cost for u64 {
+    const DIMS: usize = 1;
+    const ZERO: Self = 0;
+    const NEVER: Self = u64::MAX;
+    fn from_table(values: &[i64]) -> Self {
+        u64::try_from(values[0]).unwrap_or(u64::MAX)
+    }
+    fn primary(self) -> u64 {
+        self
+    }
+    fn secondary(self) -> u64 {
+        0
+    }
+    fn plus(self, other: Self) -> Self {
+        self.saturating_add(other)
+    }
+    fn minus(self, other: Self) -> Option<Self> {
+        self.checked_sub(other)
+    }
+    fn within(self, room: Self) -> bool {
+        self <= room
+    }
+    fn meet(self, other: Self) -> Self {
+        self.min(other)
+    }
+    fn write(self, out: &mut [i64]) {
+        out[0] = self as i64;
+    }
+}
+
+impl Cost for [u64; 2] {
+    const DIMS: usize = 2;
+    const ZERO: Self = [0, 0];
+    const NEVER: Self = [u64::MAX, u64::MAX];
+    fn from_table(values: &[i64]) -> Self {
+        [u64::from_table(&values[..1]), u64::from_table(&values[1..])]
+    }
+    fn primary(self) -> u64 {
+        self[0]
+    }
+    fn secondary(self) -> u64 {
+        self[1]
+    }
+    fn plus(self, other: Self) -> Self {
+        [self[0].saturating_add(other[0]), self[1].saturating_add(other[1])]
+    }
+    fn minus(self, other: Self) -> Option<Self> {
+        Some([self[0].checked_sub(other[0])?, self[1].checked_sub(other[1])?])
+    }
+    fn within(self, room: Self) -> bool {
+        self[0] <= room[0] && self[1] <= room[1]
+    }
+    fn meet(self, other: Self) -> Self {
+        [self[0].min(other[0]), self[1].min(other[1])]
+    }
+    fn write(self, out: &mut [i64]) {
+        out[0] = self[0] as i64;
+        out[1] = self[1] as i64;
+    }
+}
+
 /// One layer position: for state `s` entering it and option `o`, entry
 /// `s * n_options + o` holds the option's cost and the state it leaves.
 #[derive(Clone, Debug)]
-struct Table {
+struct Table<C> {
     n_options: usize,
-    /// Parameter count; `u64::MAX` stands for "beyond `i64`" and never fits.
-    cost: Vec<u64>,
+    cost: Vec<C>,
     /// The state after this position, or [`NONE`].
     next: Vec<u32>,
 }
 
-/// A compiled model space: one table per layer position.
+/// A compiled model space: one table per layer position, costs of type `C`.
 #[derive(Clone, Debug)]
-pub struct Space {
-    tables: Vec<Table>,
+pub struct Space<C = u64> {
+    tables: Vec<Table<C>>,
     /// States entering each position, and after the last one.
     n_states: Vec<usize>,
 }
 
-impl Space {
+impl<C: Cost> Space<C> {
     /// Builds the space from flat tables, position after position, each in
     /// (state, option) C order. `n_states[p]` states enter position `p`
     /// (`n_states[0]` must be 1, the input) and `n_states[P]` leave the last.
-    /// A `next` of -1 means no transition; a `cost` of -1 means a count beyond
-    /// `i64`, which no budget admits. Refuses with [`Error::Memory`], before
+    /// A `next` of -1 means no transition; `cost` holds `C::DIMS` values per
+    /// entry, -1 for a count beyond `i64`, which no budget admits. Refuses with [`Error::Memory`], before
     /// copying them, tables that would take more than `max_bytes`.
-    pub fn new(n_states: &[usize], n_options: &[usize], cost: &[i64], next: &[i64], max_bytes: u64) -> Result<Space> {
+    pub fn new(n_states: &[usize], n_options: &[usize], cost: &[i64], next: &[i64], max_bytes: u64) -> Result<Self> {
         let bad = |msg: String| Err(Error::Shape(format!("model-space tables: {msg}")));
         if n_states.len() != n_options.len() + 1 {
             return bad(format!("{} state counts for {} positions", n_states.len(), n_options.len()));
@@ -99,7 +193,7 @@ impl Space {
         let sizes: Option<Vec<usize>> = n_options.iter().zip(n_states).map(|(o, s)| o.checked_mul(*s)).collect();
         let sizes = sizes.unwrap_or_default();
         let total = sizes.iter().try_fold(0usize, |a, &b| a.checked_add(b));
-        if sizes.len() != n_options.len() || total != Some(cost.len()) || cost.len() != next.len() {
+        if sizes.len() != n_options.len() || total != Some(next.len()) || cost.len() != next.len() * C::DIMS {
             return bad(format!("{} costs and {} transitions do not match the table sizes", cost.len(), next.len()));
         }
         let needed = Self::footprint(&sizes, n_states);
@@ -110,7 +204,7 @@ impl Space {
         let mut tables = Vec::with_capacity(n_options.len());
         let mut start = 0;
         for (p, &len) in sizes.iter().enumerate() {
-            let (cost, next) = (&cost[start..start + len], &next[start..start + len]);
+            let (cost, next) = (&cost[start * C::DIMS..(start + len) * C::DIMS], &next[start..start + len]);
             start += len;
             let targets = n_states[p + 1] as i64;
             if let Some(&n) = next.iter().find(|&&n| n < -1 || n >= targets) {
@@ -121,7 +215,7 @@ impl Space {
             }
             tables.push(Table {
                 n_options: n_options[p],
-                cost: cost.iter().map(|&c| if c < 0 { u64::MAX } else { c as u64 }).collect(),
+                cost: cost.chunks_exact(C::DIMS).map(C::from_table).collect(),
                 next: next.iter().map(|&n| if n < 0 { NONE } else { n as u32 }).collect(),
             });
         }
@@ -130,8 +224,8 @@ impl Space {
 
     /// The bytes a space with tables of these sizes holds.
     fn footprint(sizes: &[usize], n_states: &[usize]) -> u64 {
-        let tables: u64 = sizes.iter().map(|&n| heap(n, 8) + heap(n, 4)).sum();
-        tables + heap(sizes.len(), size_of::<Table>()) + heap(n_states.len(), size_of::<usize>())
+        let tables: u64 = sizes.iter().map(|&n| heap(n, size_of::<C>()) + heap(n, 4)).sum();
+        tables + heap(sizes.len(), size_of::<Table<C>>()) + heap(n_states.len(), size_of::<usize>())
     }
 
     /// The bytes this space holds.
@@ -144,7 +238,7 @@ impl Space {
     }
 
     /// The valid transitions out of state `s` at position `p`: (option, cost, next state).
-    fn moves(&self, p: usize, s: usize) -> impl Iterator<Item = (u32, u64, usize)> + '_ {
+    fn moves(&self, p: usize, s: usize) -> impl Iterator<Item = (u32, C, usize)> + '_ {
         let t = &self.tables[p];
         let row = s * t.n_options..(s + 1) * t.n_options;
         (t.cost[row.clone()].iter().zip(&t.next[row]).enumerate())
@@ -154,24 +248,26 @@ impl Space {
 
     /// The bytes [`Space::cheapest_prefix`] allocates.
     fn reach_bytes(&self) -> u64 {
-        self.n_states.iter().map(|&n| heap(n, 8)).sum::<u64>() + heap(self.n_states.len(), size_of::<Vec<u64>>())
+        self.n_states.iter().map(|&n| heap(n, size_of::<C>())).sum::<u64>()
+            + heap(self.n_states.len(), size_of::<Vec<C>>())
     }
 
-    /// The cheapest cost of reaching each (position, state) from the input
-    /// (`u64::MAX` where unreachable): a forward pass.
-    fn cheapest_prefix(&self, meter: &Meter) -> Result<Vec<Vec<u64>>> {
+    /// The cheapest cost of reaching each (position, state) from the input,
+    /// each quantity on its own (under two, a bound rather than one path's
+    /// cost; `C::NEVER` where unreachable): a forward pass.
+    fn cheapest_prefix(&self, meter: &Meter) -> Result<Vec<Vec<C>>> {
         meter.charge(self.reach_bytes(), None)?;
-        let mut reach: Vec<Vec<u64>> = self.n_states.iter().map(|&n| vec![u64::MAX; n]).collect();
-        reach[0][0] = 0;
+        let mut reach: Vec<Vec<C>> = self.n_states.iter().map(|&n| vec![C::NEVER; n]).collect();
+        reach[0][0] = C::ZERO;
         for p in 0..self.positions() {
             for s in 0..self.n_states[p] {
                 let here = reach[p][s];
-                if here == u64::MAX {
+                if here == C::NEVER {
                     continue;
                 }
                 for (_, c, n) in self.moves(p, s) {
                     let there = &mut reach[p + 1][n];
-                    *there = (*there).min(here.saturating_add(c));
+                    *there = there.meet(here.plus(c));
                 }
             }
         }
@@ -284,17 +380,17 @@ impl<const N: usize> From<Wide<N>> for Total {
 macro_rules! at_width {
     ($words:expr, $f:ident($($arg:expr),*)) => {
         match $words {
-            1 => $f::<1>($($arg),*),
-            2 => $f::<2>($($arg),*),
-            4 => $f::<4>($($arg),*),
-            8 => $f::<8>($($arg),*),
-            16 => $f::<16>($($arg),*),
-            32 => $f::<32>($($arg),*),
-            64 => $f::<64>($($arg),*),
-            128 => $f::<128>($($arg),*),
-            256 => $f::<256>($($arg),*),
-            512 => $f::<512>($($arg),*),
-            1024 => $f::<1024>($($arg),*),
+            1 => $f::<1, _>($($arg),*),
+            2 => $f::<2, _>($($arg),*),
+            4 => $f::<4, _>($($arg),*),
+            8 => $f::<8, _>($($arg),*),
+            16 => $f::<16, _>($($arg),*),
+            32 => $f::<32, _>($($arg),*),
+            64 => $f::<64, _>($($arg),*),
+            128 => $f::<128, _>($($arg),*),
+            256 => $f::<256, _>($($arg),*),
+            512 => $f::<512, _>($($arg),*),
+            1024 => $f::<1024, _>($($arg),*),
             w => unreachable!("count width {w}"),
         }
     };
@@ -339,42 +435,100 @@ impl Meter<'_> {
     }
 }
 
-/// The completion costs from one (position, state), sorted and distinct, with
-/// `cum[i]` the number of completions costing at most `cost[i]`.
+/// The smallest of a sequence over any range, in O(log n): a bottom-up
+/// segment tree, leaves at `n..2n`.
 #[derive(Clone, Debug, Default)]
-struct Completions<const N: usize> {
-    cost: Vec<u64>,
-    cum: Vec<Wide<N>>,
+struct MinTree(Vec<u64>);
+
+impl MinTree {
+    fn bytes_for(n: usize) -> u64 {
+        heap(2 * n, 8)
+    }
+
+    fn new(values: impl ExactSizeIterator<Item = u64>) -> MinTree {
+        let n = values.len();
+        let mut tree = vec![0; 2 * n];
+        for (leaf, v) in tree[n..].iter_mut().zip(values) {
+            *leaf = v;
+        }
+        for i in (1..n).rev() {
+            tree[i] = tree[2 * i].min(tree[2 * i + 1]);
+        }
+        MinTree(tree)
+    }
+
+    /// The smallest value at indices `i..j` (`u64::MAX` if empty).
+    fn min(&self, i: usize, j: usize) -> u64 {
+        let n = self.0.len() / 2;
+        let (mut lo, mut hi, mut best) = (i + n, j + n, u64::MAX);
+        while lo < hi {
+            if lo & 1 == 1 {
+                best = best.min(self.0[lo]);
+                lo += 1;
+            }
+            if hi & 1 == 1 {
+                hi -= 1;
+                best = best.min(self.0[hi]);
+            }
+            lo /= 2;
+            hi /= 2;
+        }
+        best
+    }
 }
 
-impl<const N: usize> Completions<N> {
+/// The completion costs from one (position, state), sorted and distinct, with
+/// `cum[i]` the number of completions costing at most `cost[i]` (under two
+/// budgets, up to `cost[i]` in that order). A search that lists models also
+/// keeps, under two, the [`MinTree`] of the second parts.
+#[derive(Clone, Debug)]
+struct Completions<const N: usize, C> {
+    cost: Vec<C>,
+    cum: Vec<Wide<N>>,
+    seconds: MinTree,
+}
+
+impl<const N: usize, C> Default for Completions<N, C> {
+    fn default() -> Self {
+        Completions { cost: Vec::new(), cum: Vec::new(), seconds: MinTree::default() }
+    }
+}
+
+impl<const N: usize, C: Cost> Completions<N, C> {
     fn bytes(&self) -> u64 {
-        heap(self.cost.capacity(), 8) + heap(self.cum.capacity(), size_of::<Wide<N>>())
+        heap(self.cost.capacity(), size_of::<C>())
+            + heap(self.cum.capacity(), size_of::<Wide<N>>())
+            + heap(self.seconds.0.capacity(), 8)
     }
 
     fn total(&self) -> Wide<N> {
         self.cum.last().copied().unwrap_or(Wide::ZERO)
     }
 
-    /// Completions costing at most `x`.
-    fn count_le(&self, x: u64) -> Wide<N> {
-        match self.cost.partition_point(|&c| c <= x) {
-            0 => Wide::ZERO,
-            i => self.cum[i - 1],
-        }
+    /// The indices of the completions whose first part is in `lo..=hi`.
+    fn span(&self, lo: u64, hi: u64) -> (usize, usize) {
+        (self.cost.partition_point(|c| c.primary() < lo), self.cost.partition_point(|c| c.primary() <= hi))
     }
 
-    /// Completions costing between `lo` and `hi`, both included.
-    fn count_in(&self, lo: u64, hi: u64) -> Wide<N> {
-        if lo > hi {
+    /// Completions with the first part in `lo..=hi` and within `room`.
+    fn count_in(&self, lo: u64, hi: u64, room: C) -> Wide<N> {
+        let (i, j) = self.span(lo, hi);
+        if i >= j {
             return Wide::ZERO;
         }
-        self.count_le(hi).minus(if lo == 0 { Wide::ZERO } else { self.count_le(lo - 1) })
+        if C::DIMS == 1 {
+            return self.cum[j - 1].minus(if i == 0 { Wide::ZERO } else { self.cum[i - 1] });
+        }
+        // Read once per prefix a parallel listing starts from: a scan will do.
+        (i..j)
+            .filter(|&k| self.cost[k].within(room))
+            .fold(Wide::ZERO, |n, k| n.checked_add(self.count_at(k)).expect("a part of a count is at most the count"))
     }
 
-    fn any_in(&self, lo: u64, hi: u64) -> bool {
-        let i = self.cost.partition_point(|&c| c < lo);
-        i < self.cost.len() && self.cost[i] <= hi
+    /// Whether some completion has its first part in `lo..=hi` and is within `room`.
+    fn any_in(&self, lo: u64, hi: u64, room: C) -> bool {
+        let (i, j) = self.span(lo, hi);
+        i < j && (C::DIMS == 1 || self.seconds.min(i, j) <= room.secondary())
     }
 
     /// The number of completions costing exactly `cost[i]`.
@@ -383,29 +537,39 @@ impl<const N: usize> Completions<N> {
     }
 }
 
-/// The completions after one option: the first `fit` of `completions`,
-/// each costing `shift` more.
-struct Source<'a, const N: usize> {
-    shift: u64,
-    completions: &'a Completions<N>,
+/// The completions after one option: those among the first `fit` of
+/// `completions` within `room`, each costing `shift` more.
+struct Source<'a, const N: usize, C> {
+    shift: C,
+    completions: &'a Completions<N, C>,
     fit: usize,
+    room: C,
 }
 
 /// Distinct costs, sorted, with the number of completions at each.
-struct Run<const N: usize> {
-    cost: Vec<u64>,
+struct Run<const N: usize, C> {
+    cost: Vec<C>,
     count: Vec<Wide<N>>,
 }
 
-impl<const N: usize> Run<N> {
+impl<const N: usize, C: Cost> Run<N, C> {
     /// Room for `len` entries, charged to `meter` first.
-    fn alloc(len: usize, meter: &Meter, p: usize) -> Result<Run<N>> {
-        meter.charge(heap(len, 8) + heap(len, size_of::<Wide<N>>()), Some(p))?;
+    fn alloc(len: usize, meter: &Meter, p: usize) -> Result<Run<N, C>> {
+        meter.charge(heap(len, size_of::<C>()) + heap(len, size_of::<Wide<N>>()), Some(p))?;
         Ok(Run { cost: Vec::with_capacity(len), count: Vec::with_capacity(len) })
     }
 
     fn bytes(&self) -> u64 {
-        heap(self.cost.capacity(), 8) + heap(self.count.capacity(), size_of::<Wide<N>>())
+        heap(self.cost.capacity(), size_of::<C>()) + heap(self.count.capacity(), size_of::<Wide<N>>())
+    }
+
+    /// Gives back the room it does not use. Shrinking reallocates in place
+    /// (glibc), so it never adds to the peak.
+    fn shrink(&mut self, meter: &Meter) {
+        let before = self.bytes();
+        self.cost.shrink_to_fit();
+        self.count.shrink_to_fit();
+        meter.release(before - self.bytes());
     }
 
     /// Frees the buffers, and their charge.
@@ -421,14 +585,23 @@ impl<const N: usize> Run<N> {
 /// merges, the halves in parallel (position 0 has a single state, so this
 /// is where its work is shared among threads). Only leaves are copied, and
 /// each is freed once merged.
-fn merge_sources<const N: usize>(sources: &[Source<N>], meter: &Meter, p: usize) -> Result<Run<N>> {
+fn merge_sources<const N: usize, C: Cost>(sources: &[Source<N, C>], meter: &Meter, p: usize) -> Result<Run<N, C>> {
     match sources {
         [] => Run::alloc(0, meter, p),
         [one] => {
-            let Source { shift, completions: c, fit } = *one;
+            let Source { shift, completions: c, fit, room } = *one;
             let mut run = Run::alloc(fit, meter, p)?;
-            run.cost.extend(c.cost[..fit].iter().map(|&x| x + shift));
-            run.count.extend((0..fit).map(|i| c.count_at(i)));
+            if C::DIMS == 1 {
+                // The first `fit` are within the room: a copy.
+                run.cost.extend(c.cost[..fit].iter().map(|&x| x.plus(shift)));
+                run.count.extend((0..fit).map(|i| c.count_at(i)));
+            } else {
+                for i in (0..fit).filter(|&i| c.cost[i].within(room)) {
+                    run.cost.push(c.cost[i].plus(shift));
+                    run.count.push(c.count_at(i));
+                }
+                run.shrink(meter);
+            }
             Ok(run)
         }
         _ => {
@@ -439,7 +612,7 @@ fn merge_sources<const N: usize>(sources: &[Source<N>], meter: &Meter, p: usize)
     }
 }
 
-fn merge_runs<const N: usize>(a: Run<N>, b: Run<N>, meter: &Meter, p: usize) -> Result<Run<N>> {
+fn merge_runs<const N: usize, C: Cost>(a: Run<N, C>, b: Run<N, C>, meter: &Meter, p: usize) -> Result<Run<N, C>> {
     let mut out = Run::alloc(a.cost.len() + b.cost.len(), meter, p)?;
     let (mut i, mut j) = (0, 0);
     while i < a.cost.len() && j < b.cost.len() {
@@ -465,40 +638,37 @@ fn merge_runs<const N: usize>(a: Run<N>, b: Run<N>, meter: &Meter, p: usize) -> 
     out.count.extend_from_slice(&b.count[j..]);
     a.free(meter);
     b.free(meter);
-    // Shrinking reallocates in place (glibc), so it never adds to the peak.
-    let before = out.bytes();
-    out.cost.shrink_to_fit();
-    out.count.shrink_to_fit();
-    meter.release(before - out.bytes());
+    out.shrink(meter);
     Ok(out)
 }
 
 /// The summaries of every (position, state), counts `N` words wide, and
 /// the listing that reads them.
 #[derive(Debug)]
-struct Built<const N: usize> {
+struct Built<const N: usize, C> {
     /// `completions[p][s]`, for `p` in `0..=positions`.
-    completions: Vec<Vec<Completions<N>>>,
+    completions: Vec<Vec<Completions<N, C>>>,
 }
 
 /// [`Built`] of any width.
-trait Summaries: Send + Sync + std::fmt::Debug {
+trait Summaries<C>: Send + Sync + std::fmt::Debug {
     fn total(&self) -> Total;
-    fn fill(&self, search: &Search, rows: u64, options: &mut [u32], params: &mut [i64]) -> Result<()>;
+    fn fill(&self, search: &Search<C>, rows: u64, options: &mut [u32], costs: &mut [i64]) -> Result<()>;
 }
 
-/// A model space prepared for one budget: it builds the completion
-/// summaries of every (position, state) ([`Search::build`]), then counts and
-/// lists fitting models from them; or counts alone ([`Search::count_only`]).
+/// A model space prepared for one budget (or two at once, `C = [u64; 2]`):
+/// it builds the completion summaries of every (position, state)
+/// ([`Search::build`]), then counts and lists fitting models from them; or
+/// counts alone ([`Search::count_only`]).
 #[derive(Debug)]
-pub struct Search {
-    space: Space,
-    budget: u64,
+pub struct Search<C = u64> {
+    space: Space<C>,
+    budget: C,
     max_bytes: u64,
     /// The widest count tried ([`MAX_WORDS`]; fewer in tests).
     max_words: usize,
     /// The built summaries, and the bytes the search holds with them.
-    built: OnceLock<(Box<dyn Summaries>, u64)>,
+    built: OnceLock<(Box<dyn Summaries<C>>, u64)>,
     /// Rows the running `fill` has written, for a progress bar.
     written: AtomicU64,
     /// Set by `stop`: building and filling stop at their next check, now and later.
@@ -507,48 +677,53 @@ pub struct Search {
 
 /// A partial model: options chosen for positions `0..p`, reaching state `s`
 /// at cost `c`.
-struct Prefix {
+struct Prefix<C> {
     p: usize,
     s: usize,
-    c: u64,
+    c: C,
     path: Vec<u32>,
 }
 
-/// Output rows being written: one option index per position, and the count.
+/// Output rows being written: one option index per position, and the cost
+/// (`DIMS` values).
 struct Rows<'a> {
     options: &'a mut [u32],
-    params: &'a mut [i64],
+    costs: &'a mut [i64],
     width: usize,
+    dims: usize,
     len: usize,
 }
 
 impl<'a> Rows<'a> {
-    fn new(options: &'a mut [u32], params: &'a mut [i64], width: usize) -> Rows<'a> {
-        Rows { options, params, width, len: 0 }
+    fn new(options: &'a mut [u32], costs: &'a mut [i64], width: usize, dims: usize) -> Rows<'a> {
+        Rows { options, costs, width, dims, len: 0 }
+    }
+
+    fn capacity(&self) -> usize {
+        self.costs.len() / self.dims
     }
 
     fn is_full(&self) -> bool {
-        self.len == self.params.len()
+        self.len == self.capacity()
     }
 
     /// Appends a model; true once the buffers are full.
-    fn push(&mut self, path: &[u32], cost: u64) -> bool {
+    fn push<C: Cost>(&mut self, path: &[u32], cost: C) -> bool {
         if !self.is_full() {
             self.options[self.len * self.width..(self.len + 1) * self.width].copy_from_slice(path);
-            // Fits: every listed cost is at most the budget, itself at most i64::MAX.
-            self.params[self.len] = cost as i64;
+            cost.write(&mut self.costs[self.len * self.dims..(self.len + 1) * self.dims]);
             self.len += 1;
         }
         self.is_full()
     }
 }
 
-impl Search {
-    /// A search of `space` for `budget` (at most `i64::MAX`) that will hold
-    /// at most `max_bytes`, the space included. Nothing is built yet.
-    pub fn new(space: Space, budget: u64, max_bytes: u64) -> Result<Search> {
-        if budget > i64::MAX as u64 {
-            return Err(Error::Shape(format!("budget {budget} is beyond int64")));
+impl<C: Cost> Search<C> {
+    /// A search of `space` for `budget` (each part at most `i64::MAX`) that
+    /// will hold at most `max_bytes`, the space included. Nothing is built yet.
+    pub fn new(space: Space<C>, budget: C, max_bytes: u64) -> Result<Search<C>> {
+        if !budget.within(C::from_table(&[i64::MAX; 2][..C::DIMS])) {
+            return Err(Error::Shape(format!("budget {budget:?} is beyond int64")));
         }
         Ok(Search {
             space,
@@ -596,32 +771,39 @@ impl Search {
     /// The summaries of every (position, state), built backward from the
     /// end, and the bytes they hold with the space; with `keep_all` false,
     /// each position's are dropped once the one before it is built (only
-    /// position 0's remain).
-    fn summaries<const N: usize>(&self, keep_all: bool) -> Result<(Vec<Vec<Completions<N>>>, u64)> {
+    /// position 0's remain), and no [`MinTree`] is built.
+    fn summaries<const N: usize>(&self, keep_all: bool) -> Result<(Vec<Vec<Completions<N, C>>>, u64)> {
         let (space, budget) = (&self.space, self.budget);
         let meter =
             Meter { used: AtomicU64::new(0), limit: self.max_bytes, stopped: &self.stopped, n_states: &space.n_states };
         meter.charge(space.bytes(), None)?;
         let reach = space.cheapest_prefix(&meter)?;
-        let room = |p: usize, s: usize| budget.checked_sub(reach[p][s]);
+        let room = |p: usize, s: usize| budget.minus(reach[p][s]);
         let last = space.positions();
-        let slots = |p: usize| heap(space.n_states[p], size_of::<Completions<N>>());
-        meter.charge(heap(last + 1, size_of::<Vec<Completions<N>>>()) + slots(last), Some(last))?;
-        let mut completions: Vec<Vec<Completions<N>>> = (0..=last).map(|_| Vec::new()).collect();
+        let slots = |p: usize| heap(space.n_states[p], size_of::<Completions<N, C>>());
+        meter.charge(heap(last + 1, size_of::<Vec<Completions<N, C>>>()) + slots(last), Some(last))?;
+        let mut completions: Vec<Vec<Completions<N, C>>> = (0..=last).map(|_| Vec::new()).collect();
         completions[last] = (0..space.n_states[last]).map(|_| Completions::default()).collect();
+        let index = keep_all && C::DIMS > 1;
         for (s, end) in completions[last].iter_mut().enumerate() {
             if room(last, s).is_some() {
-                meter.charge(heap(1, 8) + heap(1, size_of::<Wide<N>>()), Some(last))?;
-                *end = Completions { cost: vec![0], cum: vec![Wide::from_u64(1)] };
+                let tree = if index { MinTree::bytes_for(1) } else { 0 };
+                meter.charge(heap(1, size_of::<C>()) + heap(1, size_of::<Wide<N>>()) + tree, Some(last))?;
+                let seconds = if index { MinTree::new([0].into_iter()) } else { MinTree::default() };
+                *end = Completions { cost: vec![C::ZERO], cum: vec![Wide::from_u64(1)], seconds };
             }
         }
         for p in (0..last).rev() {
             meter.charge(slots(p), Some(p))?;
-            let mut built: Vec<Completions<N>> = (0..space.n_states[p]).map(|_| Completions::default()).collect();
+            let mut built: Vec<Completions<N, C>> = (0..space.n_states[p]).map(|_| Completions::default()).collect();
             let after = &completions[p + 1];
             built.par_iter_mut().enumerate().try_for_each(|(s, slot)| {
                 if let Some(cap) = room(p, s) {
                     *slot = Self::summarize(space, p, s, cap, after, &meter)?;
+                    if index {
+                        meter.charge(MinTree::bytes_for(slot.cost.len()), Some(p))?;
+                        slot.seconds = MinTree::new(slot.cost.iter().map(|c| c.secondary()));
+                    }
                 }
                 Ok(())
             })?;
@@ -636,23 +818,23 @@ impl Search {
         Ok((completions, meter.used()))
     }
 
-    /// The completions from (p, s) costing at most `cap`: each option's
-    /// cost added to the completions of the state it leads to, merged.
+    /// The completions from (p, s) within `cap`: each option's cost added
+    /// to the completions of the state it leads to, merged.
     fn summarize<const N: usize>(
-        space: &Space,
+        space: &Space<C>,
         p: usize,
         s: usize,
-        cap: u64,
-        after: &[Completions<N>],
+        cap: C,
+        after: &[Completions<N, C>],
         meter: &Meter,
-    ) -> Result<Completions<N>> {
-        let room_for = heap(space.tables[p].n_options, size_of::<Source<N>>());
+    ) -> Result<Completions<N, C>> {
+        let room_for = heap(space.tables[p].n_options, size_of::<Source<N, C>>());
         meter.charge(room_for, Some(p))?;
-        let mut sources: Vec<Source<N>> = Vec::with_capacity(space.tables[p].n_options);
+        let mut sources: Vec<Source<N, C>> = Vec::with_capacity(space.tables[p].n_options);
         sources.extend(space.moves(p, s).filter_map(|(_, c, n)| {
-            let room = cap.checked_sub(c)?;
-            let fit = after[n].cost.partition_point(|&x| x <= room);
-            (fit > 0).then_some(Source { shift: c, completions: &after[n], fit })
+            let room = cap.minus(c)?;
+            let fit = after[n].cost.partition_point(|x| x.primary() <= room.primary());
+            (fit > 0).then_some(Source { shift: c, completions: &after[n], fit, room })
         }));
         let merged = merge_sources(&sources, meter, p);
         drop(sources);
@@ -663,10 +845,10 @@ impl Search {
             total = total.checked_add(*n).ok_or(Error::CountOverflow)?;
             *n = total;
         }
-        Ok(Completions { cost, cum })
+        Ok(Completions { cost, cum, seconds: MinTree::default() })
     }
 
-    fn built(&self) -> Result<&(Box<dyn Summaries>, u64)> {
+    fn built(&self) -> Result<&(Box<dyn Summaries<C>>, u64)> {
         self.built.get().ok_or_else(|| Error::Shape("the search is not built yet".into()))
     }
 
@@ -692,7 +874,7 @@ impl Search {
         self.stopped.store(true, Ordering::Relaxed);
     }
 
-    /// The number of models whose count is at most the budget.
+    /// The number of models within the budget.
     pub fn count(&self) -> Result<Total> {
         Ok(self.built()?.0.total())
     }
@@ -704,88 +886,92 @@ impl Search {
         Ok(limit.map_or(count.clone(), |k| Total::from(count.min_u64(k) as u128)))
     }
 
-    /// Writes the fitting models (all, or the `limit` largest) into
-    /// `options` (row-major, one option index per position) and `params`,
-    /// which must hold exactly [`Search::rows`] rows. Rows come in
-    /// enumeration order (options in table order, first position slowest),
-    /// except that with a limit the models above the cut-off total come
-    /// before those at it; sorting by count, stably, puts the largest first.
-    pub fn fill(&self, limit: Option<u64>, options: &mut [u32], params: &mut [i64]) -> Result<()> {
+    /// Writes the fitting models (all, or the `limit` largest in the first
+    /// quantity) into `options` (row-major, one option index per position)
+    /// and `costs` (row-major, `C::DIMS` quantities), which must hold exactly
+    /// [`Search::rows`] rows. Rows come in enumeration order (options in
+    /// table order, first position slowest), except that with a limit the
+    /// models above the cut-off total come before those at it; sorting by
+    /// the first quantity, stably, puts the largest first.
+    pub fn fill(&self, limit: Option<u64>, options: &mut [u32], costs: &mut [i64]) -> Result<()> {
         let rows = self.rows(limit)?;
         let width = self.positions();
-        let fits =
-            rows.to_u64().filter(|&n| params.len() as u64 == n && options.len() as u128 == n as u128 * width as u128);
+        let fits = rows.to_u64().filter(|&n| {
+            costs.len() as u128 == n as u128 * C::DIMS as u128 && options.len() as u128 == n as u128 * width as u128
+        });
         let Some(rows) = fits else {
             return Err(Error::Shape(format!(
-                "the search writes {rows:?} rows of {width} options; got buffers of {} and {} values",
-                params.len(),
-                options.len()
+                "the search writes {rows:?} rows of {width} options and {} costs; got buffers of {} and {} values",
+                C::DIMS,
+                options.len(),
+                costs.len()
             )));
         };
         self.written.store(0, Ordering::Relaxed);
         if self.stopped.load(Ordering::Relaxed) {
             return Err(Error::Stopped);
         }
-        self.built()?.0.fill(self, rows, options, params)
+        self.built()?.0.fill(self, rows, options, costs)
     }
 }
 
 /// Builds the summaries at width `N`.
-fn build_at<const N: usize>(search: &Search) -> Result<(Box<dyn Summaries>, u64)> {
+fn build_at<const N: usize, C: Cost>(search: &Search<C>) -> Result<(Box<dyn Summaries<C>>, u64)> {
     let (completions, bytes) = search.summaries::<N>(true)?;
     Ok((Box::new(Built { completions }), bytes))
 }
 
 /// Counts at width `N`.
-fn count_at<const N: usize>(search: &Search) -> Result<Total> {
+fn count_at<const N: usize, C: Cost>(search: &Search<C>) -> Result<Total> {
     let (completions, _) = search.summaries::<N>(false)?;
     Ok(completions[0][0].total().into())
 }
 
-impl<const N: usize> Summaries for Built<N> {
+impl<const N: usize, C: Cost> Summaries<C> for Built<N, C> {
     fn total(&self) -> Total {
         self.completions[0][0].total().into()
     }
 
-    fn fill(&self, search: &Search, rows: u64, options: &mut [u32], params: &mut [i64]) -> Result<()> {
-        Lister { search, completions: &self.completions }.fill(rows, options, params)
+    fn fill(&self, search: &Search<C>, rows: u64, options: &mut [u32], costs: &mut [i64]) -> Result<()> {
+        Lister { search, completions: &self.completions }.fill(rows, options, costs)
     }
 }
 
-/// Lists models from the summaries of a built search.
-struct Lister<'a, const N: usize> {
-    search: &'a Search,
-    completions: &'a [Vec<Completions<N>>],
+/// Lists models from the summaries of a built search. Its ranges are on the
+/// first quantity; the second, if any, is always bounded by its budget.
+struct Lister<'a, const N: usize, C> {
+    search: &'a Search<C>,
+    completions: &'a [Vec<Completions<N, C>>],
 }
 
-impl<const N: usize> Lister<'_, N> {
-    fn fill(&self, rows: u64, options: &mut [u32], params: &mut [i64]) -> Result<()> {
-        let (budget, width) = (self.search.budget, self.search.positions());
+impl<const N: usize, C: Cost> Lister<'_, N, C> {
+    fn fill(&self, rows: u64, options: &mut [u32], costs: &mut [i64]) -> Result<()> {
+        let (budget, width) = (self.search.budget.primary(), self.search.positions());
         if rows == 0 {
             return Ok(());
         }
         let root = self.completions[0][0].total();
         if Wide::from_u64(rows) == root {
-            return self.fill_range(0, budget, options, params);
+            return self.fill_range(0, budget, options, costs);
         }
         let (cutoff, above) = self.cutoff(rows);
         let split = above as usize;
         let (opts_above, opts_at) = options.split_at_mut(split * width);
-        let (params_above, params_at) = params.split_at_mut(split);
+        let (costs_above, costs_at) = costs.split_at_mut(split * C::DIMS);
         if cutoff < budget {
-            self.fill_range(cutoff + 1, budget, opts_above, params_above)?;
+            self.fill_range(cutoff + 1, budget, opts_above, costs_above)?;
         }
         // The first models at the cut-off, in enumeration order.
-        let mut out = Rows::new(opts_at, params_at, width);
+        let mut out = Rows::new(opts_at, costs_at, width, C::DIMS);
         if !out.is_full() {
-            self.walk(0, 0, 0, (cutoff, cutoff), &mut Vec::with_capacity(width), &mut out);
+            self.walk(0, 0, C::ZERO, (cutoff, cutoff), &mut Vec::with_capacity(width), &mut out);
         }
         self.search.written.fetch_add(out.len as u64, Ordering::Relaxed);
         check_full(&out)
     }
 
-    /// For `0 < k < total`: the `k`-th largest total `t`, and how many
-    /// fitting models cost more than `t` (fewer than `k`).
+    /// For `0 < k < total`: the `k`-th largest first part `t` of a fitting
+    /// total, and how many fitting models have a larger one (fewer than `k`).
     fn cutoff(&self, k: u64) -> (u64, u64) {
         let root = &self.completions[0][0];
         let total = root.total();
@@ -794,46 +980,50 @@ impl<const N: usize> Lister<'_, N> {
         // (below the last entry, as k > 0).
         let bar = total.minus(Wide::from_u64(k));
         let i = root.cum.partition_point(|&n| n <= bar);
-        let above = total.minus(root.cum[i]).to_u64().expect("fewer than k models above the cut-off");
-        (root.cost[i], above)
+        let t = root.cost[i].primary();
+        // Under two budgets, entries after i may share its first part.
+        let last = root.cost.partition_point(|c| c.primary() <= t) - 1;
+        let above = total.minus(root.cum[last]).to_u64().expect("fewer than k models above the cut-off");
+        (t, above)
     }
 
-    /// Lists every model with a total in `lo..=hi` (within the budget) into
-    /// buffers of exactly that many rows, in parallel: the prefixes are
+    /// Lists every model with a first part in `lo..=hi` (within the budget)
+    /// into buffers of exactly that many rows, in parallel: the prefixes are
     /// expanded breadth-first until there are enough to share among the
     /// threads, and each writes its subtree into its own slice, sized by the
     /// exact counts of the summaries.
-    fn fill_range(&self, lo: u64, hi: u64, options: &mut [u32], params: &mut [i64]) -> Result<()> {
+    fn fill_range(&self, lo: u64, hi: u64, options: &mut [u32], costs: &mut [i64]) -> Result<()> {
         let width = self.search.positions();
         let target = 64 * rayon::current_num_threads();
-        let mut level = vec![Prefix { p: 0, s: 0, c: 0, path: Vec::new() }];
+        let mut level = vec![Prefix { p: 0, s: 0, c: C::ZERO, path: Vec::new() }];
         while level.len() < target && level.first().is_some_and(|t| t.p < width) {
             level = level.into_iter().flat_map(|t| self.children(t, lo, hi)).collect();
         }
-        let (mut options, mut params) = (options, params);
+        let (mut options, mut costs) = (options, costs);
         let mut jobs = Vec::with_capacity(level.len());
         for t in level {
-            let n = self.completions[t.p][t.s].count_in(lo.saturating_sub(t.c), hi - t.c);
+            let room = self.search.budget.minus(t.c).expect("a prefix within the budget");
+            let n = self.completions[t.p][t.s].count_in(lo.saturating_sub(t.c.primary()), hi - t.c.primary(), room);
             if n == Wide::ZERO {
                 continue;
             }
             let n = match n.to_u64() {
-                Some(n) if n <= params.len() as u64 => n as usize,
+                Some(n) if n <= (costs.len() / C::DIMS) as u64 => n as usize,
                 _ => return Err(Error::Shape("the output buffers are smaller than the fitting models".into())),
             };
             let (o, rest_o) = std::mem::take(&mut options).split_at_mut(n * width);
-            let (q, rest_q) = std::mem::take(&mut params).split_at_mut(n);
-            (options, params) = (rest_o, rest_q);
+            let (q, rest_q) = std::mem::take(&mut costs).split_at_mut(n * C::DIMS);
+            (options, costs) = (rest_o, rest_q);
             jobs.push((t, o, q));
         }
-        if !params.is_empty() {
+        if !costs.is_empty() {
             return Err(Error::Shape("the output buffers are larger than the fitting models".into()));
         }
         jobs.into_par_iter().try_for_each(|(t, o, q)| {
             if self.search.stopped.load(Ordering::Relaxed) {
                 return Err(Error::Stopped);
             }
-            let mut out = Rows::new(o, q, width);
+            let mut out = Rows::new(o, q, width, C::DIMS);
             let mut path = t.path;
             path.reserve(width - t.p);
             self.walk(t.p, t.s, t.c, (lo, hi), &mut path, &mut out);
@@ -843,7 +1033,7 @@ impl<const N: usize> Lister<'_, N> {
     }
 
     /// The one-option extensions of `t` that lead to a model in `lo..=hi`.
-    fn children(&self, t: Prefix, lo: u64, hi: u64) -> Vec<Prefix> {
+    fn children(&self, t: Prefix<C>, lo: u64, hi: u64) -> Vec<Prefix<C>> {
         self.extensions(t.p, t.s, t.c, (lo, hi))
             .map(|(o, s, c)| {
                 let mut path = Vec::with_capacity(t.path.len() + 1);
@@ -855,24 +1045,21 @@ impl<const N: usize> Lister<'_, N> {
     }
 
     /// The options at (p, s), given the cost `c` so far, after which some
-    /// completion ends in `lo..=hi`: (option, next state, new cost).
-    fn extensions(
-        &self,
-        p: usize,
-        s: usize,
-        c: u64,
-        (lo, hi): (u64, u64),
-    ) -> impl Iterator<Item = (u32, usize, u64)> + '_ {
+    /// completion ends in `lo..=hi` within the budget: (option, next state,
+    /// new cost).
+    fn extensions(&self, p: usize, s: usize, c: C, (lo, hi): (u64, u64)) -> impl Iterator<Item = (u32, usize, C)> + '_ {
         let after = &self.completions[p + 1];
+        let budget = self.search.budget;
         self.search.space.moves(p, s).filter_map(move |(o, cost, n)| {
-            let c = c.checked_add(cost).filter(|&c| c <= hi)?;
-            after[n].any_in(lo.saturating_sub(c), hi - c).then_some((o, n, c))
+            let c = c.plus(cost);
+            let room = budget.minus(c).filter(|_| c.primary() <= hi)?;
+            after[n].any_in(lo.saturating_sub(c.primary()), hi - c.primary(), room).then_some((o, n, c))
         })
     }
 
     /// Depth-first from (p, s) at cost `c`, writing every model in `lo..=hi`
     /// until `out` is full; true once it is.
-    fn walk(&self, p: usize, s: usize, c: u64, range: (u64, u64), path: &mut Vec<u32>, out: &mut Rows) -> bool {
+    fn walk(&self, p: usize, s: usize, c: C, range: (u64, u64), path: &mut Vec<u32>, out: &mut Rows) -> bool {
         if p == self.search.positions() {
             return out.push(path, c);
         }
@@ -892,7 +1079,7 @@ fn check_full(out: &Rows) -> Result<()> {
     if out.is_full() {
         Ok(())
     } else {
-        Err(Error::Shape(format!("internal: listed {} of {} models", out.len, out.params.len())))
+        Err(Error::Shape(format!("internal: listed {} of {} models", out.len, out.capacity())))
     }
 }
 
@@ -913,6 +1100,7 @@ mod tests {
     }
 
     /// Flat tables as Python passes them.
+    #[derive(Clone)]
     struct Tables {
         n_states: Vec<usize>,
         n_options: Vec<usize>,
@@ -1024,6 +1212,48 @@ mod tests {
     }
 
     #[test]
+    fn two_budgets_agree_with_brute_force_on_random_spaces() {
+        // A second cost table beside the first; each model's second total by brute force
+        // is the sum of its second costs along the same path.
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for round in 0..300 {
+            let t = random_tables(&mut rng);
+            let second: Vec<i64> = t.cost.iter().map(|_| rng.below(30) as i64 - (rng.below(25) == 0) as i64).collect();
+            let pairs: Vec<i64> = t.cost.iter().zip(&second).flat_map(|(&a, &b)| [a, b]).collect();
+            let seconds = brute(&Tables { cost: second, ..t.clone() });
+            let all = brute(&t);
+            for budget in [[0, 0], [20, 15], [37, 100], [100, 20], [200, 200], [i64::MAX as u64, i64::MAX as u64]] {
+                let mut fitting: Vec<(Vec<u32>, [i64; 2])> = all
+                    .iter()
+                    .zip(&seconds)
+                    .filter_map(|((path, a), (_, b))| {
+                        let (a, b) = (a.filter(|&a| a <= budget[0])?, b.filter(|&b| b <= budget[1])?);
+                        Some((path.clone(), [a as i64, b as i64]))
+                    })
+                    .collect();
+                fitting.sort_by_key(|(_, c)| std::cmp::Reverse(c[0]));
+                let space = || Space::<[u64; 2]>::new(&t.n_states, &t.n_options, &pairs, &t.next, u64::MAX).unwrap();
+                let search = Search::new(space(), budget, u64::MAX).unwrap();
+                search.build().unwrap();
+                assert_eq!(search.count().unwrap(), total(fitting.len()), "round {round}, budget {budget:?}");
+                assert_eq!(Search::new(space(), budget, u64::MAX).unwrap().count_only().unwrap(), total(fitting.len()));
+                for k in [None, Some(0), Some(1), Some(2), Some(5), Some(fitting.len().saturating_sub(1) as u64)] {
+                    let rows = search.rows(k).unwrap().to_u64().unwrap() as usize;
+                    let width = search.positions();
+                    let (mut options, mut costs) = (vec![0u32; rows * width], vec![0i64; 2 * rows]);
+                    search.fill(k, &mut options, &mut costs).unwrap();
+                    let mut got: Vec<(Vec<u32>, [i64; 2])> = (0..rows)
+                        .map(|r| (options[r * width..(r + 1) * width].to_vec(), [costs[2 * r], costs[2 * r + 1]]))
+                        .collect();
+                    got.sort_by_key(|(_, c)| std::cmp::Reverse(c[0]));
+                    let expected: Vec<_> = fitting.iter().take(k.map_or(usize::MAX, |k| k as usize)).cloned().collect();
+                    assert_eq!(got, expected, "round {round}, budget {budget:?}, k {k:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn ties_at_the_cutoff_come_in_enumeration_order() {
         // Two positions, three options each, all free: nine models of count 0.
         let t = Tables { n_states: vec![1, 1, 1], n_options: vec![3, 3], cost: vec![0; 6], next: vec![0; 6] };
@@ -1125,9 +1355,10 @@ mod tests {
         assert_eq!(search.count().unwrap(), total(4096));
         // What a built search holds: its space and every summary (2^p entries after position 12 - p).
         let summaries: u64 = (0..=n).map(|p| 1u64 << (n - p)).map(|e| 16 * e + 2 * BLOCK).sum();
-        assert_eq!(search.bytes(), search.space.bytes() + summaries + (n as u64 + 1) * (48 + 16) + 24 * 13 + 16);
+        let slot = size_of::<Completions<1, u64>>() as u64 + BLOCK; // one state per position
+        assert_eq!(search.bytes(), search.space.bytes() + summaries + (n as u64 + 1) * slot + 24 * 13 + 16);
         // The tables themselves are refused before they are copied.
-        let err = Space::new(&t.n_states, &t.n_options, &t.cost, &t.next, 100).unwrap_err();
+        let err = Space::<u64>::new(&t.n_states, &t.n_options, &t.cost, &t.next, 100).unwrap_err();
         assert!(matches!(err, Error::Memory { limit: 100, position: None, states: 13, .. }), "{err:?}");
     }
 
