@@ -6,6 +6,7 @@ drift from the code. ``tests/test_kinds.py`` checks the README holds them.
 
     python tools/conventions_table.py          # params
     python tools/conventions_table.py macs     # forward multiply-accumulates per sample
+    python tools/conventions_table.py elementwise  # the element-wise FLOPs all_flops adds
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from archsweep import _kinds
 from archsweep._poly import Poly
 
 SHORT = {"n_features": "f", "n_units": "u", "groups": "g", "num_layers": "L", "proj_size": "p", "num_heads": "h",
-         "key_dim": "k", "depth_multiplier": "m", "length": "T", "positions": "P", "kv_length": "S"}  # fmt: skip
+         "key_dim": "k", "depth_multiplier": "m", "length": "T", "positions": "P", "kv_length": "S", "output_positions": "O"}  # fmt: skip
 
 
 def formula(kind: _kinds.Kind, convention: str, quantity: str = "params") -> str:

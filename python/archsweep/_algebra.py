@@ -36,10 +36,11 @@ from ._errors import InvalidArgumentError
 from ._names import CONVENTIONS, _choose
 from ._poly import Poly
 
-QUANTITIES = ("params", "trainable", "non_trainable", "buffers", "flops", "macs", "training_flops")
-#: Compute quantities (per sample): FlopCounterMode's forward FLOPs, their multiply-accumulates, and
-#: forward + backward FLOPs with the gradient of the layer's input (as for any layer after a model's first).
-COMPUTE = ("flops", "macs", "training_flops")
+QUANTITIES = ("params", "trainable", "non_trainable", "buffers", "flops", "macs", "training_flops", "all_flops")
+#: Compute quantities (per sample): FlopCounterMode's forward FLOPs, their multiply-accumulates,
+#: forward + backward FLOPs with the gradient of the layer's input (as for any layer after a model's first),
+#: and the forward FLOPs with the element-wise ones FlopCounterMode leaves out (bias adds, gates, norms, softmax).
+COMPUTE = ("flops", "macs", "training_flops", "all_flops")
 NONE = 0  # a nullable size's operand holds 0 where the user gave None (sizes are otherwise >= 1)
 
 
@@ -196,11 +197,14 @@ def quantity_of(kind: Kind, q: _kinds.Quantities, name: str) -> Any:
     if name.endswith("]"):
         return _memory.quantity(name, q)
     if name in COMPUTE:
-        needs = next((v for v in (q.macs, q.grad_macs, q.input_grad_macs) if isinstance(v, _kinds.Needs)), None)
+        read = (q.macs, q.grad_macs, q.input_grad_macs) + ((q.elementwise,) if name == "all_flops" else ())
+        needs = next((v for v in read if isinstance(v, _kinds.Needs)), None)
         if needs is not None:
             raise InvalidArgumentError(f"{name} of {kind.name} needs {needs.name}: {needs.doc}")
         if name == "macs":
             return q.macs
+        if name == "all_flops":
+            return 2 * q.macs + q.elementwise
         return 2 * q.macs if name == "flops" else 2 * (q.macs + q.grad_macs + q.input_grad_macs)
     return q.params if name == "params" else getattr(q, name)
 

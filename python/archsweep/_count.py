@@ -249,17 +249,30 @@ def count(
 
 
 def count_flops(layer: str, n_features: Any = None, n_units: Any = None, *, training: bool = False,
-                **arguments: Any) -> int | np.ndarray:
+                elementwise: bool = False, **arguments: Any) -> int | np.ndarray:
     """FLOPs for one sample as PyTorch's ``FlopCounterMode`` counts them:
     :func:`count` of ``flops``, or with ``training`` of ``training_flops``
-    (forward and backward, the layer's input with its gradient).
+    (forward and backward, the layer's input with its gradient). With
+    ``elementwise``, :func:`count` of ``all_flops``: the forward FLOPs and
+    the element-wise ones FlopCounterMode leaves out (bias adds, gates,
+    norms, softmax; forward only).
 
     >>> count_flops("lstm", 128, 256, length=100, convention="torch")
     78643200
     """
-    if not isinstance(training, bool):
-        raise ArgumentTypeError(f"training must be True or False, got {training!r}")
-    return count(layer, n_features, n_units, quantity="training_flops" if training else "flops", **arguments)
+    check_flops_options(training, elementwise)
+    quantity = "all_flops" if elementwise else "training_flops" if training else "flops"
+    return count(layer, n_features, n_units, quantity=quantity, **arguments)
+
+
+def check_flops_options(training: Any, elementwise: Any) -> None:
+    """count_flops' flags: bools, and not both (the element-wise count is of the forward pass)."""
+    for name, value in (("training", training), ("elementwise", elementwise)):
+        if not isinstance(value, bool):
+            raise ArgumentTypeError(f"{name} must be True or False, got {value!r}")
+    if training and elementwise:
+        raise InvalidArgumentError("elementwise=True counts the forward pass only; it cannot be combined with "
+                                   "training=True (the backward pass's element-wise ops are not defined here)")
 
 
 def _kind_operands(kind: _kinds.Kind, convention: str, given: dict[str, Any],

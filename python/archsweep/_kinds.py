@@ -89,7 +89,10 @@ class Quantities(NamedTuple):
     PyTorch's ``FlopCounterMode`` counts them (``flops`` is twice ``macs``):
     ``macs`` forward; ``grad_macs`` the backward pass but for the gradient
     of the layer's input, ``input_grad_macs`` that gradient (a model's first
-    layer has none)."""
+    layer has none). ``elementwise``: the forward FLOPs FlopCounterMode leaves
+    out (bias adds, gates, norms, softmax), one per element of each pointwise
+    op and per input element of each reduction, as PyTorch decomposes the
+    layer (``tools/make_elementwise_fixture.py``); ``all_flops`` adds it to ``flops``."""
 
     trainable: int
     non_trainable: int = 0
@@ -97,12 +100,14 @@ class Quantities(NamedTuple):
     macs: int | Needs = 0
     grad_macs: int | Needs = 0
     input_grad_macs: int | Needs = 0
+    elementwise: int | Needs = 0
     tensors: Tensors | None = None
 
     @classmethod
-    def of(cls, tensors: Tensors, macs: Any = 0, grad_macs: Any = 0, input_grad_macs: Any = 0) -> Quantities:
-        return cls(_total(tensors.trainable), _total(tensors.non_trainable),
-                   _total(tensors.buffers) + tensors.counters, macs, grad_macs, input_grad_macs, tensors)  # fmt: skip
+    def of(cls, tensors: Tensors, macs: Any = 0, grad_macs: Any = 0, input_grad_macs: Any = 0,
+           elementwise: Any = 0) -> Quantities:  # fmt: skip
+        return cls(_total(tensors.trainable), _total(tensors.non_trainable), _total(tensors.buffers)
+                   + tensors.counters, macs, grad_macs, input_grad_macs, elementwise, tensors)  # fmt: skip
 
     @property
     def params(self) -> int:
@@ -179,6 +184,16 @@ _POSITIONS = Arg("positions", SIZE, None, nullable=True,
                      "", compute=True)  # fmt: skip
 NEEDS_POSITIONS = Needs("input_size", "the input's spatial size (or positions, the output positions per sample)")
 NEEDS_LENGTH = Needs("length", "the time steps or tokens per sample")
+NEEDS_OUTPUT = Needs("input_size", "the input's spatial size with strides and padding (or output_positions, the "
+                     "output positions per sample, where the bias is added)")
+NEEDS_NORM = Needs("positions", "the vectors normalized per sample, the product of the input's axes but the features")
+_OUTPUT_POSITIONS = Arg("output_positions", SIZE, None, nullable=True,
+                        doc="a transposed conv's output positions per sample (its bias is added there); count and "
+                            "sweep also take input_size, strides, padding, dilation and output_padding",
+                        compute=True)  # fmt: skip
+_NORM_POSITIONS = Arg("positions", SIZE, None, nullable=True,
+                      doc="vectors normalized per sample: the product of the input's axes but the features (tokens, "
+                          "spatial positions)", compute=True)  # fmt: skip
 
 
 def _times(factor: Any, needs: Needs, *terms: Any) -> tuple[Any, ...]:
@@ -198,7 +213,8 @@ def _dense(convention, n_features, n_units, bias, length):
     # of forward, weight gradient and input gradient is one f×u matmul a token.
     tokens = 1 if length is None else length
     macs = tokens * n_features * n_units
-    return Quantities.of(Tensors(((n_features * n_units, 1), (n_units, bias))), macs, macs, macs)
+    return Quantities.of(Tensors(((n_features * n_units, 1), (n_units, bias))), macs, macs, macs,
+                         tokens * n_units * bias)  # fmt: skip
 
 
 def _conv(convention, n_features, n_units, kernel, bias, groups, positions):
@@ -206,36 +222,42 @@ def _conv(convention, n_features, n_units, kernel, bias, groups, positions):
     # channels for each of n_units. Its weight gradient counts n_features for every
     # group instead (groups times the true work); archsweep counts as it does (README).
     k = math.prod(kernel)
-    macs, grad, input_grad = _times(positions, NEEDS_POSITIONS, k * quotient(n_features, groups) * n_units,
-                                    k * n_features * n_units, k * quotient(n_features, groups) * n_units)
+    # Element-wise: the bias add at every output position.
+    macs, grad, input_grad, add = _times(positions, NEEDS_POSITIONS, k * quotient(n_features, groups) * n_units,
+                                         k * n_features * n_units, k * quotient(n_features, groups) * n_units,
+                                         n_units * bias)  # fmt: skip
     return Quantities.of(Tensors(((k * quotient(n_features, groups) * n_units, 1), (n_units, bias))), macs, grad,
-                         input_grad)  # fmt: skip
+                         input_grad, add)  # fmt: skip
 
 
-def _conv_transpose(convention, n_features, n_units, kernel, bias, groups, positions):
+def _conv_transpose(convention, n_features, n_units, kernel, bias, groups, positions, output_positions):
     # PyTorch's weight is (in, out / groups, *kernel); Keras has no groups here. FlopCounterMode
     # counts a transposed conv at each *input* position, and its weight gradient as _conv's.
     k = math.prod(kernel)
     macs, grad, input_grad = _times(positions, NEEDS_POSITIONS, k * n_features * quotient(n_units, groups),
                                     k * n_features * n_units, k * n_features * quotient(n_units, groups))
+    # The bias is added at each *output* position, which positions does not give.
+    (add,) = _times(output_positions, NEEDS_OUTPUT, n_units) if bias else (0,)
     return Quantities.of(Tensors(((k * n_features * quotient(n_units, groups), 1), (n_units, bias))), macs, grad,
-                         input_grad)  # fmt: skip
+                         input_grad, add)  # fmt: skip
 
 
 def _depthwise(convention, n_features, kernel, depth_multiplier, bias, positions):
     # PyTorch's equivalent: Conv with groups = n_features and n_features·depth_multiplier outputs.
     k, out = math.prod(kernel), n_features * depth_multiplier
-    macs, grad, input_grad = _times(positions, NEEDS_POSITIONS, k * out, k * n_features * out, k * out)
-    return Quantities.of(Tensors(((k * out, 1), (out, bias))), macs, grad, input_grad)
+    macs, grad, input_grad, add = _times(positions, NEEDS_POSITIONS, k * out, k * n_features * out, k * out,
+                                         out * bias)  # fmt: skip
+    return Quantities.of(Tensors(((k * out, 1), (out, bias))), macs, grad, input_grad, add)
 
 
 def _separable(convention, n_features, n_units, kernel, depth_multiplier, bias, positions):
     # A depthwise conv, then a 1×1 conv from n_features·depth_multiplier channels to n_units;
     # the pointwise conv's input gradient is inside the layer (grad_macs).
     k, mid = math.prod(kernel), n_features * depth_multiplier
-    macs, grad, input_grad = _times(positions, NEEDS_POSITIONS, k * mid + mid * n_units,
-                                    k * n_features * mid + 2 * mid * n_units, k * mid)
-    return Quantities.of(Tensors(((k * mid, 1), (mid * n_units, 1), (n_units, bias))), macs, grad, input_grad)
+    # Keras' bias is the pointwise conv's alone.
+    macs, grad, input_grad, add = _times(positions, NEEDS_POSITIONS, k * mid + mid * n_units,
+                                         k * n_features * mid + 2 * mid * n_units, k * mid, n_units * bias)
+    return Quantities.of(Tensors(((k * mid, 1), (mid * n_units, 1), (n_units, bias))), macs, grad, input_grad, add)
 
 
 def _embedding(convention, n_features, n_units):
@@ -245,6 +267,10 @@ def _embedding(convention, n_features, n_units):
 # -- recurrent -----------------------------------------------------------------------------------------------------
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+# A cell's element-wise ops per step and unit, bias adds apart, in each framework's own equations (README):
+# PyTorch's decomposed cells (RNN: h-add, tanh; LSTM: gate add, 3 sigmoid, 2 tanh, 3 mul, 1 add per state
+# unit ...), Keras 3's cells, TF1's BasicRNNCell, LSTMCell (with its forget_bias add) and GRUCell.
+CELL_OPS = {TORCH: {1: 2, 4: 13, 3: 10}, KERAS: {1: 2, 4: 13, 3: 11}, TF1: {1: 1, 4: 10, 3: 8}}
 
 
 def _recurrent(gates: int) -> Callable[..., Quantities]:
@@ -265,7 +291,7 @@ def _recurrent(gates: int) -> Callable[..., Quantities]:
                 pairs = (((f + u) * gates * u, d), (gates * u, d * bias))
             tensors = Tensors(pairs)
             if length is None:
-                return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
+                return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
             # PyTorch's matmuls of the same shapes. The state's gradient is taken at every step but
             # the first (the zero initial state), except where a GRU resets before its candidate
             # (Keras without reset_after, TF1): r·h is multiplied there, and r has a gradient at step 1.
@@ -273,7 +299,11 @@ def _recurrent(gates: int) -> Callable[..., Quantities]:
             reset_before = gates == 3 and (convention == TF1 or not reset_after)
             state = steps * 2 * u * u + length * u * u if reset_before else steps * gates * u * u
             macs = length * d * gates * (n_features * u + u * u)
-            return Quantities.of(tensors, macs, macs + d * state, length * d * gates * n_features * u)
+            # Per step: the cell's ops and one add per bias vector element.
+            # Keras' GRU with reset_after adds its two bias vectors even without bias (zeros).
+            adds = bias or (convention == KERAS and gates == 3 and reset_after)
+            elementwise = length * d * (CELL_OPS[convention][gates] * u + vectors * gates * u * adds)
+            return Quantities.of(tensors, macs, macs + d * state, length * d * gates * n_features * u, elementwise)
         # PyTorch: per direction of each layer W_ih (gates·h × input), W_hh (gates·h × r), b_ih and
         # b_hh, and with a projection W_hr (p × h); r = p or h. Layer l > 0 reads d·r features.
         h = n_units
@@ -284,7 +314,7 @@ def _recurrent(gates: int) -> Callable[..., Quantities]:
         tensors = Tensors(((gates * h * n_features, d), (gates * h * d * r, rest * d), (gates * h * r, each),
                            (gates * h, 2 * bias * each), *projection))  # fmt: skip
         if length is None:
-            return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
+            return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
         # Per step and direction: x·W_ih, r·W_hh and the projection h·W_hr. Backward: each weight's
         # gradient, the state's (every step but the first), the projection's input (every step), and
         # the input of layers after the first.
@@ -293,7 +323,10 @@ def _recurrent(gates: int) -> Callable[..., Quantities]:
         macs = length * d * (gates * h * n_features + step) + offset(num_layers, -1) * length * d * (inner + step)
         grad = (macs + num_layers * d * (offset(length, -1) * gates * h * r + length * (proj_size * h if proj else 0))
                 + offset(num_layers, -1) * length * d * inner)  # fmt: skip
-        return Quantities.of(tensors, macs, grad, length * d * gates * h * n_features)
+        # Element-wise, per step, direction and layer: the cell's ops on the h-wide gates and b_ih, b_hh's
+        # adds (the projection is a matmul).
+        elementwise = num_layers * length * d * (CELL_OPS[TORCH][gates] * h + 2 * gates * h * bias)
+        return Quantities.of(tensors, macs, grad, length * d * gates * h * n_features, elementwise)
 
     return formula
 
@@ -320,28 +353,54 @@ def _recurrent_kind(name: str, names: tuple[str, ...]) -> Kind:
 # -- normalization -------------------------------------------------------------------------------------------------
 
 
-def _batchnorm(convention, n_features, center, scale, affine, track_running_stats):
+def _norm(positions: Any, per_position: Any, per_sample: Any = 0) -> Any:
+    """A norm's element-wise FLOPs: ``per_position`` at each normalized vector, ``per_sample`` once a sample."""
+    return NEEDS_NORM if positions is None else positions * per_position + per_sample
+
+
+def _batchnorm(convention, n_features, center, scale, affine, track_running_stats, positions):
     f = n_features
     if convention == KERAS:  # gamma, beta trainable; moving mean and variance are non-trainable weights
-        return Quantities.of(Tensors(((f, center), (f, scale)), ((f, 2),)))
-    # weight and bias are parameters; running mean, variance and num_batches_tracked are buffers
-    return Quantities.of(Tensors(((f, 2 * affine),), (), ((f, 2 * track_running_stats),), 1 * track_running_stats))
+        # Inference: x·inv + (beta - mean·inv), inv per channel (whatever center and scale say).
+        return Quantities.of(Tensors(((f, center), (f, scale)), ((f, 2),)), elementwise=_norm(positions, 2 * f))
+    # weight and bias are parameters; running mean, variance and num_batches_tracked are buffers. Eval:
+    # (x - mean)·invstd, then ·weight + bias; without running statistics the batch's (var_mean) too.
+    ops = 2 + 2 * affine + (0 if track_running_stats else 1)
+    return Quantities.of(Tensors(((f, 2 * affine),), (), ((f, 2 * track_running_stats),), 1 * track_running_stats),
+                         elementwise=_norm(positions, ops * f))  # fmt: skip
 
 
-def _layernorm(convention, n_features, center, scale, rms_scaling, elementwise_affine, bias):
+def _layernorm(convention, n_features, center, scale, rms_scaling, elementwise_affine, bias, positions):
     f = n_features
     if convention == KERAS:  # rms_scaling keeps gamma alone, whatever center and scale say
-        return Quantities.of(Tensors(((f, 1),) if rms_scaling else ((f, center), (f, scale))))
-    return Quantities.of(Tensors(((f, elementwise_affine), (f, elementwise_affine * bias))))
+        tensors = Tensors(((f, 1),) if rms_scaling else ((f, center), (f, scale)))
+        # Keras 3 (jax): moments by three sums, then x·inv + (beta - mean·inv), gamma and beta broadcast
+        # to the vector; rms_scaling: x·rsqrt(var + eps)·gamma, whatever center and scale say.
+        ops = 6 * f + 5 if rms_scaling else (7 + 1 * center + 2 * scale) * f + (7 if scale else 8)
+        return Quantities.of(tensors, elementwise=_norm(positions, ops))
+    # var_mean, + eps, rsqrt, - mean, · rstd; then · weight, + bias.
+    ops = 3 * f + 2 + elementwise_affine * f + elementwise_affine * bias * f
+    return Quantities.of(Tensors(((f, elementwise_affine), (f, elementwise_affine * bias))),
+                         elementwise=_norm(positions, ops))  # fmt: skip
 
 
-def _groupnorm(convention, n_features, groups, center, scale, affine):
+def _groupnorm(convention, n_features, groups, center, scale, affine, positions):
     f = n_features
-    return Quantities.of(Tensors(((f, center), (f, scale)) if convention == KERAS else ((f, 2 * affine),)))
+    if convention == KERAS:
+        # Keras' moments and normalization (3 sums, square, ...) at each element; its inv·gamma and
+        # -mean·inv + beta per channel and sample, rsqrt and the like per group.
+        ew = _norm(positions, 7 * f, (1 * center + 2 * scale) * f + (7 if scale else 8) * groups)
+        return Quantities.of(Tensors(((f, center), (f, scale))), elementwise=ew)
+    # var_mean, - mean, · rstd at each element, + eps and rsqrt per group; then · weight, + bias.
+    return Quantities.of(Tensors(((f, 2 * affine),)), elementwise=_norm(positions, (3 + 2 * affine) * f, 2 * groups))
 
 
-def _rmsnorm(convention, n_features, elementwise_affine):
-    return Quantities.of(Tensors(((n_features, elementwise_affine if convention == TORCH else 1),)))
+def _rmsnorm(convention, n_features, elementwise_affine, positions):
+    # PyTorch: pow, mean, + eps, rsqrt, · rrms, · weight. Keras: square, sum, / n, + eps, rsqrt, · rrms, · scale.
+    ops = 3 * n_features + 2 + elementwise_affine * n_features if convention == TORCH else 4 * n_features + 3
+    return Quantities.of(Tensors(((n_features, elementwise_affine if convention == TORCH else 1),)),
+                         elementwise=_norm(positions, ops))  # fmt: skip
+
 
 
 # -- attention -----------------------------------------------------------------------------------------------------
@@ -369,7 +428,7 @@ def _mha(convention, n_features, num_heads, key_dim, value_dim, output_shape, kd
         tensors = Tensors(((n_features * h * kd, 1), (h * kd, bias), (kdim * h * kd, 1), (h * kd, bias),
                            (vdim * h * vd, 1), (h * vd, bias), (h * vd * out, 1), (out, bias)))  # fmt: skip
     if length is None:
-        return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
+        return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
     # Query length L, key/value length S (kv_length; None: self-attention, S = L). Forward: the
     # three projections, the scores q·kᵀ and their product with v, the output projection.
     # Backward: each weight's gradient, both operands of the two attention products, the output
@@ -379,7 +438,15 @@ def _mha(convention, n_features, num_heads, key_dim, value_dim, output_shape, kd
     attention = length * (s + extra) * h * (kd + vd)
     output = length * h * vd * out
     macs = projections + attention + output
-    return Quantities.of(tensors, macs, projections + 2 * attention + 2 * output, projections)
+    scores = num_heads * length * (s + extra)
+    if convention == TORCH:
+        # The four projections' bias adds (each to embed_dim), q scaled by 1/sqrt(head size), the softmax
+        # (amax, sub, exp, sum, div) and the mean of the weights over heads (need_weights).
+        elementwise = 2 * n_features * (length + s) * bias + length * n_features + 6 * scores
+    else:
+        # The bias adds, the scores scaled, the softmax with its max against -inf once per query and head.
+        elementwise = (h * (length * kd + s * kd + s * vd) + length * out) * bias + 6 * scores + num_heads * length
+    return Quantities.of(tensors, macs, projections + 2 * attention + 2 * output, projections, elementwise)
 
 
 _MHA_ARGS = (
@@ -409,7 +476,7 @@ def _conv_kind(rank: int) -> Kind:
 def _transpose_kind(rank: int) -> Kind:
     groups = Arg("groups", SIZE, 1, conventions=ONLY_TORCH, doc=_GROUPS.doc)
     return Kind(f"conv{rank}d_transpose", (f"Conv{rank}DTranspose", f"ConvTranspose{rank}d"), (KERAS, TORCH),
-                (_f(), _u(), Arg("kernel", KERNEL), _BIAS, groups, _POSITIONS), _conv_transpose,
+                (_f(), _u(), Arg("kernel", KERNEL), _BIAS, groups, _POSITIONS, _OUTPUT_POSITIONS), _conv_transpose,
                 (_DIVIDES_F, _DIVIDES_U), rank)  # fmt: skip
 
 
@@ -442,16 +509,17 @@ KINDS: tuple[Kind, ...] = (
          _embedding),
     Kind("batchnorm", ("BatchNormalization", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), (KERAS, TORCH),
          (_f("channels"), *_CENTER_SCALE, Arg("affine", FLAG, True, conventions=ONLY_TORCH),
-          Arg("track_running_stats", FLAG, True, conventions=ONLY_TORCH)), _batchnorm),
+          Arg("track_running_stats", FLAG, True, conventions=ONLY_TORCH), _NORM_POSITIONS), _batchnorm),
     Kind("layernorm", ("LayerNormalization", "LayerNorm"), (KERAS, TORCH),
          (_f("normalized width"), *_CENTER_SCALE, Arg("rms_scaling", FLAG, False, conventions=ONLY_KERAS),
           Arg("elementwise_affine", FLAG, True, conventions=ONLY_TORCH),
-          Arg("bias", FLAG, True, conventions=ONLY_TORCH)), _layernorm),
+          Arg("bias", FLAG, True, conventions=ONLY_TORCH), _NORM_POSITIONS), _layernorm),
     Kind("groupnorm", ("GroupNormalization", "GroupNorm"), (KERAS, TORCH),
          (_f("channels"), Arg("groups", SIZE, doc="groups of channels: must divide n_features"), *_CENTER_SCALE,
-          Arg("affine", FLAG, True, conventions=ONLY_TORCH)), _groupnorm, (_DIVIDES_F,)),
+          Arg("affine", FLAG, True, conventions=ONLY_TORCH), _NORM_POSITIONS), _groupnorm, (_DIVIDES_F,)),
     Kind("rmsnorm", ("RMSNormalization", "RMSNorm"), (KERAS, TORCH),
-         (_f("normalized width"), Arg("elementwise_affine", FLAG, True, conventions=ONLY_TORCH)), _rmsnorm),
+         (_f("normalized width"), Arg("elementwise_affine", FLAG, True, conventions=ONLY_TORCH), _NORM_POSITIONS),
+         _rmsnorm),
     Kind("mha", ("MultiHeadAttention", "MultiheadAttention", "attention"), (KERAS, TORCH), _MHA_ARGS, _mha,
          (Rule("divides", "num_heads", "n_features", ONLY_TORCH),)),
 )  # fmt: skip

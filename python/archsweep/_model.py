@@ -570,14 +570,23 @@ class Model:
             return sum(self._path)
         return sum([getattr(q, quantity) for _, _, q in self._trace])
 
-    def count_flops(self, *, length: Any = None, training: bool = False) -> int:
+    def count_flops(self, *, length: Any = None, training: bool = False, elementwise: bool = False) -> int:
         """FLOPs for one sample, as PyTorch's ``FlopCounterMode`` counts them on
         the meta device: the forward pass, or with ``training`` forward and
         backward (the first layer's input has no gradient, so the layers up to
-        the first with trainable weights take none either). ``length`` stands
-        for the input shape's unknown length (None in ``input_shape``)."""
+        the first with trainable weights take none either). ``elementwise``
+        adds the forward's element-wise FLOPs FlopCounterMode leaves out (each
+        layer's ``all_flops``; layers without a kind, such as activations and
+        pooling, count none). ``length`` stands for the input shape's unknown
+        length (None in ``input_shape``)."""
+        from ._count import check_flops_options
+
+        check_flops_options(training, elementwise)
         self._concrete("count_flops()")
-        return sum(self._known(length, "count_flops()")._flops(training))
+        model = self._known(length, "count_flops()")
+        if elementwise:
+            return sum(model._flops(False)) + sum(model._elementwise())
+        return sum(model._flops(training))
 
     def _known(self, length: Any, what: str) -> Model:
         """This model with its unknown input length made ``length``."""
@@ -602,6 +611,10 @@ class Model:
             flops.append(2 * macs)  # type: ignore[operator]  # every size is known here
             grad = grad or q.trainable > 0
         return flops
+
+    def _elementwise(self) -> list[int]:
+        """Each layer's element-wise forward FLOPs (every size known)."""
+        return [q.elementwise for _, _, q in self._trace]  # type: ignore[misc]  # every size is known here
 
     @property
     def output_shape(self) -> tuple[int | None, ...]:

@@ -7,6 +7,11 @@ Output lengths follow the frameworks: ``valid`` keeps the positions where the
 dilated kernel fits, ``(n - d·(k - 1) - 1) // s + 1``; ``same`` (and Keras'
 ``causal``) every ``s``-th one, ``(n - 1) // s + 1``; PyTorch's explicit
 padding ``p`` on each side, ``(n + 2p - d·(k - 1) - 1) // s + 1``.
+
+A transposed conv's bias is added at its *output* positions (``output_positions``,
+for ``all_flops``): PyTorch's ``(n - 1)·s - 2p + d·(k - 1) + output_padding + 1``;
+Keras' ``valid`` ``(n - 1)·s + span + output_padding`` (by default ``max(span, s) - span``)
+and ``same`` ``n·s`` (or ``(n - 1)·s + span % 2 + output_padding``), ``span = d·(k - 1) + 1``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import numpy as np
 from . import _args
 from ._errors import ArgumentTypeError, InvalidArgumentError
 
-ARGS = ("input_size", "strides", "padding", "dilation")
+ARGS = ("input_size", "strides", "padding", "dilation", "output_padding")
 INT64_MAX = 2**63 - 1
 
 
@@ -102,6 +107,35 @@ def positions(kind: Any, convention: str, given: dict[str, Any], kernel: list[np
     return np.asarray(result, dtype=np.int64)
 
 
+def output_positions(kind: Any, convention: str, given: dict[str, Any], kernel: list[np.ndarray]) -> np.ndarray | None:
+    """A transposed conv's output positions per sample (see the module's doc), or None where PyTorch
+    has no such layer (a string padding other than "valid" under torch)."""
+    rank = kind.rank
+    sizes = _dims("input_size", given["input_size"], rank)
+    strides = _dims("strides", given.get("strides", 1), rank)
+    dilation = _dims("dilation", given.get("dilation", 1), rank)
+    padding = _padding(given.get("padding", "valid"), rank, kind, convention)
+    extra = given.get("output_padding")
+    extras = [None] * rank if extra is None else _dims("output_padding", extra, rank, minimum=0)
+    result: Any = 1
+    for i in range(rank):
+        n, s, d, k, p, e = sizes[i], strides[i], dilation[i], kernel[i], padding[i], extras[i]
+        span = d * (k - 1) + 1
+        if convention == "torch":
+            if p == "same":
+                return None
+            out = (n - 1) * s - 2 * (0 if isinstance(p, str) else p) + span + (0 if e is None else e)
+        elif p == "valid":
+            out = (n - 1) * s + span + (np.maximum(span, s) - span if e is None else e)
+        else:
+            out = n * s if e is None else (n - 1) * s + span % 2 + e
+        if np.any(out < 1):
+            raise InvalidArgumentError(f"the output of {kind.name} is empty in dimension {i} (input_size "
+                                       f"{given['input_size']!r}, padding {given.get('padding', 'valid')!r})")  # fmt: skip
+        result = result * out
+    return np.asarray(result, dtype=np.int64)
+
+
 def take(kind: Any, convention: str, given: dict[str, Any]) -> dict[str, Any]:
     """``given`` (a kind's arguments) with its window arguments replaced by ``positions``, read with
     its kernel (unchanged without any)."""
@@ -116,6 +150,16 @@ def take(kind: Any, convention: str, given: dict[str, Any]) -> dict[str, Any]:
     if kernel is None:
         raise ArgumentTypeError(f"kernel is required for {kind.name}")
     rest = {n: v for n, v in given.items() if n not in ARGS}
-    found = positions(kind, convention, given, kernel_dims(kind.name, kind.rank, kernel))
+    dims = kernel_dims(kind.name, kind.rank, kernel)
+    if "output_padding" in given and not kind.name.endswith("_transpose"):
+        raise InvalidArgumentError(f"output_padding is not an argument of {kind.name}: it is a transposed conv's")
+    found = positions(kind, convention, given, dims)
     rest["positions"] = int(found) if found.ndim == 0 else found  # plain values give a plain int
+    if kind.name.endswith("_transpose"):
+        if "output_positions" in given:
+            raise InvalidArgumentError(f"{kind.name}: give input_size (with strides, padding, dilation, "
+                                       "output_padding) or output_positions, not both")  # fmt: skip
+        out = output_positions(kind, convention, given, dims)
+        if out is not None:
+            rest["output_positions"] = int(out) if out.ndim == 0 else out
     return rest

@@ -461,10 +461,11 @@ class _Transpose(_Window):
 
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         a = self._args
-        # FlopCounterMode counts a transposed conv at its input positions.
-        count = _count(self.kind, n_features=self._channels(shape), n_units=a["filters"], kernel=a["kernel"],
-                       bias=a["bias"], positions=_product(shape[:-1]))  # fmt: skip
+        # FlopCounterMode counts a transposed conv at its input positions; its bias is added at the output's.
+        channels = self._channels(shape)
         lengths = _transposed(shape, a["kernel"], a["strides"], a["dilation"], a["padding"], a["output_padding"])
+        count = _count(self.kind, n_features=channels, n_units=a["filters"], kernel=a["kernel"], bias=a["bias"],
+                       positions=_product(shape[:-1]), output_positions=_product(lengths))  # fmt: skip
         return (*lengths, a["filters"]), count
 
 
@@ -585,7 +586,9 @@ class _Normalization(Layer):
         return {name: _flag(name, value) for name, value in self._args.items()}
 
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
-        return shape, _count(self.kind, n_features=_known(shape, self.keras_type), **self._args)
+        # positions: the vectors normalized per sample, for the element-wise FLOPs.
+        return shape, _count(self.kind, n_features=_known(shape, self.keras_type), **self._args,
+                             positions=_product(shape[:-1]))  # fmt: skip
 
 
 class BatchNormalization(_Normalization):
@@ -636,7 +639,8 @@ class GroupNormalization(_Normalization):
         groups = channels if a["groups"] == -1 else a["groups"]
         if channels % groups:
             raise Incompatible(f"groups={groups} must divide the channels, got input shape {_show(shape)}")
-        return shape, _count(self.kind, n_features=channels, groups=groups, center=a["center"], scale=a["scale"])
+        return shape, _count(self.kind, n_features=channels, groups=groups, center=a["center"], scale=a["scale"],
+                             positions=_product(shape[:-1]))  # fmt: skip
 
 
 # -- attention ---------------------------------------------------------------------------------------------------
