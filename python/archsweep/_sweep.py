@@ -713,10 +713,12 @@ def trimmed(block: Block, budget: dict[str, int], module: Any, skip: str | None 
         if operand == skip or not values.is_sorted:
             continue
         probe = block.with_values(operand, [1])
-        for j in block.lazy:
-            other = block.axes[j].operands[0]
+        least = {block.axes[j].operands[0]: _least(block, block.axes[j].operands[0]) for j in block.lazy}
+        if any(v is None for o, v in least.items() if o != operand):
+            continue  # a least valid value that cannot be known cheaply: no cut is safe
+        for other, values_there in least.items():
             if other != operand:
-                probe = probe.with_values(other, _least(block, other))
+                probe = probe.with_values(other, values_there)
         fitting = _bisect.largest(probe, operand, values, budget, module, tuple(budget))
         top = fitting.operands[operand]
         keep = count_at_most(values, int(top.max())) if top.size else 0
@@ -725,15 +727,24 @@ def trimmed(block: Block, budget: dict[str, int], module: Any, skip: str | None 
     return block
 
 
-def _least(block: Block, operand: str) -> list[int]:
+#: The most values of a rule's small side (groups) for which a lazy axis's least valid values are listed.
+LISTED_SMALL_SIDE = 4096
+
+
+def _least(block: Block, operand: str) -> list[int] | None:
     """The smallest value of a lazy axis, and its smallest valid value under
-    each value of a rule's small side: the least a valid point can have."""
+    each value of a rule's small side: the least a valid point can have.
+    None when the small side has more values than can be listed (a point
+    invalid at the smallest value may be valid, and fit, at a larger one)."""
     values = block.values(operand)
     least = {extremes(values)[0]}
     for rule in block.kind.rules:
         if rule.large != operand or block.axis_of(rule.small) is None:
             continue
-        for s in {int(x) for x in np.asarray(take(block.values(rule.small), 0, AXIS_PIECE)).reshape(-1)}:
+        small = block.values(rule.small)
+        if size(small) > LISTED_SMALL_SIDE:
+            return None
+        for s in {int(x) for x in np.asarray(take(small, 0, size(small))).reshape(-1)}:
             seq = multiples(values, s) if rule.test == "divides" else values
             start = 0 if rule.test == "divides" else count_at_most(values, s)
             if start < size(seq):
