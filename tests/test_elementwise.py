@@ -140,5 +140,9 @@ def test_every_all_flops_formula_has_non_negative_coefficients():
             for values in itertools.product((0, 1), repeat=len(flags) + len(cases)):
                 key = dict(zip(flags + cases, values), convention=CONVENTIONS.index(convention))
                 key.update({n: 1 for n in nullable})  # every compute size given
-                (poly,) = _algebra._symbolic(kind, key, ("all_flops",))
+                try:
+                    (poly,) = _algebra._symbolic(kind, key, ("all_flops",))
+                except asw.InvalidArgumentError as exc:  # a kind that does not define it (a transformer block)
+                    assert "cannot be counted" in str(exc)
+                    continue
                 assert all(type(c) is int and c >= 0 for c in poly.terms.values()), (kind.name, convention, key)

@@ -182,5 +182,5 @@ def test_readme_holds_the_registry_tables():
     tables = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tables)
     readme = (root / "README.md").read_text()
-    for quantity in ("params", "macs"):
+    for quantity in ("params", "macs", "elementwise"):
         assert tables.table(quantity) in readme, f"run python tools/conventions_table.py {quantity}"

@@ -15,7 +15,8 @@ from archsweep import _kinds
 from archsweep._poly import Poly
 
 SHORT = {"n_features": "f", "n_units": "u", "groups": "g", "num_layers": "L", "proj_size": "p", "num_heads": "h",
-         "key_dim": "k", "depth_multiplier": "m", "length": "T", "positions": "P", "kv_length": "S", "output_positions": "O"}  # fmt: skip
+         "key_dim": "k", "depth_multiplier": "m", "length": "T", "positions": "P", "kv_length": "S", "output_positions": "O",
+         "dim_feedforward": "ff"}  # fmt: skip
 
 
 def formula(kind: _kinds.Kind, convention: str, quantity: str = "params") -> str:
@@ -25,13 +26,17 @@ def formula(kind: _kinds.Kind, convention: str, quantity: str = "params") -> str
             values[arg.name] = tuple(Poly.var(f"k{i}") for i in range(kind.rank))
         elif arg.compute and quantity != "params" and arg.name != "kv_length":
             values[arg.name] = Poly.var(SHORT[arg.name])
-        elif arg.type == _kinds.SIZE and arg.applies(convention) and (arg.default is _kinds.REQUIRED or arg.default == 1):
+        elif arg.type == _kinds.SIZE and arg.applies(convention) and (arg.default is _kinds.REQUIRED or (
+                isinstance(arg.default, int) and arg.default >= 1)):
             values[arg.name] = Poly.var(SHORT.get(arg.name, arg.name))  # sizes as symbols; groups, num_layers too
         else:
             values[arg.name] = None if arg.default is _kinds.REQUIRED else arg.default
     q = kind.formula(convention, **values, **{name: False for name, _ in kind.cases})
     if quantity != "params":
-        return f"`{str(Poly.lift(getattr(q, quantity))).replace('L-1', '(L-1)').replace('T-1', '(T-1)')}`"
+        value = getattr(q, quantity)
+        if isinstance(value, _kinds.Needs):
+            return "not defined"
+        return f"`{str(Poly.lift(value)).replace('L-1', '(L-1)').replace('T-1', '(T-1)')}`"
     text = str(Poly.lift(q.params)).replace("L-1", "(L-1)")
     extra = []
     if q.non_trainable:

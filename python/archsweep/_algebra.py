@@ -200,6 +200,8 @@ def quantity_of(kind: Kind, q: _kinds.Quantities, name: str) -> Any:
         read = (q.macs, q.grad_macs, q.input_grad_macs) + ((q.elementwise,) if name == "all_flops" else ())
         needs = next((v for v in read if isinstance(v, _kinds.Needs)), None)
         if needs is not None:
+            if not needs.name:  # a quantity the kind does not define
+                raise InvalidArgumentError(f"{name} of {kind.name} cannot be counted: {needs.doc}")
             raise InvalidArgumentError(f"{name} of {kind.name} needs {needs.name}: {needs.doc}")
         if name == "macs":
             return q.macs

@@ -19,6 +19,7 @@ against the real frameworks' counts (``tests/data/*_catalogue.jsonl``).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -464,6 +465,58 @@ _MHA_ARGS = (
 )
 
 
+# -- transformer blocks --------------------------------------------------------------------------------------------
+
+# Element-wise FLOPs of a block also depend on its activation and dropout, which the registry does not take.
+NOT_DEFINED = Needs("", "the element-wise FLOPs of a transformer block are not defined (its activation and dropout "
+                        "are not arguments)")  # fmt: skip
+
+
+def _transformer(convention, n_features, num_heads, dim_feedforward, bias, norm_first, length, kv_length=None,
+                 cross=False):  # fmt: skip
+    # PyTorch's nn.TransformerEncoderLayer / DecoderLayer: self-attention (and, in a decoder, attention
+    # over the memory, kv_length long), linear1 (d -> ff), linear2 (ff -> d), a LayerNorm (with bias
+    # when bias is set) after or before each; every piece as its own kind counts it.
+    d = n_features
+    self_attention = _mha(TORCH, d, num_heads, None, None, None, None, None, bias, False, length, None)
+    attentions = (self_attention, _mha(TORCH, d, num_heads, None, None, None, None, None, bias, False, length,
+                                       kv_length)) if cross else (self_attention,)  # fmt: skip
+    feed_forward = (_dense(TORCH, d, dim_feedforward, bias, length), _dense(TORCH, dim_feedforward, d, bias, length))
+    norm = _layernorm(TORCH, d, True, True, False, True, bias, length)
+    parts = (*attentions, *feed_forward, *(norm,) * (2 + cross))
+    tensors = Tensors(tuple(pair for q in parts for pair in q.tensors.trainable))  # type: ignore[union-attr]
+    if length is None:
+        return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
+    # Backward: every piece's own, and the input gradients of the linears (and of the decoder's
+    # query projection over x) inside the block. The block's input gradient is the memory's, through
+    # the key and value projections, for a decoder, and the self-attention projections' -- unless
+    # norm_first puts a LayerNorm with weights before them, whose output takes its gradient anyway.
+    s = length if kv_length is None else kv_length
+    macs = sum(q.macs for q in parts)  # type: ignore[misc]
+    grad = sum(q.grad_macs for q in parts) + sum(q.input_grad_macs for q in feed_forward)  # type: ignore[misc]
+    memory = 2 * s * d * d if cross else 0
+    if cross:
+        grad = grad + length * d * d
+    if norm_first:
+        grad, input_grad = grad + self_attention.input_grad_macs, memory
+    else:
+        input_grad = self_attention.input_grad_macs + memory
+    return Quantities.of(tensors, macs, grad, input_grad, NOT_DEFINED)
+
+
+def _transformer_kind(name: str, names: tuple[str, ...], cross: bool) -> Kind:
+    memory = (Arg("kv_length", SIZE, None, nullable=True, doc="memory length; None means length", compute=True),)
+    formula = functools.partial(_transformer, cross=cross)
+    return Kind(name, names, (TORCH,),
+                (Arg("n_features", SIZE, doc="d_model"), Arg("num_heads", SIZE, doc="nhead: must divide n_features"),
+                 Arg("dim_feedforward", SIZE, 2048), _BIAS,
+                 Arg("norm_first", FLAG, False, doc="LayerNorms before attention and feed-forward: which input "
+                                                    "gradients a first layer computes"),
+                 Arg("length", SIZE, None, nullable=True, doc="tokens per sample (the target's, in a decoder)",
+                     compute=True), *(memory if cross else ())),
+                formula, (Rule("divides", "num_heads", "n_features"),))  # fmt: skip
+
+
 # -- the registry --------------------------------------------------------------------------------------------------
 
 
@@ -522,6 +575,8 @@ KINDS: tuple[Kind, ...] = (
          _rmsnorm),
     Kind("mha", ("MultiHeadAttention", "MultiheadAttention", "attention"), (KERAS, TORCH), _MHA_ARGS, _mha,
          (Rule("divides", "num_heads", "n_features", ONLY_TORCH),)),
+    _transformer_kind("transformer_encoder", ("TransformerEncoderLayer",), cross=False),
+    _transformer_kind("transformer_decoder", ("TransformerDecoderLayer",), cross=True),
 )  # fmt: skip
 
 BY_NAME: Mapping[str, Kind] = {k.name: k for k in KINDS}

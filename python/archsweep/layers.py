@@ -41,6 +41,7 @@ __all__ = [
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GroupNormalization", "LSTM", "Layer",
     "LayerNormalization", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
     "MultiHeadAttention", "RMSNormalization", "ReLU", "SeparableConv1D", "SeparableConv2D", "SimpleRNN",
+    "TransformerEncoderLayer",
 ]  # fmt: skip
 
 
@@ -694,6 +695,47 @@ class MultiHeadAttention(Layer):
         count = _count("mha", n_features=width, num_heads=heads, key_dim=key_dim, value_dim=value_dim,
                        output_shape=math.prod(out), bias=a["bias"], length=_product(shape[:-1]))  # fmt: skip
         return (*shape[:-1], *out), count
+
+
+class TransformerEncoderLayer(Layer):
+    """PyTorch's ``nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1,
+    activation="relu", layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True)`` on a
+    sequence ``(length, d_model)`` (batch apart, whichever ``batch_first`` says): self-attention and
+    a two-layer feed-forward block, each with a LayerNorm, the output the input's shape. Only under
+    ``convention="torch"``. ``dropout``, ``activation``, ``layer_norm_eps`` and ``batch_first`` change
+    no count (they are checked and kept for the record); ``norm_first`` changes which input gradients
+    a model's first layer computes."""
+
+    keras_type = "TransformerEncoderLayer"
+
+    def __init__(self, d_model: Any, nhead: Any, dim_feedforward: Any = 2048, dropout: Any = 0.1,
+                 activation: Any = "relu", layer_norm_eps: Any = 1e-5, batch_first: Any = False,
+                 norm_first: Any = False, bias: Any = True) -> None:  # fmt: skip
+        self._args = {"d_model": d_model, "nhead": nhead, "dim_feedforward": dim_feedforward, "dropout": dropout,
+                      "activation": activation, "layer_norm_eps": layer_norm_eps, "batch_first": batch_first,
+                      "norm_first": norm_first, "bias": bias}  # fmt: skip
+
+    def _check(self) -> dict[str, Any]:
+        a = self._args
+        if a["activation"] not in ("relu", "gelu"):
+            raise InvalidArgumentError(f"activation must be 'relu' or 'gelu' (PyTorch's names), got {a['activation']!r}")
+        for name, top in (("dropout", 1), ("layer_norm_eps", math.inf)):
+            if isinstance(a[name], bool) or not isinstance(a[name], (int, float)) or not 0 <= a[name] <= top:
+                raise InvalidArgumentError(f"{name} must be a number from 0 to {top}, got {a[name]!r}")
+        return {**a, "d_model": _size("d_model", a["d_model"]), "nhead": _size("nhead", a["nhead"]),
+                "dim_feedforward": _size("dim_feedforward", a["dim_feedforward"]),
+                **{n: _flag(n, a[n]) for n in ("batch_first", "norm_first", "bias")}}  # fmt: skip
+
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        a = self._args
+        if convention != "torch":
+            raise Incompatible(f"TransformerEncoderLayer is PyTorch's: use convention='torch' (got {convention!r})")
+        if len(shape) != 2 or shape[-1] != a["d_model"]:
+            raise Incompatible(f"TransformerEncoderLayer(d_model={a['d_model']}) takes a sequence (length, "
+                               f"{a['d_model']}), got input shape {_show(shape)}")  # fmt: skip
+        return shape, _count("transformer_encoder", n_features=a["d_model"], num_heads=a["nhead"],
+                             dim_feedforward=a["dim_feedforward"], bias=a["bias"], norm_first=a["norm_first"],
+                             length=shape[0])  # fmt: skip
 
 
 # -- pooling -----------------------------------------------------------------------------------------------------
