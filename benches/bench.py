@@ -970,7 +970,7 @@ def versions() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grids, a smoke run; README left alone")
-    parser.add_argument("--only", choices=["startup", "compute", "search"],
+    parser.add_argument("--only", choices=["startup", "compute", "search", "lm"],
                         help="run only this section; prints it, writes nothing")  # fmt: skip
     parser.add_argument("--framework-python", action="append", metavar="PYTHON",
                         help="an interpreter with Keras and/or PyTorch for sections 8 and 11 (repeatable; default: this one)")  # fmt: skip
@@ -981,7 +981,8 @@ def main() -> int:
         sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
         {"startup": lambda: section_startup(report),
          "compute": lambda: section_compute(report, sizes, pythons),
-         "search": lambda: section_search(report)}[args.only]()  # fmt: skip
+         "search": lambda: section_search(report),
+         "lm": lambda: section_lm(report, pythons)}[args.only]()  # fmt: skip
         print("\n".join(report.lines))
         return 0
     sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
@@ -998,11 +999,97 @@ def main() -> int:
     section_search(report)
     section_startup(report)
     section_compute(report, sizes, pythons)
+    section_lm(report, pythons)
     body = "\n".join(report.lines)
     print(body)
     if not args.quick:
         write_readme(body, time.time() - started)
     return 0
+
+
+LM_FRAMEWORK_TIMING = """
+import json, statistics, sys, time
+try:
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+except ImportError:
+    print(json.dumps({})); sys.exit(0)
+times = []
+for d, n in [(512, 4), (1024, 8), (2048, 16), (4096, 32)] * 2:
+    config = LlamaConfig(vocab_size=32000, hidden_size=d, num_hidden_layers=n, num_attention_heads=d // 128,
+                         intermediate_size=256 * ((8 * d // 3 + 255) // 256))
+    t = time.perf_counter()
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    model.num_parameters(); model.num_parameters(exclude_embeddings=True)
+    times.append(time.perf_counter() - t)
+import transformers
+print(json.dumps({"seconds": statistics.median(times[4:]), "version": transformers.__version__}))
+"""
+
+
+def _llama_closed_form(d: int, n: int, h: int, kv: int, hd: int, ff: int, v: int = 32000, t: int = 2048):
+    """Llama's params, non-embedding params and forward FLOPs of t tokens, typed out: the loop baseline."""
+    layer = d * h * hd + 2 * d * kv * hd + h * hd * d + 3 * d * ff + 2 * d
+    params = 2 * v * d + n * layer + d
+    flops = 2 * (n * (t * (d * (h + 2 * kv) * hd + h * hd * d + 3 * d * ff) + 2 * h * t * t * hd) + t * d * v)
+    return params, params - v * d, flops
+
+
+def section_lm(report: Report, pythons: list[str]) -> None:
+    report.section(
+        "12. Language-model families",
+        "The README's worked example (`examples/scaling_laws.py`): every Llama-style configuration of d_model "
+        "512..8192 step 128, n_layers 4..64, head_dim 64/128, GQA 1/2/4/8 (29,768 of them), with params, "
+        "non-embedding params and forward FLOPs at a 2,048 context; median of 5 runs. Against the same three "
+        "numbers from a Python loop over the closed form typed out by hand, archsweep's pure-Python core, and "
+        "`transformers` building each model from its config on the meta device (where installed; per model, "
+        "median over Llama configs of 512 to 4096 wide).",
+    )
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("scaling_laws", HERE.parent / "examples" / "scaling_laws.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    n = 29_768
+    t_asw = timed(example.table, 5)
+    grid = example.table()  # the rows the loop recomputes, to check it agrees
+
+    def loop() -> list:
+        out = []
+        for d in range(512, 8193, 128):
+            for hd in (64, 128):
+                for r in (1, 2, 4, 8):
+                    h = d // hd
+                    if d % hd or h % r:
+                        continue
+                    ff = 256 * ((8 * d // 3 + 255) // 256)
+                    out.extend(_llama_closed_form(d, layers, h, h // r, hd, ff) for layers in range(4, 65))
+        return out
+
+    looped = loop()
+    assert len(looped) == n and sorted(p for p, _, _ in looped if p < 7 * 10**9) == sorted(grid["params"].to_list())
+    t_loop = timed(loop, 5)
+    lm = asw.from_hf_config({"model_type": "llama", "vocab_size": 32000}).args
+    d = np.arange(512, 8193, 128).reshape(-1, 1)
+    arch = dict(lm, d_model=d, n_layers=np.arange(4, 65).reshape(1, -1), n_heads=d // 128, n_kv_heads=d // 128,
+                head_dim=128, d_ff=example.llama_d_ff(d))  # fmt: skip
+    points = 61 * 61
+    t_py = timed(lambda: [asw.count("lm", **arch, quantity=q, backend="python", **extra)
+                          for q, extra in (("params", {}), ("non_embedding_params", {}), ("flops", {"length": 2048}))], 5)  # fmt: skip
+    per = lambda seconds, count: f"{seconds / count * 1e6:.3f}"  # noqa: E731
+    rows = [["archsweep (Rust core): 3 broadcast counts", f"{t_asw:.4f} s", per(t_asw, n), "1"],
+            ["Python loop over the closed form, typed out", f"{t_loop:.4f} s", per(t_loop, n), f"{t_loop / t_asw:.1f}"],
+            [f"archsweep, backend='python' ({points:,} configurations, head_dim 128, no GQA)", f"{t_py:.4f} s",
+             per(t_py, points), f"{t_py / points / (t_asw / n):.1f}"]]  # fmt: skip
+    for python in pythons:
+        out = subprocess.run([python, "-c", LM_FRAMEWORK_TIMING], capture_output=True, text=True, check=False)
+        found = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout.strip() else {}
+        if found:
+            s_model = found["seconds"]
+            rows.append([f"transformers {found['version']}: from_config on meta + num_parameters() both ways, per model",
+                         f"{s_model * n:.1f} s (extrapolated)", per(s_model, 1), f"{s_model / (t_asw / n):,.0f}"])  # fmt: skip
+    report.table(["how", "the 29,768 configurations", "µs per configuration", "÷ archsweep"], rows)
 
 
 def write_readme(body: str, seconds: float) -> None:

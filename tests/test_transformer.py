@@ -100,7 +100,9 @@ def test_blocks_refuse_what_they_cannot_count():
         asw.count_flops("transformer_decoder", n_features=8, num_heads=2, length=3, convention="torch",
                         elementwise=True)  # fmt: skip
     with pytest.raises(asw.InvalidArgumentError, match="no 'keras' convention"):
-        asw.count_params("transformer_encoder", n_features=8, num_heads=2)
+        asw.count_params("transformer_encoder", n_features=8, num_heads=2, convention="keras")
+    assert asw.count_params("transformer_encoder", n_features=8, num_heads=2) == asw.count_params(
+        "transformer_encoder", n_features=8, num_heads=2, convention="torch")  # its own convention by default
     with pytest.raises(asw.InvalidArgumentError, match="use convention='torch'"):
         asw.Model((4, 8), [L.TransformerEncoderLayer(8, 2)])
     with pytest.raises(asw.InvalidArgumentError, match=r"takes a sequence \(length, 8\)"):

@@ -16,7 +16,8 @@ from archsweep._poly import Poly
 
 SHORT = {"n_features": "f", "n_units": "u", "groups": "g", "num_layers": "L", "proj_size": "p", "num_heads": "h",
          "key_dim": "k", "depth_multiplier": "m", "length": "T", "positions": "P", "kv_length": "S", "output_positions": "O",
-         "dim_feedforward": "ff"}  # fmt: skip
+         "dim_feedforward": "ff", "vocab_size": "V", "d_model": "D", "n_layers": "N", "n_heads": "nh",
+         "n_kv_heads": "kv", "head_dim": "hd", "d_ff": "ff", "norms_per_layer": "nl"}  # fmt: skip
 
 
 def formula(kind: _kinds.Kind, convention: str, quantity: str = "params") -> str:

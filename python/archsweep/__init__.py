@@ -37,10 +37,14 @@ _LAZY = {
     "layers": "layers",  # a submodule; `import inspect` there costs a few ms
     "memory": "_memory",
     "Memory": "_memory",
+    "from_hf_config": "_hf",
+    "LanguageModel": "_hf",
+    "MODEL_TYPES": "_hf",
 }
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers
     from . import layers
+    from ._hf import MODEL_TYPES, LanguageModel, from_hf_config
     from ._memory import Memory, memory
     from ._model import Model, count_models, search_models
     from ._plot import plot
@@ -54,6 +58,8 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers
 __all__ = [
     "CONVENTIONS",
     "LAYERS",
+    "LanguageModel",
+    "MODEL_TYPES",
     "Memory",
     "Model",
     "ArchsweepError",
@@ -68,6 +74,7 @@ __all__ = [
     "count_flops",
     "count_models",
     "count_params",
+    "from_hf_config",
     "layers",
     "memory",
     "plot",

@@ -36,7 +36,8 @@ from ._errors import InvalidArgumentError
 from ._names import CONVENTIONS, _choose
 from ._poly import Poly
 
-QUANTITIES = ("params", "trainable", "non_trainable", "buffers", "flops", "macs", "training_flops", "all_flops")
+QUANTITIES = ("params", "trainable", "non_trainable", "buffers", "non_embedding_params", "flops", "macs",
+              "training_flops", "all_flops")
 #: Compute quantities (per sample): FlopCounterMode's forward FLOPs, their multiply-accumulates,
 #: forward + backward FLOPs with the gradient of the layer's input (as for any layer after a model's first),
 #: and the forward FLOPs with the element-wise ones FlopCounterMode leaves out (bias adds, gates, norms, softmax).
@@ -208,6 +209,8 @@ def quantity_of(kind: Kind, q: _kinds.Quantities, name: str) -> Any:
         if name == "all_flops":
             return 2 * q.macs + q.elementwise
         return 2 * q.macs if name == "flops" else 2 * (q.macs + q.grad_macs + q.input_grad_macs)
+    if name == "non_embedding_params":  # as transformers' num_parameters(exclude_embeddings=True)
+        return q.params - q.embedding
     return q.params if name == "params" else getattr(q, name)
 
 
@@ -263,6 +266,9 @@ def scalar_function(kind: Kind, convention: str, quantity: str):
     # n_features and n_units come by position, the rest by keyword.
     positional = [p for p in params if p.split("=")[0] in ("n_features", "n_units")]
     params = [p for p in params if p not in positional]
+    if "n_features" not in names:  # a language model's sizes have names of their own
+        positional.insert(0, "n_features=None")
+        body.append("if n_features is not None: return None")
     if "n_units" not in names:
         positional.append("n_units=None")
         body.append("if n_units is not None: return None")

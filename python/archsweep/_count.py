@@ -56,13 +56,16 @@ def scalar_function(layer: Any, convention: Any, quantity: Any, backend: Any) ->
         pass
     except TypeError:  # a name that cannot be hashed: no string
         return None
-    if not all(type(v) is str for v in (layer, convention, quantity)) or backend not in MODULES:
+    if not all(type(v) is str for v in (layer, quantity)) or not (convention is None or type(convention) is str) \
+            or backend not in MODULES:  # fmt: skip
         return None
     from . import _algebra, _kinds  # the registry: not read by import archsweep
 
     kind = _kinds.find(layer)
-    name = convention.strip().lower()
-    if kind is None or name not in kind.conventions or quantity not in _algebra.QUANTITIES:
+    if kind is None:
+        return None
+    name = kind.conventions[0] if convention is None else convention.strip().lower()
+    if name not in kind.conventions or quantity not in _algebra.QUANTITIES:
         return None
     fn = _algebra.scalar_function(kind, name, quantity)
     if len(_SCALAR) < 4096:  # spellings are few; a loop over made-up names must not grow it forever
@@ -78,7 +81,7 @@ def count_params(
     kernel: Any = None,
     bias: Any = True,
     bidirectional: Any = False,
-    convention: str = "keras",
+    convention: str | None = None,
     reset_after: Any = None,
     groups: Any = 1,
     backend: str = "auto",
@@ -182,7 +185,7 @@ def count(
     n_units: Any = None,
     *,
     quantity: str = "params",
-    convention: str = "keras",
+    convention: str | None = None,
     backend: str = "auto",
     out: np.ndarray | None = None,
     **arguments: Any,
@@ -213,7 +216,7 @@ def count(
 
     module = core(backend)
     kind = kind_of(layer)
-    convention = convention_name(convention)
+    convention = kind.conventions[0] if convention is None else convention_name(convention)
     if convention not in kind.conventions:
         raise InvalidArgumentError(
             f"{kind.name} has no {convention!r} convention; it has {', '.join(kind.conventions)}"

@@ -93,7 +93,10 @@ class Quantities(NamedTuple):
     layer has none). ``elementwise``: the forward FLOPs FlopCounterMode leaves
     out (bias adds, gates, norms, softmax), one per element of each pointwise
     op and per input element of each reduction, as PyTorch decomposes the
-    layer (``tools/make_elementwise_fixture.py``); ``all_flops`` adds it to ``flops``."""
+    layer (``tools/make_elementwise_fixture.py``); ``all_flops`` adds it to ``flops``. ``embedding``: the weights of
+    embedding tables (what ``transformers``' ``num_parameters(exclude_embeddings=True)``
+    leaves out); ``kv_cache``: the elements of keys and values an attention
+    layer caches per token."""
 
     trainable: int
     non_trainable: int = 0
@@ -102,13 +105,16 @@ class Quantities(NamedTuple):
     grad_macs: int | Needs = 0
     input_grad_macs: int | Needs = 0
     elementwise: int | Needs = 0
+    embedding: int = 0
+    kv_cache: int = 0
     tensors: Tensors | None = None
 
     @classmethod
     def of(cls, tensors: Tensors, macs: Any = 0, grad_macs: Any = 0, input_grad_macs: Any = 0,
-           elementwise: Any = 0) -> Quantities:  # fmt: skip
+           elementwise: Any = 0, *, embedding: Any = 0, kv_cache: Any = 0) -> Quantities:  # fmt: skip
         return cls(_total(tensors.trainable), _total(tensors.non_trainable), _total(tensors.buffers)
-                   + tensors.counters, macs, grad_macs, input_grad_macs, elementwise, tensors)  # fmt: skip
+                   + tensors.counters, macs, grad_macs, input_grad_macs, elementwise, embedding, kv_cache,
+                   tensors)  # fmt: skip
 
     @property
     def params(self) -> int:
@@ -262,7 +268,7 @@ def _separable(convention, n_features, n_units, kernel, depth_multiplier, bias, 
 
 
 def _embedding(convention, n_features, n_units):
-    return Quantities.of(Tensors(((n_features * n_units, 1),)))  # a lookup: no FLOPs
+    return Quantities.of(Tensors(((n_features * n_units, 1),)), embedding=n_features * n_units)  # a lookup: no FLOPs
 
 
 # -- recurrent -----------------------------------------------------------------------------------------------------
@@ -428,8 +434,9 @@ def _mha(convention, n_features, num_heads, key_dim, value_dim, output_shape, kd
         h, kd, extra = num_heads, key_dim, 0
         tensors = Tensors(((n_features * h * kd, 1), (h * kd, bias), (kdim * h * kd, 1), (h * kd, bias),
                            (vdim * h * vd, 1), (h * vd, bias), (h * vd * out, 1), (out, bias)))  # fmt: skip
+    kv_cache = h * (kd + vd)  # a token's projected key and value
     if length is None:
-        return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
+        return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH, kv_cache=kv_cache)
     # Query length L, key/value length S (kv_length; None: self-attention, S = L). Forward: the
     # three projections, the scores q·kᵀ and their product with v, the output projection.
     # Backward: each weight's gradient, both operands of the two attention products, the output
@@ -447,7 +454,8 @@ def _mha(convention, n_features, num_heads, key_dim, value_dim, output_shape, kd
     else:
         # The bias adds, the scores scaled, the softmax with its max against -inf once per query and head.
         elementwise = (h * (length * kd + s * kd + s * vd) + length * out) * bias + 6 * scores + num_heads * length
-    return Quantities.of(tensors, macs, projections + 2 * attention + 2 * output, projections, elementwise)
+    return Quantities.of(tensors, macs, projections + 2 * attention + 2 * output, projections, elementwise,
+                         kv_cache=kv_cache)  # fmt: skip
 
 
 _MHA_ARGS = (
@@ -485,8 +493,9 @@ def _transformer(convention, n_features, num_heads, dim_feedforward, bias, norm_
     norm = _layernorm(TORCH, d, True, True, False, True, bias, length)
     parts = (*attentions, *feed_forward, *(norm,) * (2 + cross))
     tensors = Tensors(tuple(pair for q in parts for pair in q.tensors.trainable))  # type: ignore[union-attr]
+    kv_cache = self_attention.kv_cache  # a decoder's memory is attended whole, not cached per token
     if length is None:
-        return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH)
+        return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH, kv_cache=kv_cache)
     # Backward: every piece's own, and the input gradients of the linears (and of the decoder's
     # query projection over x) inside the block. The block's input gradient is the memory's, through
     # the key and value projections, for a decoder, and the self-attention projections' -- unless
@@ -501,7 +510,7 @@ def _transformer(convention, n_features, num_heads, dim_feedforward, bias, norm_
         grad, input_grad = grad + self_attention.input_grad_macs, memory
     else:
         input_grad = self_attention.input_grad_macs + memory
-    return Quantities.of(tensors, macs, grad, input_grad, NOT_DEFINED)
+    return Quantities.of(tensors, macs, grad, input_grad, NOT_DEFINED, kv_cache=kv_cache)
 
 
 def _transformer_kind(name: str, names: tuple[str, ...], cross: bool) -> Kind:
@@ -515,6 +524,80 @@ def _transformer_kind(name: str, names: tuple[str, ...], cross: bool) -> Kind:
                  Arg("length", SIZE, None, nullable=True, doc="tokens per sample (the target's, in a decoder)",
                      compute=True), *(memory if cross else ())),
                 formula, (Rule("divides", "num_heads", "n_features"),))  # fmt: skip
+
+
+# -- language models -----------------------------------------------------------------------------------------------
+
+
+def _lm(convention, vocab_size, d_model, n_layers, n_heads, n_kv_heads, head_dim, d_ff, max_positions, embed_dim,
+        gated, rms_norm, norm_bias, norm_affine, norms_per_layer, final_norm, qkv_bias, o_bias, mlp_bias, tied,
+        qk_norm, qk_norm_per_head, fused_qkv, fused_gate_up, length):  # fmt: skip
+    # A decoder-only language model as transformers builds it (tools/make_lm_fixture.py): token
+    # embeddings (V × E, E = embed_dim or d_model; OPT projects E to d_model and back), learned
+    # positions when max_positions is given, n_layers of attention (q: h·d, k and v: kv·d wide,
+    # o back to d_model) and an MLP (gated: gate, up, down; else two linears), norms_per_layer norms
+    # (RMSNorm: a weight; LayerNorm: weight and bias; none without norm_affine), q/k norms, a final
+    # norm, and the lm_head unless tied. Every tensor with its copies, as memory counts them.
+    V, H, N, h, kv, I = vocab_size, d_model, n_layers, n_heads, n_kv_heads, d_ff  # noqa: E741
+    d = head_dim
+    E = d_model if embed_dim is None else embed_dim
+    norm = ((H, 1 * norm_affine), (H, norm_affine * (not rms_norm) * norm_bias))  # one norm's tensors
+    if fused_qkv:
+        attention = (((h + 2 * kv) * d * H, N), ((h + 2 * kv) * d, N * qkv_bias))
+    else:
+        attention = ((h * d * H, N), (kv * d * H, 2 * N), (h * d, N * qkv_bias), (kv * d, 2 * N * qkv_bias))
+    attention += ((h * d * H, N), (H, N * o_bias))
+    if not gated:
+        mlp = ((I * H, 2 * N), (I, N * mlp_bias), (H, N * mlp_bias))
+    elif fused_gate_up:
+        mlp = ((2 * I * H, N), (2 * I, N * mlp_bias), (I * H, N), (H, N * mlp_bias))
+    else:
+        mlp = ((I * H, 3 * N), (I, 2 * N * mlp_bias), (H, N * mlp_bias))
+    layer = (*attention, *mlp, *((n, norms_per_layer * N * c) for n, c in norm),
+             (d, 2 * N * qk_norm), (d, (h + kv) * N * qk_norm_per_head))  # fmt: skip
+    embeddings = ((V * E, 1), *(((max_positions * H, 1),) if max_positions is not None else ()))
+    projections = ((E * H, 2),) if embed_dim is not None else ()
+    tensors = Tensors((*embeddings, *projections, *layer, *((n, final_norm * c) for n, c in norm),
+                       (V * E, 1 - tied)))  # fmt: skip
+    embedding = sum(n * c for n, c in embeddings)  # nn.Embedding weights: what exclude_embeddings leaves out
+    kv_cache = 2 * N * kv * d  # keys and values a token leaves in the cache
+    if length is None:
+        return Quantities.of(tensors, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH, NEEDS_LENGTH, embedding=embedding,
+                             kv_cache=kv_cache)  # fmt: skip
+    # FlopCounterMode on a forward of T tokens: every projection at every token, the scores and their
+    # product with the values for each of the h heads over the whole T × T (no causal halving; GQA's
+    # keys and values are repeated to h heads), the lm_head at every position. Backward: each matmul's
+    # weight and input gradients (both operands of the attention products); the token ids take none.
+    T = length
+    per_layer = T * (H * (h + 2 * kv) * d + h * d * H + (3 if gated else 2) * H * I) + 2 * h * T * T * d
+    macs = N * per_layer + T * E * V + (2 * T * E * H if embed_dim is not None else 0)
+    return Quantities.of(tensors, macs, 2 * macs, 0, NOT_DEFINED, embedding=embedding, kv_cache=kv_cache)
+
+
+def _lm_kind() -> Kind:
+    size, flag = (lambda name, default=REQUIRED, doc="", **kw: Arg(name, SIZE, default, doc=doc, **kw),
+                  lambda name, default, doc="": Arg(name, FLAG, default, doc=doc))  # fmt: skip
+    args = (
+        size("vocab_size"), size("d_model", doc="hidden size"), size("n_layers"), size("n_heads"),
+        size("n_kv_heads", doc="key/value heads: n_heads (MHA), a divisor (GQA), 1 (MQA)"),
+        size("head_dim", doc="per head (often d_model / n_heads; Gemma: 256)"), size("d_ff", doc="MLP inner size"),
+        size("max_positions", None, "learned position embeddings (GPT-2, OPT + 2); None for rotary or none",
+             nullable=True),
+        size("embed_dim", None, "OPT's word_embed_proj_dim, projected in and out; None means d_model", nullable=True),
+        flag("gated", True, "a gated MLP (SwiGLU, GeGLU): gate, up, down; else two linears"),
+        flag("rms_norm", True, "RMSNorm (a weight) rather than LayerNorm"),
+        flag("norm_bias", True, "LayerNorm with a bias"), flag("norm_affine", True, "norms with weights (OLMo: none)"),
+        size("norms_per_layer", 2, "norms in each layer (Gemma 2: 4; a parallel block: 1)", minimum=0),
+        flag("final_norm", True, "a norm after the last layer"), flag("qkv_bias", False), flag("o_bias", False),
+        flag("mlp_bias", False), flag("tied", False, "the lm_head is the token embedding"),
+        flag("qk_norm", False, "RMSNorm of head_dim on queries and keys (Qwen3)"),
+        flag("qk_norm_per_head", False, "a LayerNorm of head_dim per query and key head (StableLM)"),
+        flag("fused_qkv", False, "one q/k/v tensor (GPT-2, GPT-NeoX, Falcon, Phi-3)"),
+        flag("fused_gate_up", False, "one gate/up tensor (Phi-3)"),
+        size("length", None, "tokens per sequence", nullable=True, compute=True),
+    )  # fmt: skip
+    return Kind("lm", ("language_model", "decoder_lm"), (TORCH,), args, _lm,
+                (Rule("divides", "n_kv_heads", "n_heads"),))
 
 
 # -- the registry --------------------------------------------------------------------------------------------------
@@ -577,6 +660,7 @@ KINDS: tuple[Kind, ...] = (
          (Rule("divides", "num_heads", "n_features", ONLY_TORCH),)),
     _transformer_kind("transformer_encoder", ("TransformerEncoderLayer",), cross=False),
     _transformer_kind("transformer_decoder", ("TransformerDecoderLayer",), cross=True),
+    _lm_kind(),
 )  # fmt: skip
 
 BY_NAME: Mapping[str, Kind] = {k.name: k for k in KINDS}

@@ -64,7 +64,7 @@ class Memory(NamedTuple):
 
 #: Byte quantities of a layer over grids, named with their options: ``weight_bytes[bf16]``,
 #: ``training_bytes[bf16,adamw,mixed]`` (dtype, optimizer, mixed precision; see :func:`quantity`).
-BYTES = ("weight_bytes", "training_bytes")
+BYTES = ("weight_bytes", "training_bytes", "kv_cache_bytes")
 
 
 def parse(name: str) -> tuple[str, str, str | None, bool] | None:
@@ -97,6 +97,9 @@ def parse(name: str) -> tuple[str, str, str | None, bool] | None:
         raise InvalidArgumentError(f"quantity {name!r} needs an optimizer: training_bytes[bf16,adamw] "
                                    f"(one of {', '.join(OPTIMIZERS)})")  # fmt: skip
     mixed = "mixed" in options
+    if mixed and base == "kv_cache_bytes":
+        raise InvalidArgumentError(f"quantity {name!r}: a cache has no mixed precision; give its dtype, e.g. "
+                                   "kv_cache_bytes[bf16]")  # fmt: skip
     dtype, optimizer, mixed = checked(dtypes[0] if dtypes else "fp32", optimizers[0] if optimizers else None, mixed)
     if dtype == "int4" or (optimizer or "").endswith("8bit"):
         raise InvalidArgumentError(f"quantity {name!r}: {dtype if dtype == 'int4' else optimizer} bytes are counted "
@@ -117,6 +120,8 @@ def quantity(name: str, q: Any) -> Any:
     """A byte quantity of a layer's quantities ``q`` (numbers, or a formula's polynomials):
     :func:`of_tensors` of its tensors, as :func:`memory` counts a model's."""
     base, dtype, optimizer, mixed = parse(name)  # type: ignore[misc]  # a checked name
+    if base == "kv_cache_bytes":
+        return _element_bytes(q.kv_cache, dtype)
     t = q.tensors
     m = of_tensors(t.trainable, t.non_trainable, t.buffers, t.counters, dtype=dtype,
                    optimizer=None if base == "weight_bytes" else optimizer, mixed_precision=mixed)  # fmt: skip
@@ -190,20 +195,11 @@ def memory(model: Any, *, dtype: Any = "fp32", optimizer: Any = None, mixed_prec
         raise InvalidArgumentError(f"memory takes a Model, got {type(model).__name__}")
     model._concrete("memory()")
     dtype, optimizer, mixed_precision = checked(dtype, optimizer, mixed_precision)
-    held = [(q.tensors, layer) for layer, _, q in model._trace if q.tensors is not None]
-    return of_tensors([p for t, _ in held for p in t.trainable], [p for t, _ in held for p in t.non_trainable],
-                      [p for t, _ in held for p in t.buffers], sum(int(t.counters) for t, _ in held), dtype=dtype,
+    held = [q.tensors for _, _, q in model._trace if q.tensors is not None]
+    return of_tensors([p for t in held for p in t.trainable], [p for t in held for p in t.non_trainable],
+                      [p for t in held for p in t.buffers], sum(int(t.counters) for t in held), dtype=dtype,
                       optimizer=optimizer, mixed_precision=mixed_precision,
-                      kv_per_token=sum(_kv_width(layer) for _, layer in held))  # fmt: skip
-
-
-def _kv_width(layer: Any) -> int:
-    """Elements an attention layer caches a token: its keys' and values' widths (others: 0)."""
-    if type(layer).__name__ != "MultiHeadAttention":
-        return 0
-    a = layer.args
-    value_dim = a["value_dim"] or a["key_dim"]
-    return a["num_heads"] * (a["key_dim"] + value_dim)
+                      kv_per_token=sum(int(q.kv_cache) for _, _, q in model._trace))  # fmt: skip
 
 
 __all__ = ["Memory", "memory"]

@@ -168,7 +168,7 @@ def plot(
     *,
     budget: Any,
     output: Any,
-    convention: Any = "keras",
+    convention: Any = None,
     quantity: Any = "params",
     title: str | None = None,
     max_bytes: Any = None,

@@ -21,6 +21,7 @@ from ._axis import Chain, Sorted
 from ._bisect import largest
 from ._count import kind_of, sizes_given
 from ._errors import ArgumentTypeError, InvalidArgumentError, SweepTooLargeError
+from ._kinds import SIZE
 from ._names import _choose
 from ._sweep import (
     AXIS_PIECE,
@@ -38,7 +39,17 @@ from ._sweep import (
     trimmed,
 )
 
-MAXIMIZE = ("n_units", "n_features")
+def _maximized(layer: Any, maximize: Any) -> str:
+    """The size argument ``maximize`` names (the closest suggested): one of the sweep's kinds' sizes
+    that is no rule's small side (a larger ``groups`` is not a larger layer)."""
+    kinds = [kind_of(k) for k in _collection(layer)]
+    sizes = list(dict.fromkeys(a.name for k in kinds for a in k.args if a.type == SIZE))
+    name = _choose("maximize", maximize, ("n_units", "n_features", *sizes), {})
+    small = [k.name for k in kinds for r in k.rules if r.small == name]
+    if small:
+        raise InvalidArgumentError(f"maximize={name!r}: it must divide (or stay below) another size in "
+                                   f"{', '.join(dict.fromkeys(small))}, so its largest value is not a largest layer")  # fmt: skip
+    return name
 # Working arrays of the bisection per combination (operands, bounds, probes), on top of its row.
 _WORK_BYTES = 160
 
@@ -86,14 +97,15 @@ def search(
     *,
     budget: Any,
     maximize: str = "n_units",
-    convention: Any = "keras",
+    convention: Any = None,
     quantity: Any = None,
     max_bytes: Any = None,
     backend: str = "auto",
     **arguments: Any,
 ) -> pl.DataFrame:
     """For every combination of the other axes, the largest value of the
-    ``maximize`` axis (``"n_units"`` or ``"n_features"``) whose count (the
+    ``maximize`` axis (a size argument: ``"n_units"``, ``"n_features"``,
+    ``"d_model"``, ``"length"``, ...) whose count (the
     first ``quantity``) is at most ``budget``, or, with ``budget={"params":
     P, "flops": F}``, whose counts are within every limit, as a polars
     DataFrame: ``sweep``'s columns, one row per combination in sweep order,
@@ -110,7 +122,7 @@ def search(
     >>> search("lstm", 128, range(1, 10**9), budget=5_000_000)["n_units"].item()
     1055
     """
-    maximize = _choose("maximize", maximize, MAXIMIZE, {})
+    maximize = _maximized(layer, maximize)
     quantities, budget = budgets_of(budget, quantity)
     if budget is None:
         raise ArgumentTypeError("budget is required: a number (on the first quantity) or {quantity: limit, ...}, "

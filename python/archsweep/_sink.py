@@ -204,7 +204,7 @@ def sweep_to_file(
     n_features: Any = None,
     n_units: Any = None,
     *,
-    convention: Any = "keras",
+    convention: Any = None,
     quantity: Any = None,
     budget: Any = None,
     progress: bool | None = None,

@@ -435,7 +435,9 @@ def blocks_of(layer: Any, convention: Any, given: dict[str, Any]) -> list[Block]
     kinds = [kind_of(x) for x in _collection(layer)]
     if not kinds:
         raise InvalidArgumentError(f"layer is empty; give one or more of {', '.join(_kinds.all_names())}")
-    conventions = [convention_name(c) for c in _collection(convention)]
+    # None: each kind's own (its first: keras for Keras' kinds, torch for PyTorch's alone).
+    conventions = [convention_name(c) for c in _collection(convention)] if convention is not None else \
+        list(dict.fromkeys(k.conventions[0] for k in kinds))  # fmt: skip
     if not conventions:
         raise InvalidArgumentError(f"convention is empty; give one or more of {', '.join(CONVENTIONS)}")
     for c in conventions:
@@ -449,7 +451,7 @@ def blocks_of(layer: Any, convention: Any, given: dict[str, Any]) -> list[Block]
         given["kernel"] = _kernel_axis(given["kernel"])
     per_kind = []
     for kind in kinds:
-        mine = [c for c in conventions if c in kind.conventions]
+        mine = [c for c in conventions if c in kind.conventions] if convention is not None else [kind.conventions[0]]
         if not mine:
             raise InvalidArgumentError(
                 f"{kind.name} has none of the conventions {', '.join(conventions)}; it has {', '.join(kind.conventions)}"
@@ -767,7 +769,7 @@ def sweep(
     n_features: Any = None,
     n_units: Any = None,
     *,
-    convention: Any = "keras",
+    convention: Any = None,
     quantity: Any = None,
     budget: Any = None,
     max_bytes: Any = None,
@@ -815,7 +817,7 @@ def count_fitting(
     n_features: Any = None,
     n_units: Any = None,
     *,
-    convention: Any = "keras",
+    convention: Any = None,
     quantity: Any = None,
     budget: Any = None,
     backend: str = "auto",

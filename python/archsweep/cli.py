@@ -344,8 +344,9 @@ def _kind_arguments(p: argparse.ArgumentParser, many: bool, own: Sequence[str] =
     comma-separated values, ranges and ``both``; count takes one value."""
     from . import _kinds
 
-    p.add_argument("--convention", type=parse_names, default=["keras"] if many else "keras",
-                   help=f"whose rules: {', '.join(CONVENTIONS)} (default keras{'; comma-separated' if many else ''})")  # fmt: skip
+    p.add_argument("--convention", type=parse_names, default=None,
+                   help=f"whose rules: {', '.join(CONVENTIONS)} (default: each layer's own, keras for Keras' layers, "
+                        f"torch for PyTorch's alone{'; comma-separated' if many else ''})")  # fmt: skip
     from ._algebra import QUANTITIES
 
     many_help = "; comma-separated; a plain --budget is on the first, named ones on theirs" if many else ""
@@ -473,6 +474,33 @@ def _summary_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=["auto", "rust", "python"])
 
 
+def _lm_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="a transformers config.json of a decoder-only model (llama, gpt2, qwen2, ...)")
+    p.add_argument("--length", type=parse_number, default=2048, help="tokens per sequence for FLOPs (default 2048)")
+    p.add_argument("--dtype", default="bf16", help="of the weights and the KV cache (default bf16)")
+
+
+def _lm_command(args: argparse.Namespace) -> int:
+    """``archsweep lm``: a config's counts, as transformers has them."""
+    from ._hf import from_hf_config
+
+    from ._memory import DTYPES
+
+    if args.dtype not in DTYPES or args.dtype == "int4":  # int4 packs per tensor: no formula of the sizes
+        raise _UsageError(f"--dtype {args.dtype!r} is not one of {', '.join(d for d in DTYPES if d != 'int4')}")
+    lm = from_hf_config(args.config)
+    rows = [("params", lm.count_params()), ("non-embedding params", lm.count_params(exclude_embeddings=True)),
+            (f"forward FLOPs ({args.length:,} tokens)", lm.count_flops(args.length)),
+            (f"training FLOPs ({args.length:,} tokens)", lm.count_flops(args.length, training=True)),
+            (f"weight bytes ({args.dtype})", lm.count(f"weight_bytes[{args.dtype}]")),
+            (f"KV cache bytes per token ({args.dtype})", lm.count(f"kv_cache_bytes[{args.dtype}]"))]  # fmt: skip
+    print(f"{lm.model_type}: " + ", ".join(f"{k}={v}" for k, v in lm.args.items()))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value:>24,}")
+    return 0
+
+
 def _count_command(args: argparse.Namespace) -> int:
     from . import _kinds
     from ._count import count
@@ -484,7 +512,7 @@ def _count_command(args: argparse.Namespace) -> int:
         given["bidirectional"] = True
     kind = _kinds.find(args.layer)
     if kind is not None:  # an unknown name is refused by the library, with the closest name
-        convention = convention_name(args.convention)
+        convention = kind.conventions[0] if args.convention is None else convention_name(args.convention)
         for arg in kind.args:
             if arg.default is _kinds.REQUIRED and arg.applies(convention) and getattr(args, arg.name, None) is None:
                 raise _UsageError(f"--{arg.name.replace('_', '-')} is required for {kind.name}")
@@ -573,6 +601,11 @@ COMMANDS: dict[str, _Command] = {
     "search": ("the largest layer under a budget", "For every combination of the other options, the largest "
                "--n-units (or --n-features) whose count fits the budget. The searched axis is bisected, never "
                "listed: 1..1G costs what 1..100 does.", _search_arguments, _search_command),
+    "lm": ("a language model's counts from its transformers config.json", "Read a transformers config.json "
+           "(gpt2, llama, mistral, qwen2, qwen3, gemma, gemma2, phi3, gpt_neox, opt, falcon, olmo, starcoder2, "
+           "stablelm) and print its parameters (with and without embeddings, as num_parameters() counts them), "
+           "FLOPs per sequence as FlopCounterMode counts the model, weight bytes and KV-cache bytes per token.",
+           _lm_arguments, _lm_command),
     "plot": ("a heatmap or frontier picture of a budget (needs matplotlib)", "heatmap: params of one configuration "
              "over --n-features x --n-units, with the budget's contour. frontier: the largest --n-units that fits "
              "at each --n-features, one line per layer kind. Writes PNG or SVG by the extension of -o. Needs: pip "
