@@ -119,8 +119,8 @@ def _common(f: _Fields, defaults: dict[str, Any], head_dim: str = "field", kv: s
     H = f.size(hidden, defaults[hidden])
     nh = f.size(heads, defaults[heads])
     d = H // nh
-    if head_dim == "field" or head_dim == "extra":
-        d = f.size("head_dim", defaults.get("head_dim") or d) if (f.config.get("head_dim") or defaults.get("head_dim")) else d
+    if head_dim != "none" and (f.config.get("head_dim") is not None or "head_dim" in defaults):
+        d = f.size("head_dim", defaults.get("head_dim"))
     if d < 1:
         raise f.refuse(f"head size {H} // {nh} is 0")
     return {
@@ -180,8 +180,7 @@ def _phi3(f: _Fields) -> dict[str, Any]:
     return args
 
 
-def _layernorm(f: _Fields, bias: bool = True) -> dict[str, Any]:
-    return {"rms_norm": False, "norm_bias": bias}
+LAYERNORM = {"rms_norm": False, "norm_bias": True}  # LayerNorm with weight and bias
 
 
 def _gpt2(f: _Fields) -> dict[str, Any]:
@@ -191,7 +190,7 @@ def _gpt2(f: _Fields) -> dict[str, Any]:
                    hidden="n_embd", layers="n_layer", heads="n_head", inner="")  # fmt: skip
     f.divisible(args["d_model"], args["n_heads"])
     return {**args, "d_ff": f.size("n_inner", 4 * args["d_model"]), "max_positions": f.size("n_positions", 1024),
-            "gated": False, **_layernorm(f), "qkv_bias": True, "o_bias": True, "mlp_bias": True, "fused_qkv": True,
+            "gated": False, **LAYERNORM, "qkv_bias": True, "o_bias": True, "mlp_bias": True, "fused_qkv": True,
             **_tied(f, True)}  # fmt: skip
 
 
@@ -200,7 +199,7 @@ def _gpt_neox(f: _Fields) -> dict[str, Any]:
                        "num_attention_heads": 64}, "none", kv="")  # fmt: skip
     f.divisible(args["d_model"], args["n_heads"])
     bias = f.flag("attention_bias", True)
-    return {**args, "gated": False, **_layernorm(f), "qkv_bias": bias, "o_bias": bias, "mlp_bias": True,
+    return {**args, "gated": False, **LAYERNORM, "qkv_bias": bias, "o_bias": bias, "mlp_bias": True,
             "fused_qkv": True, **_tied(f, False)}  # fmt: skip
 
 
@@ -212,7 +211,7 @@ def _opt(f: _Fields) -> dict[str, Any]:
     embed = f.size("word_embed_proj_dim", args["d_model"])
     final = f.flag("do_layer_norm_before", True) and not f.flag("_remove_final_layer_norm", False)
     return {**args, "max_positions": f.size("max_position_embeddings", 2048) + 2,  # OPT's positions start at 2
-            "embed_dim": None if embed == args["d_model"] else embed, "gated": False, **_layernorm(f),
+            "embed_dim": None if embed == args["d_model"] else embed, "gated": False, **LAYERNORM,
             "norm_affine": f.flag("layer_norm_elementwise_affine", True), "final_norm": final, "qkv_bias": bias,
             "o_bias": bias, "mlp_bias": bias, **_tied(f, True)}  # fmt: skip
 
@@ -246,7 +245,7 @@ def _falcon(f: _Fields) -> dict[str, Any]:
     else:
         norms = 1
     bias = f.flag("bias", False)
-    return {**args, "n_kv_heads": kv, "d_ff": f.size("ffn_hidden_size", 4 * H), "gated": False, **_layernorm(f),
+    return {**args, "n_kv_heads": kv, "d_ff": f.size("ffn_hidden_size", 4 * H), "gated": False, **LAYERNORM,
             "norms_per_layer": norms, "qkv_bias": bias, "o_bias": bias, "mlp_bias": bias, "fused_qkv": True,
             **_tied(f, True)}  # fmt: skip
 
@@ -255,14 +254,14 @@ def _olmo(f: _Fields) -> dict[str, Any]:
     # OLMo's LayerNorm has no weights at all.
     args = _llama_like({"vocab_size": 50304, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
                         "num_attention_heads": 32}, head_dim="extra")(f)  # fmt: skip
-    return {**args, **_layernorm(f, False), "norm_affine": False}
+    return {**args, "rms_norm": False, "norm_affine": False}
 
 
 def _starcoder2(f: _Fields) -> dict[str, Any]:
     args = _common(f, {"vocab_size": 49152, "hidden_size": 3072, "intermediate_size": 12288, "num_hidden_layers": 30,
                        "num_attention_heads": 24, "num_key_value_heads": 2}, "extra")  # fmt: skip
     bias = f.flag("use_bias", True)
-    return {**args, "gated": False, **_layernorm(f), "qkv_bias": bias, "o_bias": bias, "mlp_bias": bias,
+    return {**args, "gated": False, **LAYERNORM, "qkv_bias": bias, "o_bias": bias, "mlp_bias": bias,
             **_tied(f, True)}  # fmt: skip
 
 
@@ -275,7 +274,7 @@ def _stablelm(f: _Fields) -> dict[str, Any]:
         # transformers' cos/sin are 2·ceil(r/2) wide: q and k grow a column, and so do the scores' FLOPs.
         raise f.refuse(f"partial_rotary_factor gives an odd rotary width {rotary} (head_dim {args['head_dim']}), "
                        "for which transformers widens q and k by a column: not a model the lm kind expresses")  # fmt: skip
-    return {**args, **_layernorm(f), "norms_per_layer": 1 if f.flag("use_parallel_residual", False) else 2,
+    return {**args, **LAYERNORM, "norms_per_layer": 1 if f.flag("use_parallel_residual", False) else 2,
             "qkv_bias": f.flag("use_qkv_bias", False), "qk_norm_per_head": f.flag("qk_layernorm", False),
             **_tied(f, False)}  # fmt: skip
 
