@@ -38,12 +38,14 @@ _LAZY = {
     "memory": "_memory",
     "Memory": "_memory",
     "from_hf_config": "_hf",
+    "Input": "_graph",
     "LanguageModel": "_hf",
     "MODEL_TYPES": "_hf",
 }
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers
     from . import layers
+    from ._graph import Input
     from ._hf import MODEL_TYPES, LanguageModel, from_hf_config
     from ._memory import Memory, memory
     from ._model import Model, count_models, search_models
@@ -57,6 +59,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers
 
 __all__ = [
     "CONVENTIONS",
+    "Input",
     "LAYERS",
     "LanguageModel",
     "MODEL_TYPES",

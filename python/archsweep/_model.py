@@ -18,7 +18,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -357,6 +357,13 @@ class Model:
 
     def __init__(self, input_shape: Any, layers: Any, *, convention: str = "keras", backend: str = "auto",
                  max_bytes: Any = None) -> None:  # fmt: skip
+        from ._graph import Tensor
+
+        if isinstance(input_shape, Tensor) or (isinstance(input_shape, (list, tuple)) and input_shape
+                                               and all(isinstance(t, Tensor) for t in input_shape)):  # fmt: skip
+            self._functional(input_shape, layers, convention, backend)  # Model(inputs, outputs), as Keras'
+            return
+        self._nodes: list[_Node] | None = None
         self.input_shape = _input_shape(input_shape)
         if isinstance(layers, (Layer, Choice, Repeat)) or not hasattr(layers, "__iter__"):
             raise ArgumentTypeError(f"layers must be a list of layers, got {layers!r}")
@@ -381,6 +388,51 @@ class Model:
         else:
             self._compile(meter)
             self._columns()  # refuses a choice name used twice
+
+    def _functional(self, inputs: Any, outputs: Any, convention: str, backend: str) -> None:
+        """A functional model: every layer between ``inputs`` and ``outputs``, in Keras' order (the order
+        they were called in), each inferred from its inbound layers' shapes."""
+        from . import _graph
+
+        ins, outs, created, tensors = _graph.graph(inputs, outputs)
+        names = _functional_names(created)
+        self.convention = convention if convention in CONVENTIONS else convention_name(convention)
+        self.backend = backend if backend in BACKENDS else backend_name(backend)
+        self.input_shape = ins[0].shape if len(ins) == 1 else tuple(t.shape for t in ins)  # type: ignore[assignment]
+        self._built, self._is_concrete = None, True
+        index: dict[int, int] = {}
+        layers: dict[int, str] = {}  # a layer called twice would share its weights: not counted yet
+        self._nodes, self._trace = [], []
+        for t in tensors:
+            layer, name = t.layer, names[id(t)]
+            if layer is None:
+                self._nodes.append(_Node(name, None, t.shape, NOTHING, ()))  # type: ignore[arg-type]
+            else:
+                if id(layer) in layers:
+                    raise InvalidArgumentError(f"layer {layers[id(layer)]} ({layer.keras_type}) is called twice: "
+                                               "shared layers are not counted yet")  # fmt: skip
+                layers[id(layer)] = name
+                if not _plain(layer):
+                    raise InvalidArgumentError(f"{_where(name, layer)}: choices in a functional model are not "
+                                               "searched yet; write one model")  # fmt: skip
+                checked = _normalized(layer, name)
+                inbound = tuple(index[id(i)] for i in t.inbound)
+                try:
+                    if isinstance(checked, Incompatible):
+                        raise checked
+                    shapes = [self._nodes[i].shape for i in inbound]
+                    out, count = _graph.infer(checked, shapes, [self._nodes[i].name for i in inbound], self.convention)
+                except Incompatible as exc:
+                    raise InvalidArgumentError(f"{_where(name, layer)}: {exc}") from None
+                quantities = _quantities(count, self.convention) if type(count) is Count else NOTHING
+                if quantities.params > INT64_MAX:
+                    raise ParamOverflowError(f"{_where(name, layer)}: the parameter count does not fit in int64")
+                self._nodes.append(_Node(name, checked, out, quantities, inbound))  # type: ignore[arg-type]
+                self._trace.append((checked, out, quantities))  # type: ignore[arg-type]
+            index[id(t)] = len(self._nodes) - 1
+        self._outputs = [index[id(t)] for t in outs]
+        self.layers = [layer for layer, _, _ in self._trace]
+        self._path = [q.params for _, _, q in self._trace]
 
     @property
     def _positions(self) -> list[_Position]:
@@ -590,6 +642,12 @@ class Model:
 
     def _known(self, length: Any, what: str) -> Model:
         """This model with its unknown input length made ``length``."""
+        if self._nodes is not None:  # functional
+            unknown = [n.shape for n in self._nodes if n.layer is None and None in n.shape]
+            if unknown or length is not None:
+                raise InvalidArgumentError(f"{what}: a functional model's inputs give their lengths (asw.Input); "
+                                           f"length= is for a Sequential one (got input shapes {unknown})")  # fmt: skip
+            return self
         if None not in self.input_shape:
             if length is not None:
                 raise InvalidArgumentError(f"{what}: length= stands for an unknown input length; this model's "
@@ -604,12 +662,17 @@ class Model:
 
     def _flops(self, training: bool) -> list[int]:
         """Each layer's FLOPs (every size known). In training the layer's input has a gradient once a layer
-        before it has trainable weights (the model's input has none)."""
-        flops, grad = [], False
-        for _, _, q in self._trace:
-            macs = q.macs + (q.grad_macs + (q.input_grad_macs if grad else 0) if training else 0)
-            flops.append(2 * macs)  # type: ignore[operator]  # every size is known here
-            grad = grad or q.trainable > 0
+        before it (on some path from the inputs, in a functional model) has trainable weights (the model's
+        input has none)."""
+        nodes = self._nodes or [_Node("", layer, shape, q, (i - 1,) if i else ()) for i, (layer, shape, q)
+                                in enumerate(self._trace)]  # fmt: skip
+        flops, grads = [], []  # grads[i]: whether node i's output has a gradient
+        for node in nodes:
+            q, grad = node.quantities, any(grads[i] for i in node.inbound)
+            if node.layer is not None:
+                macs = q.macs + (q.grad_macs + (q.input_grad_macs if grad else 0) if training else 0)
+                flops.append(2 * macs)  # type: ignore[operator]  # every size is known here
+            grads.append(grad or q.trainable > 0)
         return flops
 
     def _elementwise(self) -> list[int]:
@@ -617,9 +680,13 @@ class Model:
         return [q.elementwise for _, _, q in self._trace]  # type: ignore[misc]  # every size is known here
 
     @property
-    def output_shape(self) -> tuple[int | None, ...]:
-        """The output shape with the batch axis, as Keras shows it: ``(None, 10)``."""
+    def output_shape(self) -> Any:
+        """The output shape with the batch axis, as Keras shows it: ``(None, 10)`` (a list of them for a
+        functional model of several outputs)."""
         self._concrete("output_shape")
+        if self._nodes is not None:
+            shapes = [(None, *self._nodes[i].shape) for i in self._outputs]
+            return shapes[0] if len(shapes) == 1 else shapes
         return (None, *(self._trace[-1][1] if self._trace else self.input_shape))
 
     def summary(self) -> pl.DataFrame:
@@ -629,6 +696,8 @@ class Model:
         also ``buffers``; then its forward ``flops`` per sample (null where
         the input shape has an unknown length: see :meth:`count_flops`)."""
         self._concrete("summary()")
+        if self._nodes is not None:
+            return self._functional_summary()
         seen: dict[str, int] = {}
 
         def name(layer: Layer) -> str:
@@ -653,6 +722,22 @@ class Model:
                 "flops": pl.Series(flops, dtype=pl.Int64),
             }
         )
+
+    def _functional_summary(self) -> pl.DataFrame:
+        """A functional model's summary as Keras prints it: every layer, inputs included, in its order,
+        with the layers it is connected to."""
+        nodes = self._nodes or []
+        quantities = ("params", "trainable", "non_trainable") + (("buffers",) if self.convention == "torch" else ())
+        known = not any(n.layer is None and None in n.shape for n in nodes)
+        layer_flops = iter(self._flops(False) if known else [None] * len(self._trace))
+        return pl.DataFrame({
+            "name": [n.name for n in nodes],
+            "type": ["InputLayer" if n.layer is None else n.layer.keras_type for n in nodes],
+            "output_shape": [_show(n.shape) for n in nodes],
+            **{k: pl.Series([getattr(n.quantities, k) for n in nodes], dtype=pl.Int64) for k in quantities},
+            "flops": pl.Series([0 if n.layer is None else next(layer_flops) for n in nodes], dtype=pl.Int64),
+            "connected_to": pl.Series([[nodes[i].name for i in n.inbound] for n in nodes], dtype=pl.List(pl.String)),
+        })  # fmt: skip
 
     # -- a space -----------------------------------------------------------------------------------------------
 
@@ -699,8 +784,39 @@ class Model:
         return columns
 
     def __repr__(self) -> str:
+        if self._nodes is not None:
+            return f"Model(functional, {len(self._trace)} layers, convention={self.convention!r})"
         what = f"{len(self._trace)} layers" if self.is_concrete else f"a space of {self.size:,} architectures"
         return f"Model(input_shape={self.input_shape}, {what}, convention={self.convention!r})"
+
+
+class _Node(NamedTuple):
+    """A functional model's layer (None: an input), its output shape, quantities and inbound nodes."""
+
+    name: str
+    layer: Layer | None
+    shape: Shape
+    quantities: Quantities
+    inbound: tuple[int, ...]
+
+
+def _functional_names(created: list[Any]) -> dict[int, str]:
+    """Keras' default names of a functional model's layers, given in the order they were made
+    (``conv2d``, ``conv2d_1``, ...). A MultiHeadAttention makes a Softmax and a Dropout of its own
+    when first called, which take those names' next numbers: the Dropout after it is ``dropout_1``."""
+    seen: dict[str, int] = {}
+
+    def named(keras_type: str) -> str:
+        base = _keras_name(keras_type)
+        seen[base] = seen.get(base, 0) + 1
+        return base if seen[base] == 1 else f"{base}_{seen[base] - 1}"
+
+    names = {}
+    for t in created:
+        names[id(t)] = named("InputLayer" if t.layer is None else t.layer.keras_type)
+        if t.layer is not None and t.layer.keras_type == "MultiHeadAttention":
+            named("Softmax"), named("Dropout")
+    return names
 
 
 def summary_table(model: Model) -> str:

@@ -41,7 +41,7 @@ __all__ = [
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GroupNormalization", "LSTM", "Layer",
     "LayerNormalization", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
     "MultiHeadAttention", "RMSNormalization", "ReLU", "SeparableConv1D", "SeparableConv2D", "SimpleRNN",
-    "TransformerEncoderLayer",
+    "TransformerEncoderLayer", "Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate",
 ]  # fmt: skip
 
 
@@ -255,6 +255,14 @@ class Layer:
         and values that give it under ``convention``). Call on a normalized
         layer. Raises :class:`Incompatible` when the layer cannot take ``shape``."""
         return shape, 0
+
+    def __call__(self, inputs: Any, *more: Any) -> Any:
+        """The layer applied to a symbolic tensor of a functional model (``asw.Input``, or another
+        layer's output), as in Keras: ``y = Dense(8)(x)``; a merge layer takes a list of them, and
+        attention ``(query, value)``: ``MultiHeadAttention(4, 16)(x, x)``."""
+        from ._graph import call
+
+        return call(self, [inputs, *more] if more else inputs)
 
 
 # -- Dense and Embedding -----------------------------------------------------------------------------------------
@@ -584,12 +592,20 @@ class _Normalization(Layer):
     kind: ClassVar[str]
 
     def _check(self) -> dict[str, Any]:
-        return {name: _flag(name, value) for name, value in self._args.items()}
+        return {name: _epsilon(value) if name == "epsilon" else _flag(name, value) for name, value in self._args.items()}
 
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         # positions: the vectors normalized per sample, for the element-wise FLOPs.
-        return shape, _count(self.kind, n_features=_known(shape, self.keras_type), **self._args,
+        flags = {k: v for k, v in self._args.items() if k != "epsilon"}  # epsilon changes no count
+        return shape, _count(self.kind, n_features=_known(shape, self.keras_type), **flags,
                              positions=_product(shape[:-1]))  # fmt: skip
+
+
+def _epsilon(value: Any) -> Any:
+    """A norm's epsilon (None: Keras' default): a number > 0; it changes no count."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+        raise InvalidArgumentError(f"epsilon must be a number > 0, got {value!r}")
+    return value
 
 
 class BatchNormalization(_Normalization):
@@ -598,8 +614,8 @@ class BatchNormalization(_Normalization):
 
     keras_type, kind = "BatchNormalization", "batchnorm"
 
-    def __init__(self, *, center: Any = True, scale: Any = True) -> None:
-        self._args = {"center": center, "scale": scale}
+    def __init__(self, *, center: Any = True, scale: Any = True, epsilon: Any = None) -> None:
+        self._args = {"center": center, "scale": scale, "epsilon": epsilon}
 
 
 class LayerNormalization(_Normalization):
@@ -607,8 +623,9 @@ class LayerNormalization(_Normalization):
 
     keras_type, kind = "LayerNormalization", "layernorm"
 
-    def __init__(self, *, center: Any = True, scale: Any = True, rms_scaling: Any = False) -> None:
-        self._args = {"center": center, "scale": scale, "rms_scaling": rms_scaling}
+    def __init__(self, *, center: Any = True, scale: Any = True, rms_scaling: Any = False,
+                 epsilon: Any = None) -> None:  # fmt: skip
+        self._args = {"center": center, "scale": scale, "rms_scaling": rms_scaling, "epsilon": epsilon}
 
 
 class RMSNormalization(_Normalization):
@@ -616,8 +633,8 @@ class RMSNormalization(_Normalization):
 
     keras_type, kind = "RMSNormalization", "rmsnorm"
 
-    def __init__(self) -> None:
-        self._args = {}
+    def __init__(self, *, epsilon: Any = None) -> None:
+        self._args = {"epsilon": epsilon}
 
 
 class GroupNormalization(_Normalization):
@@ -626,13 +643,14 @@ class GroupNormalization(_Normalization):
 
     keras_type, kind = "GroupNormalization", "groupnorm"
 
-    def __init__(self, groups: Any = 32, *, center: Any = True, scale: Any = True) -> None:
-        self._args = {"groups": groups, "center": center, "scale": scale}
+    def __init__(self, groups: Any = 32, *, center: Any = True, scale: Any = True, epsilon: Any = None) -> None:
+        self._args = {"groups": groups, "center": center, "scale": scale, "epsilon": epsilon}
 
     def _check(self) -> dict[str, Any]:
         a = self._args
         groups = -1 if type(a["groups"]) is int and a["groups"] == -1 else _size("groups", a["groups"])
-        return {"groups": groups, "center": _flag("center", a["center"]), "scale": _flag("scale", a["scale"])}
+        return {"groups": groups, "center": _flag("center", a["center"]), "scale": _flag("scale", a["scale"]),
+                "epsilon": _epsilon(a["epsilon"])}  # fmt: skip
 
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         a = self._args
@@ -695,6 +713,27 @@ class MultiHeadAttention(Layer):
         count = _count("mha", n_features=width, num_heads=heads, key_dim=key_dim, value_dim=value_dim,
                        output_shape=math.prod(out), bias=a["bias"], length=_product(shape[:-1]))  # fmt: skip
         return (*shape[:-1], *out), count
+
+    def attend(self, query: Shape, value: Shape, key: Shape | None = None, *,
+               convention: str = "keras") -> tuple[Shape, Count | int]:  # fmt: skip
+        """Called as ``layer(query, value[, key])`` in a functional model: over another sequence
+        (Keras' kdim and vdim the key's and value's widths), or self-attention when all are one shape."""
+        key = value if key is None else key
+        if query == value == key:
+            return self.infer(query, convention)
+        if convention == "torch":
+            raise Incompatible("under convention 'torch' a MultiHeadAttention in a functional model is "
+                               f"self-attention; got query {_show(query)}, value {_show(value)}")  # fmt: skip
+        a = self._args
+        if key[:-1] != value[:-1]:
+            raise Incompatible(f"{self.keras_type}'s key {_show(key)} and value {_show(value)} must have the same "
+                               "positions")  # fmt: skip
+        out = a["output_shape"] or (_known(query, self.keras_type),)
+        count = _count("mha", n_features=_known(query, self.keras_type), num_heads=a["num_heads"],
+                       key_dim=a["key_dim"], value_dim=a["value_dim"] or a["key_dim"], output_shape=math.prod(out),
+                       kdim=_known(key, self.keras_type), vdim=_known(value, self.keras_type), bias=a["bias"],
+                       length=_product(query[:-1]), kv_length=_product(value[:-1]))  # fmt: skip
+        return (*query[:-1], *out), count
 
 
 class TransformerEncoderLayer(Layer):
@@ -802,6 +841,103 @@ GlobalAvgPool3D = GlobalAveragePooling3D
 
 
 # -- shape-only layers -------------------------------------------------------------------------------------------
+
+
+# -- merging branches (functional models) ------------------------------------------------------------------------
+
+
+class _Merge(Layer):
+    """A layer of several inputs (a functional model's branches), no parameters."""
+
+    def __init__(self) -> None:
+        self._args = {}
+
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        raise Incompatible(f"{self.keras_type} merges branches: call it on a list of tensors in a functional model")
+
+    def merge(self, shapes: list[Shape], names: list[str]) -> Shape:
+        """The output shape of merging ``shapes`` (the inbound layers ``names``), broadcast as Keras'
+        element-wise merges do (aligned on the right; a 1 takes the other's length); Incompatible
+        naming both sides where two disagree."""
+        out = shapes[0]
+        for shape, name in zip(shapes[1:], names[1:]):
+            longer, shorter = (out, shape) if len(out) >= len(shape) else (shape, out)
+            joined = list(longer[: len(longer) - len(shorter)])
+            for a, b in zip(longer[len(longer) - len(shorter) :], shorter):
+                if a is None or b is None:
+                    joined.append(None)
+                elif a == 1 or b == 1 or a == b:
+                    joined.append(max(a, b) if a == 1 or b == 1 else a)
+                else:
+                    raise Incompatible(f"{self.keras_type} needs inputs of one shape (or broadcastable): "
+                                       f"{names[0]} gives {_show(shapes[0])}, {name} gives {_show(shape)}")  # fmt: skip
+            out = tuple(joined)
+        return out
+
+
+class Add(_Merge):
+    """``Add()``: the sum of inputs of one shape."""
+
+    keras_type = "Add"
+
+
+class Subtract(_Merge):
+    """``Subtract()``: the first input less the second."""
+
+    keras_type = "Subtract"
+
+    def merge(self, shapes: list[Shape], names: list[str]) -> Shape:
+        if len(shapes) != 2:
+            raise Incompatible(f"Subtract takes exactly 2 inputs, got {len(shapes)}")
+        return super().merge(shapes, names)
+
+
+class Multiply(_Merge):
+    """``Multiply()``: the element-wise product."""
+
+    keras_type = "Multiply"
+
+
+class Average(_Merge):
+    """``Average()``: the element-wise mean."""
+
+    keras_type = "Average"
+
+
+class Maximum(_Merge):
+    """``Maximum()``: the element-wise maximum."""
+
+    keras_type = "Maximum"
+
+
+class Concatenate(_Merge):
+    """``Concatenate(axis=-1)``: inputs joined along ``axis`` (of the shape without the batch; -1 the
+    last), equal in every other axis."""
+
+    keras_type = "Concatenate"
+
+    def __init__(self, axis: Any = -1) -> None:
+        self._args = {"axis": axis}
+
+    def _check(self) -> dict[str, Any]:
+        axis = self._args["axis"]
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise InvalidArgumentError(f"axis must be an int, got {axis!r}")
+        return {}
+
+    def merge(self, shapes: list[Shape], names: list[str]) -> Shape:
+        rank, axis = len(shapes[0]), self._args["axis"]
+        where = axis - 1 if axis >= 0 else rank + axis  # Keras counts the batch axis in a positive axis
+        if not 0 <= where < rank:
+            raise Incompatible(f"Concatenate(axis={axis}) on inputs of shape {_show(shapes[0])}: no such axis "
+                               "(0 is the batch)")  # fmt: skip
+        for shape, name in zip(shapes[1:], names[1:]):
+            if len(shape) != rank or any(a != b for i, (a, b) in enumerate(zip(shape, shapes[0])) if i != where):
+                raise Incompatible(f"Concatenate(axis={axis}) needs inputs equal but on that axis: {names[0]} gives "
+                                   f"{_show(shapes[0])}, {name} gives {_show(shape)}")  # fmt: skip
+        lengths = [shape[where] for shape in shapes]
+        joined = None if None in lengths else sum(lengths)  # type: ignore[arg-type]
+        return (*shapes[0][:where], joined, *shapes[0][where + 1 :])
 
 
 class Flatten(Layer):
