@@ -27,6 +27,7 @@ from . import _args, _kinds
 from ._backend import KERNEL_ERRORS, core
 from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
 from ._names import BACKENDS, CONVENTIONS, _choose, backend_name, convention_name
+from ._graph import Tensor
 from ._space import Choice, Repeat
 from ._sweep import available_memory
 from ._kinds import Quantities
@@ -357,10 +358,8 @@ class Model:
 
     def __init__(self, input_shape: Any, layers: Any, *, convention: str = "keras", backend: str = "auto",
                  max_bytes: Any = None) -> None:  # fmt: skip
-        from ._graph import Tensor
-
-        if isinstance(input_shape, Tensor) or (isinstance(input_shape, (list, tuple)) and input_shape
-                                               and all(isinstance(t, Tensor) for t in input_shape)):  # fmt: skip
+        if type(input_shape) is Tensor or (type(input_shape) in (list, tuple) and input_shape
+                                           and type(input_shape[0]) is Tensor):  # fmt: skip
             self._functional(input_shape, layers, convention, backend)  # Model(inputs, outputs), as Keras'
             return
         self._nodes: list[_Node] | None = None
