@@ -423,9 +423,7 @@ class Model:
                     out, count = _graph.infer(checked, shapes, [self._nodes[i].name for i in inbound], self.convention)
                 except Incompatible as exc:
                     raise InvalidArgumentError(f"{_where(name, layer)}: {exc}") from None
-                quantities = _quantities(count, self.convention) if type(count) is Count else NOTHING
-                if quantities.params > INT64_MAX:
-                    raise ParamOverflowError(f"{_where(name, layer)}: the parameter count does not fit in int64")
+                quantities = self._counted(name, layer, count)  # never None: a single model refuses
                 self._nodes.append(_Node(name, checked, out, quantities, inbound))  # type: ignore[arg-type]
                 self._trace.append((checked, out, quantities))  # type: ignore[arg-type]
             index[id(t)] = len(self._nodes) - 1
@@ -565,18 +563,23 @@ class Model:
         if isinstance(option, Incompatible):
             raise option
         out, count = option.infer(shape, self.convention)
+        return out, self._counted(path, option, count)
+
+    def _counted(self, path: str, layer: Layer, count: Count | int) -> Quantities | None:
+        """A layer's quantities from its count (refusals name the layer): None in a space when its params
+        are beyond int64, refused in a single model."""
         if type(count) is Count:
             try:
                 quantities = _quantities(count, self.convention)
             except ArchsweepError as exc:
-                raise type(exc)(f"{_where(path, option)}: {exc}") from None
+                raise type(exc)(f"{_where(path, layer)}: {exc}") from None
         else:
             quantities = NOTHING
         if quantities.params > INT64_MAX:
             if self.is_concrete:
-                raise ParamOverflowError(f"{_where(path, option)}: the parameter count does not fit in int64")
-            return out, None
-        return out, quantities
+                raise ParamOverflowError(f"{_where(path, layer)}: the parameter count does not fit in int64")
+            return None
+        return quantities
 
     @property
     def is_concrete(self) -> bool:
