@@ -37,18 +37,15 @@ models, and refusals; a seeded generator (``random.Random("<seed>/graphs")``)
 adds random residual stacks.
 """
 
-import inspect
 import json
-import math
 import os
 import random
-import re
 import sys
 import time
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_model_fixture import L, keras_builder  # noqa: E402
+from make_model_fixture import L, keras_layer, keras_module, refusal, size  # noqa: E402
 
 # Another seed (ARCHSWEEP_FIXTURE_SEED) draws cases the committed fixture has not seen.
 SEED = int(os.environ.get("ARCHSWEEP_FIXTURE_SEED", "20261202"))
@@ -77,9 +74,9 @@ class Graph:
     Softmax and a Dropout of its own, which take ``softmax`` and ``dropout``),
     until a call Keras refuses; the layers after it are only constructed."""
 
-    def __init__(self, keras, spec_layer):
+    def __init__(self, keras):
         keras.backend.clear_session()
-        self._keras, self._spec_layer = keras, spec_layer
+        self._keras = keras
         self._tensors, self._refused = {}, False
         self.inputs, self.nodes, self.outputs = [], [], []
 
@@ -93,11 +90,11 @@ class Graph:
     def __call__(self, layer, *inbound):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            keras_layer = self._spec_layer(layer)
-            name = keras_layer.name
+            made = keras_layer(layer)
+            name = made.name
             if not self._refused:
                 try:
-                    self._tensors[name] = call(keras_layer, layer["type"], [self._tensors[n] for n in inbound])
+                    self._tensors[name] = call(made, layer["type"], [self._tensors[n] for n in inbound])
                 except Exception:  # noqa: BLE001 - recorded when the model is built
                     self._refused = True
         self.nodes.append({"name": name, "layer": layer, "inbound": list(inbound)})
@@ -561,16 +558,7 @@ def models():
 
 
 def graph_builder():
-    version, build = keras_builder()
-    import keras
-
-    # make_model_fixture.py's converter of an archsweep layer table to a Keras layer, the `layer`
-    # its `chain` closes over: reused as it is, not written again.
-    chain = inspect.getclosurevars(build).nonlocals["chain"]
-    spec_layer = inspect.getclosurevars(chain).nonlocals["layer"]
-
-    def size(weights):
-        return sum(math.prod(w.shape) for w in weights)
+    keras = keras_module()
 
     def connected_to(model, layer):
         """The names the summary prints under "Connected to" (summary_utils'
@@ -583,14 +571,14 @@ def graph_builder():
     def keras_model(graph):
         tensors = {i["name"]: keras.Input(tuple(i["shape"]), name=i["name"]) for i in graph["inputs"]}
         for node in graph["nodes"]:
-            layer = spec_layer({**node["layer"], "name": node["name"]})
+            layer = keras_layer({**node["layer"], "name": node["name"]})
             tensors[node["name"]] = call(layer, node["layer"]["type"], [tensors[n] for n in node["inbound"]])
         outputs = [tensors[n] for n in graph["outputs"]]
         inputs = [tensors[i["name"]] for i in graph["inputs"]]
         return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0])
 
     def build_graph(write):
-        g = Graph(keras, spec_layer)
+        g = Graph(keras)
         write(g)
         graph = g.data()
         keras.backend.clear_session()
@@ -599,8 +587,7 @@ def graph_builder():
                 warnings.simplefilter("ignore")  # LayerNormalization(rms_scaling=True) is deprecated, not refused
                 model = keras_model(graph)
         except Exception as exc:  # noqa: BLE001 - any refusal is recorded as such
-            message = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())  # no terminal colours
-            return {**graph, "error": f"{type(exc).__name__}: {message[:400]}"}
+            return {**graph, "error": refusal(exc)}
         rows = [{"name": l.name, "class": type(l).__name__, "output_shape": list(l.output.shape),
                  "params": int(l.count_params()), "trainable": size(l.trainable_weights),
                  "non_trainable": size(l.non_trainable_weights), "inbound": connected_to(model, l)}
@@ -609,7 +596,7 @@ def graph_builder():
                   "non_trainable": size(model.non_trainable_weights)}  # fmt: skip
         return {**graph, "summary": rows, **totals}
 
-    return version, build_graph
+    return keras.__version__, build_graph
 
 
 def main():

@@ -379,22 +379,42 @@ def models():
     return out
 
 
-def keras_builder():
+def keras_module():
+    """Keras 3 on the jax backend (on CPU)."""
     os.environ["KERAS_BACKEND"] = "jax"
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     import keras
 
     if keras.backend.backend() != "jax":
         raise SystemExit(f"keras backend is {keras.backend.backend()!r}, expected jax")
+    return keras
 
-    def layer(spec):
-        spec = dict(spec)
-        kind = spec.pop("type")
-        args = {KERAS_ARG.get(k, k): tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
-        if kind == "Bidirectional":
-            args["layer"] = layer(args["layer"])
-        args.update({f"{weight}_initializer": "zeros" for weight in INITIALIZERS.get(kind, ())})
-        return getattr(keras.layers, kind)(**args)
+
+def keras_layer(spec):
+    """The Keras layer of an archsweep layer table ({"type": ..., archsweep's arguments})."""
+    keras = keras_module()
+    spec = dict(spec)
+    kind = spec.pop("type")
+    args = {KERAS_ARG.get(k, k): tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
+    if kind == "Bidirectional":
+        args["layer"] = keras_layer(args["layer"])
+    args.update({f"{weight}_initializer": "zeros" for weight in INITIALIZERS.get(kind, ())})
+    return getattr(keras.layers, kind)(**args)
+
+
+def size(weights):
+    return sum(math.prod(w.shape) for w in weights)
+
+
+def refusal(exc):
+    """A framework's refusal as one recorded line: its type and message, without terminal colours."""
+    message = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
+    return f"{type(exc).__name__}: {message[:400]}"
+
+
+def keras_builder():
+    keras = keras_module()
+    layer = keras_layer
 
     def chain(input_shape, specs):
         inputs = keras.Input(tuple(input_shape))
@@ -406,9 +426,6 @@ def keras_builder():
             x = l(x, x) if isinstance(l, keras.layers.MultiHeadAttention) else l(x)
         return keras.Model(inputs, x)
 
-    def size(weights):
-        return sum(math.prod(w.shape) for w in weights)
-
     def build(input_shape, specs):
         keras.backend.clear_session()
         try:
@@ -416,8 +433,7 @@ def keras_builder():
                 warnings.simplefilter("ignore")  # LayerNormalization(rms_scaling=True) is deprecated, not refused
                 model = chain(input_shape, specs)
         except Exception as exc:  # noqa: BLE001 - any refusal is recorded as such
-            message = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())  # no terminal colours
-            return {"error": f"{type(exc).__name__}: {message[:400]}"}
+            return {"error": refusal(exc)}
         layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
         rows = [{"name": l.name, "type": type(l).__name__, "output_shape": list(l.output.shape),
                  "params": int(l.count_params()), "trainable": size(l.trainable_weights),
