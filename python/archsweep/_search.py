@@ -44,7 +44,7 @@ def _maximized(layer: Any, maximize: Any) -> str:
     that is no rule's small side (a larger ``groups`` is not a larger layer)."""
     kinds = [kind_of(k) for k in _collection(layer)]
     sizes = list(dict.fromkeys(a.name for k in kinds for a in k.args if a.type == SIZE))
-    name = _choose("maximize", maximize, ("n_units", "n_features", *sizes), {})
+    name = _choose("maximize", maximize, tuple(dict.fromkeys(["n_units", "n_features", *sizes])), {})
     small = [k.name for k in kinds for r in k.rules if r.small == name]
     if small:
         raise InvalidArgumentError(f"maximize={name!r}: it must divide (or stay below) another size in "

@@ -430,9 +430,10 @@ def _sweep_arguments(p: argparse.ArgumentParser) -> None:
     _kind_arguments(p, many=True)
 
 
-def _grid_arguments(p: argparse.ArgumentParser) -> None:
-    """search's and plot's grid: sweep's options and value syntax, plus a budget."""
-    p.add_argument("--n-features", type=parse_values, required=True, help="e.g. 128 or 1..512")
+def _grid_arguments(p: argparse.ArgumentParser, features: bool = True) -> None:
+    """search's and plot's grid: sweep's options and value syntax, plus a budget. ``features``: whether
+    --n-features is required (plot's axis; search leaves it to the kinds: a language model has none)."""
+    p.add_argument("--n-features", type=parse_values, required=features, help="e.g. 128 or 1..512")
     p.add_argument("--n-units", type=parse_values, help="e.g. 1..4096 or 1..1G (never listed)")
     p.add_argument("--budget", type=parse_budget, required=True,
                    help="the most parameters (e.g. 5M, 250k), or per quantity: params=5M,flops=1G")
@@ -441,10 +442,14 @@ def _grid_arguments(p: argparse.ArgumentParser) -> None:
 
 def _search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("layer", type=parse_names, help="comma-separated layer kinds, e.g. lstm,gru")
-    p.add_argument("--maximize", default="n_units", choices=["n_units", "n_features"],
-                   help="the axis to maximize (default n_units)")  # fmt: skip
+    from . import _kinds
+
+    sizes = dict.fromkeys(a.name for k in _kinds.KINDS for a in k.args if a.type == _kinds.SIZE)
+    p.add_argument("--maximize", default="n_units", choices=list(sizes), metavar="SIZE",
+                   help="the size to maximize: n_units (default), n_features, or any size of the layer (d_model, "
+                        "n_layers, length, ...)")  # fmt: skip
     p.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file")
-    _grid_arguments(p)
+    _grid_arguments(p, features=False)
 
 
 def _plot_arguments(p: argparse.ArgumentParser) -> None:
@@ -510,15 +515,31 @@ def _count_command(args: argparse.Namespace) -> int:
         given["bias"] = False
     if args.bidirectional:
         given["bidirectional"] = True
-    kind = _kinds.find(args.layer)
-    if kind is not None:  # an unknown name is refused by the library, with the closest name
-        convention = kind.conventions[0] if args.convention is None else convention_name(args.convention)
-        for arg in kind.args:
-            if arg.default is _kinds.REQUIRED and arg.applies(convention) and getattr(args, arg.name, None) is None:
-                raise _UsageError(f"--{arg.name.replace('_', '-')} is required for {kind.name}")
+    _require_flags(args.layer, args)
     print(count(args.layer, args.n_features, args.n_units, quantity=args.quantity, convention=args.convention,
                 backend=args.backend, **given))  # fmt: skip
     return 0
+
+
+def _require_flags(layers: Any, args: argparse.Namespace) -> None:
+    """Refuses, as a usage error naming the flag, a size argument a named kind requires under the
+    conventions asked for (its own by default) that the command line left out."""
+    from . import _kinds
+
+    def listed(value: Any) -> list[Any]:
+        return [value] if isinstance(value, str) else list(value)
+
+    asked = None if args.convention is None else [convention_name(c) for c in listed(args.convention)]
+    for name in listed(layers):
+        kind = _kinds.find(name)
+        if kind is None:  # an unknown name is refused by the library, with the closest name
+            continue
+        conventions = [kind.conventions[0]] if asked is None else [c for c in asked if c in kind.conventions]
+        for arg in kind.args:
+            if arg.default is _kinds.REQUIRED and any(arg.applies(c) for c in conventions) \
+                    and getattr(args, arg.name, None) is None:  # fmt: skip
+                raise _UsageError(f"--{arg.name.replace('_', '-')} is required for {kind.name} "
+                                  f"(see 'archsweep {args.command} --help')")  # fmt: skip
 
 
 def _grid_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -547,6 +568,7 @@ def _sweep_command(args: argparse.Namespace) -> int:
 
 def _search_command(args: argparse.Namespace) -> int:
     """``archsweep search`` and ``archsweep plot``."""
+    _require_flags(args.layer, args)
     options = _grid_options(args)
     if args.command == "plot":
         from ._plot import plot
