@@ -11,6 +11,7 @@ lists the paths that fit a budget and knows nothing of shapes.
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import math
@@ -30,9 +31,9 @@ from ._names import BACKENDS, CONVENTIONS, _choose, backend_name, convention_nam
 from ._graph import Tensor
 from ._space import Choice, Repeat
 from ._sweep import available_memory
-from ._kinds import Quantities
+from ._kinds import Quantities, Tensors
 from ._worker import progress_bar, run_in_worker
-from .layers import Count, Incompatible, Layer, Shape, _show, value_key
+from .layers import Count, Incompatible, Layer, Residual, Shape, _show, value_key
 
 INT64_MAX = 2**63 - 1
 NOTHING = Quantities(0)
@@ -140,8 +141,16 @@ def _expand(value: Any, path: str, suffix: str) -> Iterator[tuple[Any, dict[str,
             for _, taken in combo:
                 _merge(chosen, taken, path)
             yield value.replace(**{n: v for n, (v, _) in zip(names, combo)}), chosen
+    elif type(value) is list:  # a Residual's block: each layer's values, in every combination
+        expansions = [list(_expand(v, f"{path}.{j}", suffix)) for j, v in enumerate(value)]
+        for combo in itertools.product(*expansions):
+            chosen = {}
+            for _, taken in combo:
+                _merge(chosen, taken, path)
+            yield [v for v, _ in combo if v is not None], chosen
     elif isinstance(value, Repeat):
-        raise InvalidArgumentError(f"{_where(path)}: repeat() may only stand directly in a model's list of layers")
+        raise InvalidArgumentError(f"{_where(path)}: repeat() may only stand directly in a model's list of layers "
+                                   "(to repeat a Residual, repeat it there)")  # fmt: skip
     else:
         yield value, {}
 
@@ -155,6 +164,8 @@ def _plain(value: Any) -> bool:
             continue
         if isinstance(v, (Choice, Repeat)) or (isinstance(v, Layer) and not _plain(v)):
             return False
+        if type(v) is list and not all(_plain(x) for x in v):  # a Residual's block
+            return False
     return True
 
 
@@ -167,6 +178,8 @@ def _n_concrete(value: Any) -> int:
         return sum(_n_concrete(option) for option in value.options)
     if isinstance(value, Layer):
         return math.prod(_n_concrete(v) for v in value.args.values())
+    if type(value) is list:
+        return math.prod(_n_concrete(v) for v in value)
     return 1
 
 
@@ -330,6 +343,15 @@ def _keras_name(keras_type: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+#: The quantities a Residual sums over its layers (the gradients' split is its own).
+_SUMMED = ("trainable", "non_trainable", "buffers", "macs", "elementwise", "embedding", "kv_cache")
+
+
+def _plus(a: Any, b: Any) -> Any:
+    """A sum of quantities where either may be unknown (a Needs: the first unknown stands)."""
+    return a if not isinstance(a, int) else b if not isinstance(b, int) else a + b
+
+
 class _Structural(Incompatible):
     """A transition that a repeat's bookkeeping rules out (not a user error)."""
 
@@ -360,8 +382,10 @@ class Model:
                  max_bytes: Any = None) -> None:  # fmt: skip
         if type(input_shape) is Tensor or (type(input_shape) in (list, tuple) and input_shape
                                            and type(input_shape[0]) is Tensor):  # fmt: skip
+            self._given = None
             self._functional(input_shape, layers, convention, backend)  # Model(inputs, outputs), as Keras'
             return
+        self._given: list[Any] | None = None  # a Sequential model counted as the functional one it stands for
         self._nodes: list[_Node] | None = None
         self.input_shape = _input_shape(input_shape)
         if isinstance(layers, (Layer, Choice, Repeat)) or not hasattr(layers, "__iter__"):
@@ -373,6 +397,9 @@ class Model:
         self.backend = backend if backend in BACKENDS else backend_name(backend)
         limit = None if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
         self._built: list[_Position] | None = None
+        if any(type(layer) is Residual for layer in self.layers) and all(_plain(layer) for layer in self.layers):
+            self._graph_of(self.layers, convention, backend)
+            return
         if all(_plain(layer) for layer in self.layers):
             # One model of plain layers (the common case, and the one timed): each layer once, in order; its
             # positions are made only if a space's method asks for them.
@@ -382,11 +409,29 @@ class Model:
         meter = _Meter(limit)
         self._built = _positions(self.layers, meter)
         self._is_concrete = all(len(p.options) == 1 for p in self._built)
-        if self._is_concrete:
+        if self._is_concrete and any(type(p.options[0]) is Residual for p in self._built):
+            self._graph_of([p.options[0] for p in self._built if p.options[0] is not None], convention, backend)
+        elif self._is_concrete:
             self._follow((pos.path, pos.options[0]) for pos in self._built)
         else:
             self._compile(meter)
             self._columns()  # refuses a choice name used twice
+
+    def _graph_of(self, layers: list[Any], convention: str, backend: str) -> None:
+        """A single Sequential model holding a Residual: the functional model it stands for (a copy of
+        each layer called in turn), which Keras' summary rows and counts follow."""
+        from ._graph import Input
+
+        given, shape = list(layers), self.input_shape
+        x = y = Input(shape)
+        for i, layer in enumerate(given):
+            if type(layer) is Residual:  # checked first: its refusals name the argument, as in a space
+                checked = _normalized(layer, str(i))
+                if isinstance(checked, Incompatible):
+                    raise InvalidArgumentError(f"{_where(str(i), layer)}: {checked}")
+            y = copy.deepcopy(layer)(y)  # a copy: one layer object twice in the list is two layers
+        self._functional(x, y, convention, backend)
+        self.layers, self._given = given, given
 
     def _functional(self, inputs: Any, outputs: Any, convention: str, backend: str) -> None:
         """A functional model: every layer between ``inputs`` and ``outputs``, in Keras' order (the order
@@ -562,8 +607,49 @@ class Model:
             return shape, NOTHING
         if isinstance(option, Incompatible):
             raise option
+        if type(option) is Residual:
+            return self._residual(path, option, shape)
         out, count = option.infer(shape, self.convention)
         return out, self._counted(path, option, count)
+
+    def _residual(self, path: str, residual: Residual, shape: Shape) -> tuple[Shape, Quantities | None]:
+        """A Residual as one step: its block's layers in turn, the projection on the shortcut, the
+        merge's shape check; their quantities summed (None if one is beyond int64). In training a
+        block layer's input has a gradient if the block's input has one or a block layer before it
+        has trainable weights; the projection's, as the block's input."""
+        parts: list[Quantities | None] = []
+        out, name = shape, "its input"
+        for j, layer in enumerate(residual.args["block"]):
+            out, q = self._through(f"{path}.block.{j}", layer, out)
+            parts.append(q)
+            name = f"block[{j}] ({layer.keras_type})"
+        projection = residual.args["projection"]
+        if projection is not None:
+            shortcut, q = self._through(f"{path}.projection", projection, shape)
+            parts.append(q)
+        else:
+            shortcut = shape
+        merged = residual.merge_layer().merge([shortcut, out], ["the shortcut" if projection is None else
+                                                                "the projection", name])  # fmt: skip
+        if None in parts:
+            return merged, None
+        block = parts[: len(residual.args["block"])]
+        grad = input_grad = 0
+        trained = False  # a block layer before has trainable weights: the input gradient is always taken
+        for q in block:
+            grad = _plus(grad, q.grad_macs)
+            if trained:
+                grad = _plus(grad, q.input_grad_macs)
+            else:
+                input_grad = _plus(input_grad, q.input_grad_macs)
+            trained = trained or q.trainable > 0
+        for q in parts[len(block) :]:
+            grad, input_grad = _plus(grad, q.grad_macs), _plus(input_grad, q.input_grad_macs)
+        total = {f: functools.reduce(_plus, (getattr(q, f) for q in parts), 0) for f in _SUMMED}
+        tensors = [q.tensors or Tensors() for q in parts]
+        joined = Tensors(*(sum((getattr(t, f) for t in tensors), ()) for f in ("trainable", "non_trainable", "buffers")),
+                         sum(t.counters for t in tensors))  # fmt: skip
+        return merged, Quantities(**total, grad_macs=grad, input_grad_macs=input_grad, tensors=joined)
 
     def _counted(self, path: str, layer: Layer, count: Count | int) -> Quantities | None:
         """A layer's quantities from its count (refusals name the layer): None in a space when its params
@@ -644,7 +730,7 @@ class Model:
 
     def _known(self, length: Any, what: str) -> Model:
         """This model with its unknown input length made ``length``."""
-        if self._nodes is not None:  # functional
+        if self._nodes is not None and self._given is None:  # functional
             unknown = [n.shape for n in self._nodes if n.layer is None and None in n.shape]
             if unknown or length is not None:
                 raise InvalidArgumentError(f"{what}: a functional model's inputs give their lengths (asw.Input); "
@@ -660,7 +746,8 @@ class Model:
                                        "length (None), and compute depends on it")  # fmt: skip
         n = _args.scalar_size("length", length, minimum=1)
         shape = tuple(n if d is None else d for d in self.input_shape)
-        return Model(shape, [layer for layer, _, _ in self._trace], convention=self.convention, backend=self.backend)
+        layers = self._given or [layer for layer, _, _ in self._trace]
+        return Model(shape, layers, convention=self.convention, backend=self.backend)
 
     def _flops(self, training: bool) -> list[int]:
         """Each layer's FLOPs (every size known). In training the layer's input has a gradient once a layer

@@ -41,7 +41,7 @@ __all__ = [
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GroupNormalization", "LSTM", "Layer",
     "LayerNormalization", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
     "MultiHeadAttention", "RMSNormalization", "ReLU", "SeparableConv1D", "SeparableConv2D", "SimpleRNN",
-    "TransformerEncoderLayer", "Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate",
+    "TransformerEncoderLayer", "Residual", "Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate",
 ]  # fmt: skip
 
 
@@ -938,6 +938,62 @@ class Concatenate(_Merge):
         lengths = [shape[where] for shape in shapes]
         joined = None if None in lengths else sum(lengths)  # type: ignore[arg-type]
         return (*shapes[0][:where], joined, *shapes[0][where + 1 :])
+
+
+class Residual(Layer):
+    """``Residual(block, projection=None, merge="add")``: a block of layers whose output is merged
+    with its input: ``Add()([shortcut, y])`` (ResNet) or, with ``merge="concatenate"``,
+    ``Concatenate()([shortcut, y])`` (DenseNet), where ``y`` is the block applied to the input
+    and ``shortcut`` the input, or ``projection`` (a layer, such as a 1x1 Conv2D) applied to it when
+    the widths differ. ``block`` is a list of layers (or one layer); any of them, and the
+    projection, may hold choices. In a Sequential model or space it is one position; a concrete
+    model counts and summarizes it as the functional graph it stands for: the block's layers are
+    made first, then the projection, then the merge (Keras' default names follow that order)."""
+
+    keras_type = "Residual"
+
+    def __init__(self, block: Any, projection: Any = None, *, merge: Any = "add") -> None:
+        self._args = {"block": list(block) if isinstance(block, (list, tuple)) else [block],
+                      "projection": projection, "merge": merge}  # fmt: skip
+
+    def _check(self) -> dict[str, Any]:
+        block, projection = self._args["block"], self._args["projection"]
+        checked = []
+        for i, layer in enumerate(block):
+            if not isinstance(layer, Layer) or isinstance(layer, _Merge):
+                raise ArgumentTypeError(f"block[{i}] must be a layer of one input (asw.layers.Dense(...)), "
+                                        f"got {layer!r}")  # fmt: skip
+            checked.append(_inner(f"block[{i}]", layer))
+        if projection is not None and (not isinstance(projection, Layer) or isinstance(projection, _Merge)):
+            raise ArgumentTypeError(f"projection must be a layer (asw.layers.Conv2D(64, 1)) or None, got {projection!r}")
+        return {"block": checked, "projection": None if projection is None else _inner("projection", projection),
+                "merge": _one_of("merge", self._args["merge"], ("add", "concatenate"))}  # fmt: skip
+
+    def merge_layer(self) -> _Merge:
+        """The layer that joins the shortcut and the block's output."""
+        return Add() if _one_of("merge", self._args["merge"], ("add", "concatenate")) == "add" else Concatenate()
+
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        raise Incompatible("a Residual is counted by its Model, layer by layer")
+
+    def __call__(self, inputs: Any, *more: Any) -> Any:
+        """In a functional model, the graph it stands for: ``merge([shortcut, block(inputs)])``."""
+        if more or isinstance(inputs, (list, tuple)):
+            raise ArgumentTypeError(f"Residual takes one tensor, got {[inputs, *more] if more else inputs!r}")
+        y = inputs
+        for layer in self._args["block"]:
+            y = layer(y)
+        projection = self._args["projection"]
+        shortcut = inputs if projection is None else projection(inputs)
+        return self.merge_layer()([shortcut, y])
+
+
+def _inner(where: str, layer: Layer) -> Layer:
+    """A layer inside another, normalized; its refusals name where it stands."""
+    try:
+        return layer.normalized()
+    except (InvalidArgumentError, ArgumentTypeError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
 
 
 class Flatten(Layer):
