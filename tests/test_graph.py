@@ -1,6 +1,7 @@
 """Functional models: layers called on tensors, merge layers, and what a graph counts; checked against
 real Keras functional models (tests/data/keras_graphs.jsonl, by tools/make_graph_fixture.py)."""
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -136,8 +137,6 @@ def test_what_a_graph_does_not_count_yet_is_refused():
     shared = L.Dense(8)
     with pytest.raises(asw.InvalidArgumentError, match="called twice: shared layers"):
         asw.Model(x, L.Add()([shared(x), shared(x)]))
-    with pytest.raises(asw.InvalidArgumentError, match="choices in a functional model"):
-        asw.Model(x, L.Dense(asw.choice(2, 4))(x))
     other = asw.Input((8,))
     with pytest.raises(asw.InvalidArgumentError, match="not among the model's inputs"):
         asw.Model(x, L.Add()([x, other]))
@@ -157,3 +156,52 @@ def test_what_a_graph_does_not_count_yet_is_refused():
         asw.Model([q, v], L.MultiHeadAttention(2, 4)(q, v), convention="torch")
     with pytest.raises(asw.ArgumentTypeError, match=r"called as layer\(query, value\)"):
         L.MultiHeadAttention(2, 4)(q)
+
+
+def unet(widths, kernel, up, proj, x_shape=(16, 16, 3)):
+    """A small U-Net: two encoder convs (the first's output skips to the decoder), a pooling, a
+    transposed conv back up, and a concatenation; ``widths`` and ``up`` may be choices."""
+    x = asw.Input(x_shape)
+    e1 = L.Conv2D(widths[0], kernel, padding="same")(x)
+    e2 = L.Conv2D(widths[1], 3, padding="same")(L.MaxPooling2D()(e1))
+    u = L.Conv2DTranspose(up, 2, strides=2)(e2)
+    skip = L.Add()([e1, L.Conv2D(proj, 1)(u)])  # widths that cannot add are not in the space
+    joined = L.Concatenate()([skip, u, x])
+    return asw.Model(x, L.Dense(2)(L.GlobalAveragePooling2D()(joined)))
+
+
+def test_a_functional_space_is_every_architecture_built_on_its_own():
+    c = asw.choice
+    space = unet((c(4, 8, name="w0"), c(8, 16, name="w1")), c(1, 3, name="k"), c(4, 6, 8, name="up"), c(4, 8, name="p"))
+    assert space.choices == ["w0", "k", "w1", "up", "p"]  # in the order the layers were made
+    found = []
+    for w0, w1, k, up, p in itertools.product((4, 8), (8, 16), (1, 3), (4, 6, 8), (4, 8)):
+        if p != w0:
+            continue  # the Add refuses it
+        model = unet((w0, w1), k, up, p)
+        found.append(({"w0": w0, "w1": w1, "k": k, "up": up, "p": p}, model.count_params(), model.count_flops()))
+    assert space.size == len(found) == 24
+    for budget in (1_500, 3_000, {"params": 3_000, "flops": 600_000}, {"flops": 10**9}):
+        limits = budget if isinstance(budget, dict) else {"params": budget}
+        fits = [r for r in found if r[1] <= limits.get("params", r[1]) and r[2] <= limits.get("flops", r[2])]
+        got = asw.search_models(space, budget)
+        assert got.height == asw.count_models(space, budget) == len(fits) > 0
+        first = list(limits)[0]
+        assert got[first].to_list() == sorted((r[1] if first == "params" else r[2] for r in fits), reverse=True)
+        rows = sorted(zip(*(got[q] for q in limits), (repr(sorted(d.items())) for d in got.select(space.choices).to_dicts())))
+        assert rows == sorted(tuple(r[1] if q == "params" else r[2] for q in limits) + (repr(sorted(r[0].items())),)
+                              for r in fits)
+    with pytest.raises(asw.InvalidArgumentError, match="single model"):
+        space.count_params()
+
+
+def test_a_functional_space_drops_the_branches_that_cannot_merge():
+    x = asw.Input((8,))
+    y = L.Add()([L.Dense(asw.choice(4, 8, name="a"))(x), L.Dense(asw.choice(8, 16, name="b"))(x)])
+    space = asw.Model(x, y)
+    assert space.size == 1
+    assert asw.search_models(space, 1000).to_dicts() == [{"a": 8, "b": 8, "params": 144}]
+    with pytest.raises(asw.InvalidArgumentError, match=r"no architecture of this space gets through: layer add "
+                                                       r"\(Add\): Add needs .*dense gives \(None, 4\), dense_1 "
+                                                       r"gives \(None, 8\)"):  # fmt: skip
+        asw.Model(x, L.Add()([L.Dense(asw.choice(4, 2))(x), L.Dense(8)(x)]))

@@ -92,6 +92,9 @@ class _Position:
     columns: list[dict[str, Any]] = field(default_factory=list)  # per option: choice name -> label
     slot: _Slot | None = None
     skip: int | None = None  # the option that leaves a repetition out
+    #: In a functional space: where the layer's inputs sit in the state (the shapes of the tensors still
+    #: needed), their names, and what the next state holds (an index into this one; -1 the layer's output).
+    wiring: tuple[tuple[int, ...], tuple[str, ...], tuple[int, ...]] | None = None
 
 
 def _where(path: str, layer: Any = None) -> str:
@@ -444,6 +447,9 @@ class Model:
         self.backend = backend if backend in BACKENDS else backend_name(backend)
         self.input_shape = ins[0].shape if len(ins) == 1 else tuple(t.shape for t in ins)  # type: ignore[assignment]
         self._built, self._is_concrete = None, True
+        if not all(t.layer is None or _plain(t.layer) for t in created):
+            self._functional_space(ins, outs, created, names)
+            return
         index: dict[int, int] = {}
         layers: dict[int, str] = {}  # a layer called twice would share its weights: not counted yet
         self._nodes, self._trace = [], []
@@ -476,6 +482,32 @@ class Model:
         self.layers = [layer for layer, _, _ in self._trace]
         self._path = [q.params for _, _, q in self._trace]
 
+    def _functional_space(self, ins: list[Any], outs: list[Any], created: list[Any], names: dict[int, str]) -> None:
+        """A functional model with choices: a space whose positions are its layers in the order they were
+        made (every layer after its inputs) and whose state is the shapes of the tensors a later layer or
+        an output still needs, so every branch's shape is checked where the branches meet, exactly."""
+        last_use: dict[int, int] = {id(t): len(created) for t in outs}
+        for k, t in enumerate(created):
+            for i in t.inbound:
+                last_use[id(i)] = max(last_use.get(id(i), -1), k)
+        live = [t for t in ins if id(t) in last_use]  # the tensors the state holds, in order
+        start = tuple(t.shape for t in live)
+        meter, positions = _Meter(None), []
+        for k, t in enumerate(created):
+            if t.layer is None:
+                continue
+            where = {id(x): j for j, x in enumerate(live)}
+            nxt = [x for x in live if last_use[id(x)] > k] + ([t] if id(t) in last_use else [])
+            pos = _position(t.layer, names[id(t)], "", meter)
+            pos.wiring = (tuple(where[id(i)] for i in t.inbound), tuple(names[id(i)] for i in t.inbound),
+                          tuple(-1 if x is t else where[id(x)] for x in nxt))  # fmt: skip
+            positions.append(pos)
+            live = nxt
+        self._built, self._is_concrete, self._nodes, self._trace = positions, False, None, []
+        self.layers = [t.layer for t in created if t.layer is not None]
+        self._compile(meter, start)
+        self._columns()
+
     @property
     def _positions(self) -> list[_Position]:
         if self._built is None:  # a model of plain layers: one option each
@@ -484,11 +516,11 @@ class Model:
 
     # -- compiling -------------------------------------------------------------------------------------------
 
-    def _compile(self, meter: _Meter) -> None:
+    def _compile(self, meter: _Meter, start: Any = None) -> None:
         """A space's transition tables, from the input state forward. Every
         (state, option) is inferred in Python; each layer's quantities come
         from its kind (remembered: spaces ask for the same layers again)."""
-        states: dict[tuple[Shape, bool | None], int] = {(self.input_shape, None): 0}
+        states: dict[Any, int] = {(self.input_shape, None) if start is None else start: 0}
         held = 0  # the bytes charged for ``states``
         n_states, costs, flops, nexts = [1], [], [], []
         for pos in self._positions:
@@ -497,13 +529,13 @@ class Model:
             cost = np.zeros(m * n, dtype=np.int64)
             fcost = np.zeros(m * n, dtype=np.int64)
             nxt = np.full(m * n, -1, dtype=np.int64)
-            after: dict[tuple[Shape, bool | None], int] = {}
+            after: dict[Any, int] = {}
             added = 0  # the bytes charged for ``after``
             refusal: tuple[Any, Incompatible] | None = None
-            for s, (shape, closed) in enumerate(states):
+            for s, entering in enumerate(states):
                 for o, option in enumerate(pos.options):
                     try:
-                        key, params = self._step(pos, o, option, shape, closed)
+                        key, params = self._step(pos, o, option, entering)
                     except _Structural:
                         continue
                     except Incompatible as exc:
@@ -512,7 +544,8 @@ class Model:
                     i = s * n + o
                     state = after.get(key)
                     if state is None:
-                        size = sys.getsizeof(key) + sys.getsizeof(key[0]) + 32 * len(key[0]) + _STATE_SLOT
+                        shapes = key if pos.wiring else key[:1]
+                        size = sys.getsizeof(key) + sum(sys.getsizeof(t) + 32 * len(t) for t in shapes) + _STATE_SLOT
                         meter.charge(size, f"the shape states after layer {pos.path} ({len(after) + 1:,} so far)")
                         added += size
                         state = after[key] = len(after)
@@ -582,10 +615,20 @@ class Model:
             self._flops_cost = np.array([_flops_cost(q) for _, _, q in self._trace], dtype=np.int64)
             self._next = np.zeros(len(self._path), dtype=np.int64)
 
-    def _step(self, pos: _Position, o: int, option: Any, shape: Shape, closed: bool | None):
-        """The state after option ``o`` from (shape, closed) and its
-        quantities (None when its params are beyond int64). ``closed`` tracks, inside a repeat, whether a
-        repetition has been left out: the later ones must be too."""
+    def _step(self, pos: _Position, o: int, option: Any, state: Any):
+        """The state after option ``o`` and its quantities (None when its params are beyond int64). A
+        Sequential state is (shape, closed): ``closed`` tracks, inside a repeat, whether a repetition has
+        been left out (the later ones must be too). A functional one is the shapes of the tensors still
+        needed."""
+        if pos.wiring is not None:
+            from ._graph import infer
+
+            inbound, names, keep = pos.wiring
+            if isinstance(option, Incompatible):
+                raise option
+            out, count = infer(option, [state[i] for i in inbound], list(names), self.convention)
+            return tuple(out if i < 0 else state[i] for i in keep), self._counted(pos.path, option, count)
+        shape, closed = state
         slot = pos.slot
         if slot is not None:
             skip = o == pos.skip
@@ -979,7 +1022,8 @@ def _space_budget(space: Model, budget: Any) -> dict[str, int]:
         quantity = _choose("budget", name, SPACE_QUANTITIES, {})
         if quantity in budgets:
             raise InvalidArgumentError(f"budget names {quantity} twice ({name!r} is another spelling of it)")
-        if quantity == "flops" and None in space.input_shape:
+        inputs = space.input_shape if type(space.input_shape[0]) is tuple else (space.input_shape,)  # functional: each
+        if quantity == "flops" and any(None in shape for shape in inputs):
             raise InvalidArgumentError(f"a FLOPs budget needs every shape known; the input shape "
                                        f"{space.input_shape} has an unknown length (None)")  # fmt: skip
         budgets[quantity] = _args.scalar_size(f"budget[{quantity!r}]", limit, minimum=0)
