@@ -383,12 +383,11 @@ class Model:
 
     def __init__(self, input_shape: Any, layers: Any, *, convention: str = "keras", backend: str = "auto",
                  max_bytes: Any = None) -> None:  # fmt: skip
+        self._given: list[Any] | None = None  # a Sequential model counted as the functional one it stands for
         if type(input_shape) is Tensor or (type(input_shape) in (list, tuple) and input_shape
                                            and type(input_shape[0]) is Tensor):  # fmt: skip
-            self._given = None
             self._functional(input_shape, layers, convention, backend)  # Model(inputs, outputs), as Keras'
             return
-        self._given: list[Any] | None = None  # a Sequential model counted as the functional one it stands for
         self._nodes: list[_Node] | None = None
         self.input_shape = _input_shape(input_shape)
         if isinstance(layers, (Layer, Choice, Repeat)) or not hasattr(layers, "__iter__"):
@@ -400,10 +399,10 @@ class Model:
         self.backend = backend if backend in BACKENDS else backend_name(backend)
         limit = None if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
         self._built: list[_Position] | None = None
-        if any(type(layer) is Residual for layer in self.layers) and all(_plain(layer) for layer in self.layers):
-            self._graph_of(self.layers, convention, backend)
-            return
         if all(_plain(layer) for layer in self.layers):
+            if any(type(layer) is Residual for layer in self.layers):
+                self._graph_of(self.layers, convention, backend)
+                return
             # One model of plain layers (the common case, and the one timed): each layer once, in order; its
             # positions are made only if a space's method asks for them.
             self._is_concrete = True
@@ -425,8 +424,8 @@ class Model:
         each layer called in turn), which Keras' summary rows and counts follow."""
         from ._graph import Input
 
-        given, shape = list(layers), self.input_shape
-        x = y = Input(shape)
+        given = list(layers)
+        x = y = Input(self.input_shape)
         for i, layer in enumerate(given):
             if type(layer) is Residual:  # checked first: its refusals name the argument, as in a space
                 checked = _normalized(layer, str(i))

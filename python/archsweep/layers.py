@@ -951,6 +951,7 @@ class Residual(Layer):
     made first, then the projection, then the merge (Keras' default names follow that order)."""
 
     keras_type = "Residual"
+    MERGES = ("add", "concatenate")
 
     def __init__(self, block: Any, projection: Any = None, *, merge: Any = "add") -> None:
         self._args = {"block": list(block) if isinstance(block, (list, tuple)) else [block],
@@ -967,11 +968,11 @@ class Residual(Layer):
         if projection is not None and (not isinstance(projection, Layer) or isinstance(projection, _Merge)):
             raise ArgumentTypeError(f"projection must be a layer (asw.layers.Conv2D(64, 1)) or None, got {projection!r}")
         return {"block": checked, "projection": None if projection is None else _inner("projection", projection),
-                "merge": _one_of("merge", self._args["merge"], ("add", "concatenate"))}  # fmt: skip
+                "merge": _one_of("merge", self._args["merge"], self.MERGES)}  # fmt: skip
 
     def merge_layer(self) -> _Merge:
         """The layer that joins the shortcut and the block's output."""
-        return Add() if _one_of("merge", self._args["merge"], ("add", "concatenate")) == "add" else Concatenate()
+        return Add() if _one_of("merge", self._args["merge"], self.MERGES) == "add" else Concatenate()
 
     def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
         raise Incompatible("a Residual is counted by its Model, layer by layer")
