@@ -99,16 +99,24 @@ def test_blocks_refuse_what_they_cannot_count():
     with pytest.raises(asw.InvalidArgumentError, match="cannot be counted"):
         asw.count_flops("transformer_decoder", n_features=8, num_heads=2, length=3, convention="torch",
                         elementwise=True)  # fmt: skip
-    with pytest.raises(asw.InvalidArgumentError, match="no 'keras' convention"):
-        asw.count_params("transformer_encoder", n_features=8, num_heads=2, convention="keras")
+    with pytest.raises(asw.InvalidArgumentError, match="num_heads"):
+        asw.count_params("transformer_encoder", n_features=9, num_heads=2, convention="keras")
+    with pytest.raises(asw.InvalidArgumentError, match="bias"):
+        asw.count_params("transformer_encoder", n_features=8, num_heads=2, bias=False, convention="keras")
     assert asw.count_params("transformer_encoder", n_features=8, num_heads=2) == asw.count_params(
         "transformer_encoder", n_features=8, num_heads=2, convention="torch")  # its own convention by default
     with pytest.raises(asw.InvalidArgumentError, match="use convention='torch'"):
         asw.Model((4, 8), [L.TransformerEncoderLayer(8, 2)])
     with pytest.raises(asw.InvalidArgumentError, match=r"takes a sequence \(length, 8\)"):
         asw.Model((4, 6), [L.TransformerEncoderLayer(8, 2)], convention="torch")
-    with pytest.raises(asw.InvalidArgumentError, match="activation must be 'relu' or 'gelu'"):
+    with pytest.raises(asw.InvalidArgumentError, match="activation must be one of 'relu', 'gelu' "):
         asw.Model((4, 8), [L.TransformerEncoderLayer(8, 2, activation="swish")], convention="torch")
+    with pytest.raises(asw.InvalidArgumentError, match="TransformerEncoder is KerasHub's: use convention='keras'"):
+        asw.Model((4, 8), [L.TransformerEncoder(16, 2)], convention="torch")
+    with pytest.raises(asw.InvalidArgumentError, match="must divide"):
+        asw.Model((4, 9), [L.TransformerEncoder(16, 2)])
+    with pytest.raises(asw.InvalidArgumentError, match=r"takes a sequence \(length, width\)"):
+        asw.Model((8,), [L.TransformerEncoder(16, 2)])
 
 
 def test_a_space_of_encoder_layers_is_searched_under_two_budgets():
@@ -121,4 +129,65 @@ def test_a_space_of_encoder_layers_is_searched_under_two_budgets():
                   *[L.TransformerEncoderLayer(64, 4, 128)] * row["1.depth"]]  # fmt: skip
         model = asw.Model((16, 64), layers, convention="torch")
         assert (model.count_params(), model.count_flops()) == (row["params"], row["flops"])
+    assert 0 < found.height < space.size
+
+
+with open(DATA / "keras_transformer.jsonl") as _f:
+    KERAS_CASES = [json.loads(line) for line in _f if line.strip()]
+
+
+def keras_arguments(case):
+    """The kind and arguments of a KerasHub fixture line: a decoder without an encoder sequence
+    is an encoder block (no cross-attention), with a causal mask that changes no count."""
+    a, shapes = case["args"], case["input"]
+    sequence = shapes.get("inputs") or shapes["decoder_sequence"]
+    values = dict(n_features=sequence[1], num_heads=a["num_heads"], dim_feedforward=a["intermediate_dim"],
+                  norm_first=a["normalize_first"], length=sequence[0])  # fmt: skip
+    if "encoder_sequence" in shapes:
+        return "transformer_decoder", {**values, "kv_length": shapes["encoder_sequence"][0]}
+    return "transformer_encoder", values
+
+
+def test_keras_fixture_covers_both_blocks_cross_attention_and_narrow_heads():
+    assert {(c["class"], "encoder_sequence" in c["input"]) for c in KERAS_CASES} == {
+        ("TransformerEncoder", False), ("TransformerDecoder", False), ("TransformerDecoder", True)}
+    assert {c["args"]["normalize_first"] for c in KERAS_CASES} == {True, False}
+    assert any(c["input"]["encoder_sequence"] != c["input"]["decoder_sequence"]
+               for c in KERAS_CASES if "encoder_sequence" in c["input"])  # fmt: skip
+    assert any(keras_arguments(c)[1]["n_features"] % c["args"]["num_heads"] for c in KERAS_CASES)
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_matches_kerashub(backend):
+    """Parameters (all trainable) and the forward's multiply-accumulates as jax traces them."""
+    wrong, checked = [], 0
+    for case in KERAS_CASES:
+        kind, values = keras_arguments(case)
+        if values["n_features"] % values["num_heads"]:
+            with pytest.raises(asw.InvalidArgumentError, match="num_heads"):
+                asw.count(kind, convention="keras", backend=backend, **values)
+            continue
+        got = [asw.count(kind, quantity=q, convention="keras", backend=backend, **values)
+               for q in ("params", "trainable", "flops")]  # fmt: skip
+        checked += 1
+        if got != [case["params"], case["trainable"], 2 * case["macs"]]:
+            wrong.append((case, got))
+    assert checked > 150 and not wrong, f"{len(wrong)} of {checked} differ, e.g. {wrong[:2]}"
+
+
+def test_a_kerashub_encoder_in_a_model_and_a_space():
+    cases = [c for c in KERAS_CASES if c["class"] == "TransformerEncoder"]
+    case = next(c for c in cases if keras_arguments(c)[1]["n_features"] % c["args"]["num_heads"] == 0)
+    a, shape = case["args"], tuple(case["input"]["inputs"])
+    model = asw.Model(shape, [L.TransformerEncoder(a["intermediate_dim"], a["num_heads"], activation=a["activation"],
+                                                   normalize_first=a["normalize_first"])])  # fmt: skip
+    assert (model.count_params(), model.count_flops()) == (case["params"], 2 * case["macs"])
+    assert model.summary()["name"].to_list() == ["transformer_encoder"]
+    space = asw.Model((16, 64), [L.TransformerEncoder(asw.choice(64, 128, 256), asw.choice(2, 4)),
+                                 asw.repeat(L.TransformerEncoder(128, 4), 0, 2)])  # fmt: skip
+    found = asw.search_models(space, 100_000)
+    for row in found.iter_rows(named=True):
+        layers = [L.TransformerEncoder(row["0.intermediate_dim"], row["0.num_heads"]),
+                  *[L.TransformerEncoder(128, 4)] * row["1.depth"]]  # fmt: skip
+        assert asw.Model((16, 64), layers).count_params() == row["params"]
     assert 0 < found.height < space.size

@@ -482,15 +482,22 @@ NOT_DEFINED = Needs("", "the element-wise FLOPs of a transformer block are not d
 
 def _transformer(convention, n_features, num_heads, dim_feedforward, bias, norm_first, length, kv_length=None,
                  cross=False):  # fmt: skip
-    # PyTorch's nn.TransformerEncoderLayer / DecoderLayer: self-attention (and, in a decoder, attention
-    # over the memory, kv_length long), linear1 (d -> ff), linear2 (ff -> d), a LayerNorm (with bias
-    # when bias is set) after or before each; every piece as its own kind counts it.
+    # PyTorch's nn.TransformerEncoderLayer / DecoderLayer, or KerasHub's TransformerEncoder /
+    # TransformerDecoder: self-attention (and, in a decoder, attention over the memory, kv_length
+    # long), a feed-forward pair (d -> ff -> d), a LayerNorm after or before each; every piece as its
+    # own kind counts it. KerasHub's heads are d / num_heads wide (num_heads divides d, so together
+    # they are one d-wide head to every count), always with biases.
     d = n_features
-    self_attention = _mha(TORCH, d, num_heads, None, None, None, None, None, bias, False, length, None)
-    attentions = (self_attention, _mha(TORCH, d, num_heads, None, None, None, None, None, bias, False, length,
-                                       kv_length)) if cross else (self_attention,)  # fmt: skip
-    feed_forward = (_dense(TORCH, d, dim_feedforward, bias, length), _dense(TORCH, dim_feedforward, d, bias, length))
-    norm = _layernorm(TORCH, d, True, True, False, True, bias, length)
+    if convention == TORCH:
+        attention = functools.partial(_mha, TORCH, d, num_heads, None, None, None, None, None, bias, False, length)
+        norm = _layernorm(TORCH, d, True, True, False, True, bias, length)
+    else:
+        attention = functools.partial(_mha, KERAS, d, 1, d, None, None, None, None, True, False, length)
+        norm = _layernorm(KERAS, d, True, True, False, True, True, length)
+    self_attention = attention(None)
+    attentions = (self_attention, attention(kv_length)) if cross else (self_attention,)
+    feed_forward = (_dense(convention, d, dim_feedforward, bias, length),
+                    _dense(convention, dim_feedforward, d, bias, length))  # fmt: skip
     parts = (*attentions, *feed_forward, *(norm,) * (2 + cross))
     tensors = Tensors(tuple(pair for q in parts for pair in q.tensors.trainable))  # type: ignore[union-attr]
     kv_cache = self_attention.kv_cache  # a decoder's memory is attended whole, not cached per token
@@ -516,11 +523,13 @@ def _transformer(convention, n_features, num_heads, dim_feedforward, bias, norm_
 def _transformer_kind(name: str, names: tuple[str, ...], cross: bool) -> Kind:
     memory = (Arg("kv_length", SIZE, None, nullable=True, doc="memory length; None means length", compute=True),)
     formula = functools.partial(_transformer, cross=cross)
-    return Kind(name, names, (TORCH,),
-                (Arg("n_features", SIZE, doc="d_model"), Arg("num_heads", SIZE, doc="nhead: must divide n_features"),
-                 Arg("dim_feedforward", SIZE, 2048), _BIAS,
-                 Arg("norm_first", FLAG, False, doc="LayerNorms before attention and feed-forward: which input "
-                                                    "gradients a first layer computes"),
+    return Kind(name, names, (TORCH, KERAS),
+                (Arg("n_features", SIZE, doc="d_model (KerasHub: the input's width)"),
+                 Arg("num_heads", SIZE, doc="nhead: must divide n_features"),
+                 Arg("dim_feedforward", SIZE, 2048, doc="KerasHub: intermediate_dim"),
+                 _BIAS._replace(conventions=ONLY_TORCH),
+                 Arg("norm_first", FLAG, False, doc="LayerNorms before attention and feed-forward (KerasHub: "
+                                                    "normalize_first): which input gradients a first layer computes"),
                  Arg("length", SIZE, None, nullable=True, doc="tokens per sample (the target's, in a decoder)",
                      compute=True), *(memory if cross else ())),
                 formula, (Rule("divides", "num_heads", "n_features"),))  # fmt: skip
@@ -658,8 +667,8 @@ KINDS: tuple[Kind, ...] = (
          _rmsnorm),
     Kind("mha", ("MultiHeadAttention", "MultiheadAttention", "attention"), (KERAS, TORCH), _MHA_ARGS, _mha,
          (Rule("divides", "num_heads", "n_features", ONLY_TORCH),)),
-    _transformer_kind("transformer_encoder", ("TransformerEncoderLayer",), cross=False),
-    _transformer_kind("transformer_decoder", ("TransformerDecoderLayer",), cross=True),
+    _transformer_kind("transformer_encoder", ("TransformerEncoderLayer", "TransformerEncoder"), cross=False),
+    _transformer_kind("transformer_decoder", ("TransformerDecoderLayer", "TransformerDecoder"), cross=True),
     _lm_kind(),
 )  # fmt: skip
 

@@ -41,7 +41,7 @@ __all__ = [
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GroupNormalization", "LSTM", "Layer",
     "LayerNormalization", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
     "MultiHeadAttention", "RMSNormalization", "ReLU", "SeparableConv1D", "SeparableConv2D", "SimpleRNN",
-    "TransformerEncoderLayer", "Residual", "Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate",
+    "TransformerEncoder", "TransformerEncoderLayer", "Residual", "Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate",
 ]  # fmt: skip
 
 
@@ -736,16 +736,54 @@ class MultiHeadAttention(Layer):
         return (*query[:-1], *out), count
 
 
-class TransformerEncoderLayer(Layer):
+class _TransformerBlock(Layer):
+    """A transformer encoder block on a sequence ``(length, width)``: self-attention and a two-layer
+    feed-forward block, each with a LayerNorm, the output the input's shape. ``dropout``, the
+    activation and the norm's epsilon change no count (they are checked and kept for the record);
+    the norms' place changes which input gradients a model's first layer computes."""
+
+    convention: ClassVar[str]
+    #: The framework's names of (width, heads, feed-forward width, norm placement, activation,
+    #: epsilon); KerasHub's block takes its width from the input.
+    names: ClassVar[tuple[str | None, str, str, str, str, str]]
+    activations: ClassVar[tuple[str, ...]]
+
+    def _check(self) -> dict[str, Any]:
+        a = self._args
+        width, heads, ff, norm_first, activation, eps = self.names
+        if a[activation] not in self.activations:
+            raise InvalidArgumentError(f"{activation} must be one of {', '.join(map(repr, self.activations))} "
+                                       f"(the framework's names), got {a[activation]!r}")  # fmt: skip
+        for name, top in (("dropout", 1), (eps, math.inf)):
+            if isinstance(a[name], bool) or not isinstance(a[name], (int, float)) or not 0 <= a[name] <= top:
+                raise InvalidArgumentError(f"{name} must be a number from 0 to {top}, got {a[name]!r}")
+        sizes = {n: _size(n, a[n]) for n in (width, heads, ff) if n is not None}
+        return {**a, **sizes, **{n: _flag(n, a[n]) for n in (norm_first, "batch_first", "bias") if n in a}}
+
+    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
+        a = self._args
+        width, heads, ff, norm_first, _, _ = self.names
+        if convention != self.convention:
+            raise Incompatible(f"{self.keras_type} is {'PyTorch' if self.convention == 'torch' else 'KerasHub'}'s: "
+                               f"use convention={self.convention!r} (got {convention!r})")  # fmt: skip
+        d = shape[-1] if width is None else a[width]
+        if len(shape) != 2 or shape[-1] != d or d is None:
+            wanted = f"(length, {d})" if width else "(length, width)"
+            raise Incompatible(f"{self.keras_type}({', '.join(f'{n}={a[n]}' for n in (width, heads) if n)}) takes a "
+                               f"sequence {wanted}, got input shape {_show(shape)}")  # fmt: skip
+        return shape, _count("transformer_encoder", n_features=d, num_heads=a[heads], dim_feedforward=a[ff],
+                             bias=a.get("bias", True), norm_first=a[norm_first], length=shape[0])  # fmt: skip
+
+
+class TransformerEncoderLayer(_TransformerBlock):
     """PyTorch's ``nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1,
     activation="relu", layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True)`` on a
-    sequence ``(length, d_model)`` (batch apart, whichever ``batch_first`` says): self-attention and
-    a two-layer feed-forward block, each with a LayerNorm, the output the input's shape. Only under
-    ``convention="torch"``. ``dropout``, ``activation``, ``layer_norm_eps`` and ``batch_first`` change
-    no count (they are checked and kept for the record); ``norm_first`` changes which input gradients
-    a model's first layer computes."""
+    sequence ``(length, d_model)`` (batch apart, whichever ``batch_first`` says). Only under
+    ``convention="torch"``; ``bias`` is counted, ``batch_first`` is not."""
 
-    keras_type = "TransformerEncoderLayer"
+    keras_type, convention = "TransformerEncoderLayer", "torch"
+    names = ("d_model", "nhead", "dim_feedforward", "norm_first", "activation", "layer_norm_eps")
+    activations = ("relu", "gelu")
 
     def __init__(self, d_model: Any, nhead: Any, dim_feedforward: Any = 2048, dropout: Any = 0.1,
                  activation: Any = "relu", layer_norm_eps: Any = 1e-5, batch_first: Any = False,
@@ -754,27 +792,23 @@ class TransformerEncoderLayer(Layer):
                       "activation": activation, "layer_norm_eps": layer_norm_eps, "batch_first": batch_first,
                       "norm_first": norm_first, "bias": bias}  # fmt: skip
 
-    def _check(self) -> dict[str, Any]:
-        a = self._args
-        if a["activation"] not in ("relu", "gelu"):
-            raise InvalidArgumentError(f"activation must be 'relu' or 'gelu' (PyTorch's names), got {a['activation']!r}")
-        for name, top in (("dropout", 1), ("layer_norm_eps", math.inf)):
-            if isinstance(a[name], bool) or not isinstance(a[name], (int, float)) or not 0 <= a[name] <= top:
-                raise InvalidArgumentError(f"{name} must be a number from 0 to {top}, got {a[name]!r}")
-        return {**a, "d_model": _size("d_model", a["d_model"]), "nhead": _size("nhead", a["nhead"]),
-                "dim_feedforward": _size("dim_feedforward", a["dim_feedforward"]),
-                **{n: _flag(n, a[n]) for n in ("batch_first", "norm_first", "bias")}}  # fmt: skip
 
-    def infer(self, shape: Shape, convention: str = "keras") -> tuple[Shape, Count | int]:
-        a = self._args
-        if convention != "torch":
-            raise Incompatible(f"TransformerEncoderLayer is PyTorch's: use convention='torch' (got {convention!r})")
-        if len(shape) != 2 or shape[-1] != a["d_model"]:
-            raise Incompatible(f"TransformerEncoderLayer(d_model={a['d_model']}) takes a sequence (length, "
-                               f"{a['d_model']}), got input shape {_show(shape)}")  # fmt: skip
-        return shape, _count("transformer_encoder", n_features=a["d_model"], num_heads=a["nhead"],
-                             dim_feedforward=a["dim_feedforward"], bias=a["bias"], norm_first=a["norm_first"],
-                             length=shape[0])  # fmt: skip
+class TransformerEncoder(_TransformerBlock):
+    """KerasHub's ``keras_hub.layers.TransformerEncoder(intermediate_dim, num_heads, dropout=0,
+    activation="relu", layer_norm_epsilon=1e-5, normalize_first=False)`` on a sequence ``(length,
+    width)``: heads of ``width / num_heads`` features (``num_heads`` must divide the width; KerasHub
+    would build narrower heads), biases everywhere. Only under ``convention="keras"``. Its
+    decoder-only use, ``TransformerDecoder`` without an encoder sequence, counts the same."""
+
+    keras_type, convention = "TransformerEncoder", "keras"
+    names = (None, "num_heads", "intermediate_dim", "normalize_first", "activation", "layer_norm_epsilon")
+    activations = ("relu", "gelu", "silu", "swish", "tanh", "sigmoid", "linear", "elu", "selu", "softplus")
+
+    def __init__(self, intermediate_dim: Any, num_heads: Any, dropout: Any = 0, activation: Any = "relu",
+                 layer_norm_epsilon: Any = 1e-5, normalize_first: Any = False) -> None:  # fmt: skip
+        self._args = {"intermediate_dim": intermediate_dim, "num_heads": num_heads, "dropout": dropout,
+                      "activation": activation, "layer_norm_epsilon": layer_norm_epsilon,
+                      "normalize_first": normalize_first}  # fmt: skip
 
 
 # -- pooling -----------------------------------------------------------------------------------------------------
