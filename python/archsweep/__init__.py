@@ -29,6 +29,7 @@ _LAZY = {
     "Model": "_model",
     "count_models": "_model",
     "search_models": "_model",
+    "sample_models": "_model",
     "plot": "_plot",
     "search": "_search",
     "sweep_to_file": "_sink",
@@ -48,7 +49,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers
     from ._graph import Input
     from ._hf import MODEL_TYPES, LanguageModel, from_hf_config
     from ._memory import Memory, memory
-    from ._model import Model, count_models, search_models
+    from ._model import Model, count_models, sample_models, search_models
     from ._plot import plot
     from ._search import search
     from ._sink import sweep_to_file
@@ -82,6 +83,7 @@ __all__ = [
     "memory",
     "plot",
     "repeat",
+    "sample_models",
     "search",
     "search_models",
     "sweep",

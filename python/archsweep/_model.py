@@ -15,6 +15,7 @@ import copy
 import functools
 import itertools
 import math
+import random
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -1152,16 +1153,129 @@ def _search_models(
     finally:
         bar.close()
     order = np.argsort(-costs[:, 0], kind="stable")
+    return int(search.count()), _decoded(space, columns, options[order], costs[order], quantities)
+
+
+def _decoded(space: Model, columns: list[tuple[str, Any]], options: np.ndarray, costs: np.ndarray,
+             quantities: tuple[str, ...]) -> pl.DataFrame:  # fmt: skip
+    """The table of models the search wrote: a column per choice (see ``Model.choices``), read off
+    each row's option indices, and one per quantity."""
     out = []
     for name, (how, *spec) in columns:
         if how == "depth":
             low, firsts = spec
-            depth = np.full(rows, low, dtype=np.int64)
+            depth = np.full(len(options), low, dtype=np.int64)
             for q in firsts:
-                depth += options[order, q] != space._positions[q].skip
+                depth += options[:, q] != space._positions[q].skip
             out.append(pl.Series(name, depth))
         else:
             p, values = spec
-            out.append(_series(name, values).gather(options[order, p]))
-    out.extend(pl.Series(q, costs[order, i]) for i, q in enumerate(quantities))
-    return int(search.count()), pl.DataFrame(out)
+            out.append(_series(name, values).gather(options[:, p]))
+    out.extend(pl.Series(q, costs[:, i]) for i, q in enumerate(quantities))
+    return pl.DataFrame(out)
+
+
+def _band(name: str, value: Any) -> tuple[int, int]:
+    """An inclusive range ``(lo, hi)`` of the first budget's quantity."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ArgumentTypeError(f"{name} must be a pair (lo, hi), got {value!r}")
+    lo, hi = (_args.scalar_size(f"{name}[{i}]", v, minimum=0) for i, v in enumerate(value))
+    if lo > hi:
+        raise InvalidArgumentError(f"{name} must have lo <= hi, got ({lo:,}, {hi:,})")
+    return lo, hi
+
+
+def _ranks(rng: random.Random, n: int, k: int, replace: bool) -> list[int]:
+    """``k`` ranks drawn uniformly from ``range(n)``, with or without replacement, in draw order.
+    Python's ``randrange`` is exact for any ``n`` (no float rounding, however large)."""
+    if replace:
+        return [rng.randrange(n) for _ in range(k)]
+    if n <= sys.maxsize:
+        return rng.sample(range(n), k)
+    drawn: dict[int, None] = {}  # k is far below n here: a repeat is rare, and redrawn
+    while len(drawn) < k:
+        drawn.setdefault(rng.randrange(n))
+    return list(drawn)
+
+
+def sample_models(
+    space: Model, budget: Any, k: Any, *, seed: Any = None, band: Any = None, bins: Any = None,
+    replace: bool = False, max_bytes: Any = None, progress: bool | None = None,
+) -> pl.DataFrame:  # fmt: skip
+    """``k`` architectures drawn exactly uniformly from those of ``space``
+    that fit ``budget`` (a number of parameters, or a mapping as for
+    ``search_models``), without building or rejecting any: each draw is a
+    uniform rank among the fitting models, turned into its architecture by
+    the search's exact counts. The same table as ``search_models`` (a column
+    per choice, then one per bounded quantity), in draw order.
+
+    ``band=(lo, hi)``: only the models whose first budgeted quantity (params,
+    or the first one named) is in ``lo..hi`` (inclusive). ``bins=[(lo, hi),
+    ...]``: stratified, ``k`` from each bin, with a first column ``bin`` (its
+    index). ``replace``: with replacement (default: ``k`` distinct models, so
+    at most as many as fit). ``seed``: an int for a reproducible draw (the
+    ranks come from ``random.Random(seed)``). ``max_bytes`` and ``progress``
+    as for ``search_models``. Ctrl-C stops it at once.
+
+    >>> import archsweep as asw
+    >>> L = asw.layers
+    >>> space = asw.Model((8,), [L.Dense(asw.choice(1, 2, 3, 4)), L.Dense(1)])
+    >>> asw.sample_models(space, budget=40, k=2, seed=0)["params"].to_list()
+    [21, 31]
+    """
+    n = _args.scalar_size("k", k, minimum=0)
+    if not isinstance(replace, bool):
+        raise ArgumentTypeError(f"replace must be True or False, got {replace!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ArgumentTypeError(f"seed must be an int or None, got {seed!r}")
+    if band is not None and bins is not None:
+        raise InvalidArgumentError("give band= or bins=, not both")
+    if bins is not None:
+        if isinstance(bins, (str, bytes)) or not hasattr(bins, "__iter__"):
+            raise ArgumentTypeError(f"bins must be a sequence of (lo, hi) pairs, got {bins!r}")
+        strata = [_band(f"bins[{i}]", b) for i, b in enumerate(bins)]
+        if not strata:
+            raise InvalidArgumentError("bins is empty; give at least one (lo, hi) pair")
+    else:
+        strata = [(0, 2**63 - 1) if band is None else _band("band", band)]
+    space, search, run, quantities, cap = _search(space, budget, max_bytes, "sample_models")
+    run(lambda: run_in_worker(search.build, stop=search.stop))
+    rng = random.Random(seed)
+    draws = []
+    for i, (lo, hi) in enumerate(strata):
+        fitting = int(search.count_range(lo, hi))
+        where = "" if band is None and bins is None else f" with {quantities[0]} in [{lo:,}, {hi:,}]"
+        if n and not fitting:
+            raise InvalidArgumentError(f"no model of the space fits {_shown(_space_budget(space, budget))}{where}")
+        if n > fitting and not replace:
+            raise InvalidArgumentError(f"k={n:,} distinct models asked for, but only {fitting:,} fit "
+                                       f"{_shown(_space_budget(space, budget))}{where}; lower k or pass "
+                                       "replace=True")  # fmt: skip
+        draws.append((lo, hi, _ranks(rng, fitting, n, replace), fitting))
+    columns = space._columns()
+    words = max(1, max((f.bit_length() + 63) // 64 for *_, f in draws))
+    need = n * len(strata) * (_row_bytes(space, columns, len(quantities)) + 8 * words)
+    if need + search.held_bytes() > cap:
+        raise SweepTooLargeError(f"{n * len(strata):,} sampled models take about {need:,} bytes, besides the "
+                                 f"{search.held_bytes():,} bytes of the search's tables, over max_bytes={cap:,}; "
+                                 "lower k or raise max_bytes")  # fmt: skip
+    bar = progress_bar(n * len(strata), "model", "models", progress)
+    tables = []
+    try:
+        for i, (lo, hi, ranks, _) in enumerate(draws):
+            encoded = b"".join(r.to_bytes(8 * words, "little") for r in ranks)
+            packed = np.frombuffer(encoded, dtype="<u8").astype(np.uint64).reshape(n, words)
+            options = np.empty((n, len(space._positions)), dtype=np.uint32)
+            costs = np.empty((n, len(quantities)), dtype=np.int64)
+            done = bar.n
+
+            def tick() -> None:
+                bar.update(done + search.written() - bar.n)
+
+            run(lambda: run_in_worker(lambda: search.unrank(lo, hi, packed, options, costs), tick=tick,
+                                      stop=search.stop))  # fmt: skip
+            table = _decoded(space, columns, options, costs, quantities)
+            tables.append(table if bins is None else table.insert_column(0, pl.Series("bin", [i] * n, pl.Int64)))
+    finally:
+        bar.close()
+    return pl.concat(tables)

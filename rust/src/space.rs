@@ -318,6 +318,14 @@ impl<const N: usize> Wide<N> {
     fn to_u64(self) -> Option<u64> {
         self.0[1..].iter().all(|&w| w == 0).then_some(self.0[0])
     }
+
+    /// The number in `words` (least significant first), or None where it needs more than `N`.
+    fn from_words(words: &[u64]) -> Option<Self> {
+        let mut w = [0; N];
+        let (low, high) = words.split_at(words.len().min(N));
+        w[..low.len()].copy_from_slice(low);
+        high.iter().all(|&x| x == 0).then_some(Wide(w))
+    }
 }
 
 impl<const N: usize> Ord for Wide<N> {
@@ -654,6 +662,9 @@ struct Built<const N: usize, C> {
 trait Summaries<C>: Send + Sync + std::fmt::Debug {
     fn total(&self) -> Total;
     fn fill(&self, search: &Search<C>, rows: u64, options: &mut [u32], costs: &mut [i64]) -> Result<()>;
+    fn count_range(&self, search: &Search<C>, lo: u64, hi: u64) -> Total;
+    fn unrank(&self, search: &Search<C>, range: (u64, u64), ranks: &[u64], options: &mut [u32], costs: &mut [i64])
+        -> Result<()>;
 }
 
 /// A model space prepared for one budget (or two at once, `C = [u64; 2]`):
@@ -879,6 +890,37 @@ impl<C: Cost> Search<C> {
         Ok(self.built()?.0.total())
     }
 
+    /// The number of fitting models whose first quantity is in `lo..=hi`.
+    pub fn count_range(&self, lo: u64, hi: u64) -> Result<Total> {
+        Ok(self.built()?.0.count_range(self, lo, hi.min(self.budget.primary())))
+    }
+
+    /// Writes the fitting models of the given ranks among those whose first quantity is in
+    /// `lo..=hi` (ranks from 0 in enumeration order, each `words` 64-bit words, least
+    /// significant first, in `ranks`, row-major) into `options` and `costs` as [`Search::fill`]
+    /// does, a row per rank, in the ranks' order. Drawing the ranks uniformly draws the models
+    /// uniformly: this is how models are sampled without building or rejecting any.
+    pub fn unrank(&self, lo: u64, hi: u64, ranks: &[u64], options: &mut [u32], costs: &mut [i64]) -> Result<()> {
+        let width = self.positions();
+        let rows = costs.len() / C::DIMS;
+        if costs.len() != rows * C::DIMS || options.len() != rows * width || (rows > 0 && ranks.len() % rows != 0)
+            || (rows > 0 && ranks.is_empty()) {
+            return Err(Error::Shape(format!(
+                "unrank writes a row of {width} options and {} costs per rank; got {} ranks' words and buffers of {} \
+                 and {} values",
+                C::DIMS,
+                ranks.len(),
+                options.len(),
+                costs.len()
+            )));
+        }
+        self.written.store(0, Ordering::Relaxed);
+        if rows == 0 {
+            return Ok(());
+        }
+        self.built()?.0.unrank(self, (lo, hi.min(self.budget.primary())), ranks, options, costs)
+    }
+
     /// The rows [`Search::fill`] writes for `limit`: every fitting model, or
     /// the `limit` largest.
     pub fn rows(&self, limit: Option<u64>) -> Result<Total> {
@@ -934,6 +976,26 @@ impl<const N: usize, C: Cost> Summaries<C> for Built<N, C> {
 
     fn fill(&self, search: &Search<C>, rows: u64, options: &mut [u32], costs: &mut [i64]) -> Result<()> {
         Lister { search, completions: &self.completions }.fill(rows, options, costs)
+    }
+
+    fn count_range(&self, search: &Search<C>, lo: u64, hi: u64) -> Total {
+        self.completions[0][0].count_in(lo, hi, search.budget).into()
+    }
+
+    fn unrank(&self, search: &Search<C>, range: (u64, u64), ranks: &[u64], options: &mut [u32], costs: &mut [i64])
+        -> Result<()> {
+        let lister = Lister { search, completions: &self.completions };
+        let (width, words) = (search.positions(), ranks.len() / (costs.len() / C::DIMS).max(1));
+        let samples = options.par_chunks_mut(width.max(1)).zip(costs.par_chunks_mut(C::DIMS)).zip(ranks.par_chunks(words));
+        samples.try_for_each(|((path, cost), rank)| {
+            if search.stopped.load(Ordering::Relaxed) {
+                return Err(Error::Stopped);
+            }
+            let rank = Wide::<N>::from_words(rank).ok_or_else(|| Error::Shape("a rank beyond the count".into()))?;
+            lister.unrank(range, rank, path)?.write(cost);
+            search.written.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        })
     }
 }
 
@@ -1055,6 +1117,30 @@ impl<const N: usize, C: Cost> Lister<'_, N, C> {
             let room = budget.minus(c).filter(|_| c.primary() <= hi)?;
             after[n].any_in(lo.saturating_sub(c.primary()), hi - c.primary(), room).then_some((o, n, c))
         })
+    }
+
+    /// The model of rank `rank` (from 0, in enumeration order) among those with a first part in
+    /// `lo..=hi`: at each position, the options' numbers of such completions are skipped past
+    /// until the rank falls within one. Its options go into `path`; its cost is returned.
+    fn unrank(&self, (lo, hi): (u64, u64), mut rank: Wide<N>, path: &mut [u32]) -> Result<C> {
+        let (budget, mut s, mut c) = (self.search.budget, 0, C::ZERO);
+        for (p, slot) in path.iter_mut().enumerate() {
+            let after = &self.completions[p + 1];
+            let mut chosen = None;
+            for (o, cost, n) in self.search.space.moves(p, s) {
+                let next = c.plus(cost);
+                let Some(room) = budget.minus(next).filter(|_| next.primary() <= hi) else { continue };
+                let here = after[n].count_in(lo.saturating_sub(next.primary()), hi - next.primary(), room);
+                if rank < here {
+                    chosen = Some((o, n, next));
+                    break;
+                }
+                rank = rank.minus(here);
+            }
+            let (o, n, next) = chosen.ok_or_else(|| Error::Shape("a rank beyond the count".into()))?;
+            (*slot, s, c) = (o, n, next);
+        }
+        Ok(c)
     }
 
     /// Depth-first from (p, s) at cost `c`, writing every model in `lo..=hi`
@@ -1248,6 +1334,59 @@ mod tests {
                     got.sort_by_key(|(_, c)| std::cmp::Reverse(c[0]));
                     let expected: Vec<_> = fitting.iter().take(k.map_or(usize::MAX, |k| k as usize)).cloned().collect();
                     assert_eq!(got, expected, "round {round}, budget {budget:?}, k {k:?}");
+                }
+            }
+        }
+    }
+
+    /// Every rank of every first-quantity range unranks to the brute-force enumeration's model
+    /// of that rank among those in range: under one budget and under two.
+    #[test]
+    fn unranking_is_the_enumeration_in_range_on_random_spaces() {
+        let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+        for round in 0..300 {
+            let t = random_tables(&mut rng);
+            let second: Vec<i64> = t.cost.iter().map(|_| rng.below(30) as i64).collect();
+            let pairs: Vec<i64> = t.cost.iter().zip(&second).flat_map(|(&a, &b)| [a, b]).collect();
+            let (all, seconds) = (brute(&t), brute(&Tables { cost: second, ..t.clone() }));
+            for (budget, range) in [([20, 15], (0, 20)), ([60, 40], (10, 30)), ([200, 200], (37, 37)), ([100, 10], (50, 500))] {
+                let within = |two: bool| -> Vec<(Vec<u32>, [i64; 2])> {
+                    all.iter()
+                        .zip(&seconds)
+                        .filter_map(|((path, a), (_, b))| {
+                            let a = a.filter(|&a| a <= budget[0] && (range.0..=range.1).contains(&a))?;
+                            let b = if two { b.filter(|&b| b <= budget[1])? } else { 0 };
+                            Some((path.clone(), [a as i64, b as i64]))
+                        })
+                        .collect()
+                };
+                let width = t.n_options.len();
+                let one = Search::new(t.space(), budget[0], u64::MAX).unwrap();
+                let space2 = Space::<[u64; 2]>::new(&t.n_states, &t.n_options, &pairs, &t.next, u64::MAX).unwrap();
+                let two = Search::new(space2, budget, u64::MAX).unwrap();
+                one.build().unwrap();
+                two.build().unwrap();
+                for (dims, expected) in [(1, within(false)), (2, within(true))] {
+                    let n = expected.len();
+                    let ranks: Vec<u64> = (0..n as u64).rev().flat_map(|r| [r, 0]).collect(); // two words each
+                    let (mut options, mut costs) = (vec![0u32; n * width], vec![0i64; n * dims]);
+                    let got_count = if dims == 1 {
+                        one.unrank(range.0, range.1, &ranks, &mut options, &mut costs).unwrap();
+                        one.count_range(range.0, range.1).unwrap()
+                    } else {
+                        two.unrank(range.0, range.1, &ranks, &mut options, &mut costs).unwrap();
+                        two.count_range(range.0, range.1).unwrap()
+                    };
+                    assert_eq!(got_count, total(n), "round {round}, budget {budget:?}, range {range:?}");
+                    for (i, (path, cost)) in expected.iter().rev().enumerate() {
+                        assert_eq!(&options[i * width..(i + 1) * width], &path[..], "round {round}");
+                        assert_eq!(&costs[i * dims..(i + 1) * dims], &cost[..dims], "round {round}");
+                    }
+                    let beyond = [n as u64, 0];
+                    let (mut o, mut c) = (vec![0u32; width], vec![0i64; dims]);
+                    let refused = if dims == 1 { one.unrank(range.0, range.1, &beyond, &mut o, &mut c) }
+                                  else { two.unrank(range.0, range.1, &beyond, &mut o, &mut c) };
+                    assert!(matches!(refused, Err(Error::Shape(_))), "round {round}: rank {n} of {n}");
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! calls (Python builds it on a worker thread, so Ctrl-C can stop it, sizes
 //! the output from its count, then lends numpy buffers to fill).
 
-use numpy::{PyReadonlyArray1, PyReadwriteArray2};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyInt};
@@ -130,6 +130,31 @@ impl SpaceSearch {
     #[pyo3(signature = (limit=None))]
     fn rows<'py>(&self, py: Python<'py>, limit: Option<u64>) -> PyResult<Bound<'py, PyAny>> {
         int(py, &each!(self.search, s => s.rows(limit))?)
+    }
+
+    /// The number of fitting models whose first quantity is in `lo..=hi`, once built.
+    fn count_range<'py>(&self, py: Python<'py>, lo: u64, hi: u64) -> PyResult<Bound<'py, PyAny>> {
+        int(py, &each!(self.search, s => s.count_range(lo, hi))?)
+    }
+
+    /// Writes, for each row of `ranks` (a rank as 64-bit words, least significant first), the
+    /// fitting model of that rank among those whose first quantity is in `lo..=hi` into
+    /// `options` and `costs` (callable from a worker thread; `stop` ends it; `written` counts).
+    #[pyo3(signature = (lo, hi, ranks, options, costs))]
+    fn unrank(
+        &self,
+        py: Python<'_>,
+        lo: u64,
+        hi: u64,
+        ranks: PyReadonlyArray2<'_, u64>,
+        mut options: PyReadwriteArray2<'_, u32>,
+        mut costs: PyReadwriteArray2<'_, i64>,
+    ) -> PyResult<()> {
+        let contiguous = |_| PyValueError::new_err("ranks, options and costs must be C-contiguous");
+        let ranks = ranks.as_slice().map_err(contiguous)?;
+        let options = options.as_slice_mut().map_err(contiguous)?;
+        let costs = costs.as_slice_mut().map_err(contiguous)?;
+        each!(self.search, s => run(py, move || s.unrank(lo, hi, ranks, options, costs)))
     }
 
     /// Writes the fitting models (all, or the `limit` largest by the first
