@@ -27,3 +27,18 @@ def backend(request):
 signal.signal(signal.SIGINT, signal.default_int_handler)
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+@pytest.fixture
+def conv_space():
+    """A space of 450 conv nets, 361 under 3,000 parameters, its branches of very unequal sizes
+    (test_sample.py, test_optuna.py)."""
+    import archsweep as asw
+
+    L = asw.layers
+    return asw.Model((16, 16, 3), [
+        L.Conv2D(asw.choice(4, 8, 16, 24, 32), asw.choice(1, 3, 5)),
+        asw.repeat(L.Conv2D(asw.choice(4, 8), 3), 0, 3),
+        L.GlobalAveragePooling2D(),
+        L.Dense(asw.choice(1, 10)),
+    ])  # fmt: skip

@@ -15,16 +15,6 @@ import archsweep as asw
 L = asw.layers
 
 
-def conv_space():
-    """150 architectures, about half under 3,000 parameters, with strongly unequal branch sizes."""
-    return asw.Model((16, 16, 3), [
-        L.Conv2D(asw.choice(4, 8, 16, 24, 32), asw.choice(1, 3, 5)),
-        asw.repeat(L.Conv2D(asw.choice(4, 8), 3), 0, 3),
-        L.GlobalAveragePooling2D(),
-        L.Dense(asw.choice(1, 10)),
-    ])  # fmt: skip
-
-
 def key(row):
     return tuple(v for k, v in row.items() if k != "bin")
 
@@ -48,8 +38,8 @@ def fitting(space, budget, band=None):
     return rows if band is None else [r for r in rows if band[0] <= r[-1 if isinstance(budget, int) else -2] <= band[1]]
 
 
-def test_frequencies_are_uniform_over_the_fitting_models():
-    space, budget = conv_space(), 3000
+def test_frequencies_are_uniform_over_the_fitting_models(conv_space):
+    space, budget = conv_space, 3000
     population = fitting(space, budget)
     assert 40 < len(population) < space.size
     draws = asw.sample_models(space, budget, 60 * len(population), seed=20261202, replace=True)
@@ -57,10 +47,10 @@ def test_frequencies_are_uniform_over_the_fitting_models():
     assert uniform_fit(Counter(key(r) for r in draws.iter_rows(named=True)), population)
 
 
-def test_the_chi_square_test_rejects_a_sampler_biased_as_stepwise_samplers_are():
+def test_the_chi_square_test_rejects_a_sampler_biased_as_stepwise_samplers_are(conv_space):
     """Choosing each position's option uniformly among those that can still fit (what a tuner
     drawing choices one at a time does) favours the models in small branches: the test sees it."""
-    space, budget = conv_space(), 3000
+    space, budget = conv_space, 3000
     population = fitting(space, budget)
     rng, draws = random.Random(20261202), Counter()
     for _ in range(60 * len(population)):
@@ -73,8 +63,8 @@ def test_the_chi_square_test_rejects_a_sampler_biased_as_stepwise_samplers_are()
 
 
 @pytest.mark.parametrize("budget", [{"params": 3000, "flops": 600_000}, {"flops": 600_000, "params": 3000}])
-def test_two_budgets_and_a_band_on_the_first(budget):
-    space = conv_space()
+def test_two_budgets_and_a_band_on_the_first(conv_space, budget):
+    space = conv_space
     listed = asw.search_models(space, budget)
     first = list(budget)[0]
     lo, hi = sorted(listed[first].to_list())[len(listed) // 4], sorted(listed[first].to_list())[3 * len(listed) // 4]
@@ -85,8 +75,8 @@ def test_two_budgets_and_a_band_on_the_first(budget):
     assert uniform_fit(Counter(key(r) for r in draws.iter_rows(named=True)), population)
 
 
-def test_bins_draw_k_from_each_uniformly():
-    space, budget = conv_space(), 3000
+def test_bins_draw_k_from_each_uniformly(conv_space):
+    space, budget = conv_space, 3000
     bins = [(0, 999), (1000, 1999), (2000, 3000)]
     draws = asw.sample_models(space, budget, 2000, bins=bins, seed=1, replace=True)
     assert draws.columns[0] == "bin" and draws["bin"].value_counts().sort("bin")["count"].to_list() == [2000] * 3
@@ -97,8 +87,8 @@ def test_bins_draw_k_from_each_uniformly():
         assert uniform_fit(Counter(key(r) for r in rows.iter_rows(named=True)), population)
 
 
-def test_without_replacement_all_of_them_is_each_once_and_a_seed_repeats():
-    space, budget = conv_space(), 3000
+def test_without_replacement_all_of_them_is_each_once_and_a_seed_repeats(conv_space):
+    space, budget = conv_space, 3000
     population = fitting(space, budget)
     every = asw.sample_models(space, budget, len(population), seed=3)
     assert sorted(key(r) for r in every.iter_rows(named=True)) == sorted(population)
@@ -132,13 +122,18 @@ def test_a_space_of_more_than_1e12_is_sampled_in_a_band_at_once():
 def test_residual_and_functional_spaces_are_sampled_too():
     block = asw.layers.Residual([L.Dense(asw.choice(8, 16, 32)), L.Dense(16)])
     space = asw.Model((16,), [asw.repeat(block, 1, 3), L.Dense(asw.choice(1, 4))])
-    population = fitting(space, 2500)
-    draws = asw.sample_models(space, 2500, 60 * len(population), seed=5, replace=True)
-    assert uniform_fit(Counter(key(r) for r in draws.iter_rows(named=True)), population)
+    x = asw.Input((16, 16, 8))
+    y = L.Conv2D(asw.choice(8, 16, 32), asw.choice(1, 3, 5), padding="same")(x)
+    graph = asw.Model(x, L.Dense(asw.choice(2, 4))(L.Add()([x, L.Conv2D(8, asw.choice(1, 3), padding="same")(y)])))
+    for space, budget in ((space, 2500), (graph, 4000)):
+        population = fitting(space, budget)
+        assert 5 < len(population) < space.size
+        draws = asw.sample_models(space, budget, 60 * len(population), seed=5, replace=True)
+        assert uniform_fit(Counter(key(r) for r in draws.iter_rows(named=True)), population)
 
 
-def test_bad_arguments_are_refused_by_name():
-    space = conv_space()
+def test_bad_arguments_are_refused_by_name(conv_space):
+    space = conv_space
     for kwargs, error, match in [
         ({"k": -1}, asw.InvalidArgumentError, "k"),
         ({"k": 2.5}, asw.InvalidArgumentError, "k"),

@@ -36,6 +36,7 @@ _LAZY = {
     "count_fitting": "_sweep",
     "sweep": "_sweep",
     "layers": "layers",  # a submodule; `import inspect` there costs a few ms
+    "optuna": "optuna",  # a submodule; Optuna itself is imported when one of its functions is called
     "memory": "_memory",
     "Memory": "_memory",
     "from_hf_config": "_hf",
@@ -45,7 +46,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers
-    from . import layers
+    from . import layers, optuna
     from ._graph import Input
     from ._hf import MODEL_TYPES, LanguageModel, from_hf_config
     from ._memory import Memory, memory
@@ -81,6 +82,7 @@ __all__ = [
     "from_hf_config",
     "layers",
     "memory",
+    "optuna",
     "plot",
     "repeat",
     "sample_models",

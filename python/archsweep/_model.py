@@ -385,6 +385,7 @@ class Model:
     def __init__(self, input_shape: Any, layers: Any, *, convention: str = "keras", backend: str = "auto",
                  max_bytes: Any = None) -> None:  # fmt: skip
         self._given: list[Any] | None = None  # a Sequential model counted as the functional one it stands for
+        self._graph: tuple[list[Tensor], list[Tensor], list[Tensor]] | None = None  # a functional space's graph
         if type(input_shape) is Tensor or (type(input_shape) in (list, tuple) and input_shape
                                            and type(input_shape[0]) is Tensor):  # fmt: skip
             self._functional(input_shape, layers, convention, backend)  # Model(inputs, outputs), as Keras'
@@ -504,6 +505,7 @@ class Model:
             positions.append(pos)
             live = nxt
         self._built, self._is_concrete, self._nodes, self._trace = positions, False, None, []
+        self._graph = (ins, outs, created)
         self.layers = [t.layer for t in created if t.layer is not None]
         self._compile(meter, start)
         self._columns()
@@ -886,6 +888,72 @@ class Model:
             nxt = self._next[start : start + n * count].tolist()
             ways = [sum(ways[t] for t in nxt[s * n : (s + 1) * n] if t >= 0) for s in range(count)]
         return ways[0]
+
+    def select(self, choices: Mapping[str, Any]) -> Model:
+        """The architecture of this space that ``choices`` names (a choice
+        name, see ``choices``, to its value: a row of ``search_models`` or
+        ``sample_models`` will do; other keys are ignored), as a single model.
+        A value the choice does not offer is refused with the ones it does."""
+        if not isinstance(choices, Mapping):
+            raise ArgumentTypeError(f"choices must be a mapping of choice names to values, got {choices!r}")
+
+        def given(name: str, allowed: list[Any], depth: bool) -> Any:
+            if name not in choices:
+                raise InvalidArgumentError(f"choices has no value for {name!r}; this space's choices are "
+                                           f"{', '.join(self.choices)}")  # fmt: skip
+            value = choices[name]
+            if (value not in allowed if depth else _label(value) not in allowed) or isinstance(value, bool):
+                offered = f"{allowed[0]} to {allowed[-1]}" if depth else ", ".join(map(repr, allowed))
+                raise InvalidArgumentError(f"choices[{name!r}] is {value!r}, which this space does not offer "
+                                           f"there: {offered}")  # fmt: skip
+            return value if depth else _label(value)
+
+        return self._pick(self._options(given))
+
+    def _options(self, ask: Any) -> list[int]:
+        """Each position's option, asked choice by choice: ``ask(name, allowed, depth)`` gives a
+        repeat's depth (``allowed``: low to high) before the repetitions' choices, then for each
+        repetition that is there each choice's label among ``allowed``."""
+        if self._is_concrete:
+            return []
+        options, depth = [], {}
+        for pos in self._positions:
+            slot = pos.slot
+            if slot is not None and slot.first and slot.rep == 0 and slot.low < slot.high:
+                depth[slot.index] = ask(f"{slot.index}.depth", list(range(slot.low, slot.high + 1)), True)
+            if slot is not None and slot.index in depth and slot.rep >= depth[slot.index]:
+                options.append(pos.skip)  # a repetition that is not there
+                continue
+            candidates = [o for o in range(len(pos.options)) if o != pos.skip]
+            for name in dict.fromkeys(n for taken in pos.columns for n in taken):
+                labels = list(dict.fromkeys(_label(pos.columns[o].get(name)) for o in candidates))
+                value = ask(name, labels, False)
+                candidates = [o for o in candidates if _label(pos.columns[o].get(name)) == value]
+            options.append(candidates[0])
+        return options
+
+    def _pick(self, options: list[int]) -> Model:
+        """The single model of one option per position."""
+        if self._is_concrete:
+            return self
+        layers = [pos.options[o] for pos, o in zip(self._positions, options)]
+        if any(isinstance(layer, Incompatible) for layer in layers):
+            bad = next(layer for layer in layers if isinstance(layer, Incompatible))
+            raise InvalidArgumentError(f"that architecture cannot be built: {bad}")
+        if self._graph is None:
+            return Model(self.input_shape, [layer for layer in layers if layer is not None],
+                         convention=self.convention, backend=self.backend)  # fmt: skip
+        # A functional space: the same graph, each layer the option taken (None passes its input on).
+        ins, outs, created = self._graph
+        chosen = iter(layers)
+        made: dict[int, Tensor] = {id(t): t for t in ins}
+        for t in created:
+            if t.layer is not None:
+                layer, inbound = next(chosen), tuple(made[id(i)] for i in t.inbound)
+                made[id(t)] = inbound[0] if layer is None else Tensor(layer, inbound)
+        picked = [made[id(t)] for t in outs]
+        return Model(ins[0] if len(ins) == 1 else ins, picked[0] if len(picked) == 1 else picked,
+                     convention=self.convention, backend=self.backend)  # fmt: skip
 
     @property
     def choices(self) -> list[str]:
