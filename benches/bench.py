@@ -628,6 +628,92 @@ def section_search(report: Report) -> None:
     report.table(["call", "result", "seconds"], rows)
 
 
+SAMPLE_WIDTHS = (16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096)
+SAMPLE_DEPTH = 9  # Dense layers of 10 widths each on 784 inputs, then Dense(10): 10^9 architectures
+
+REJECTION_IN_KERAS = """
+import json, os, random, statistics, sys, time
+os.environ.setdefault("KERAS_BACKEND", "jax")
+try:
+    import keras
+except ImportError:
+    print(json.dumps({})); sys.exit(0)
+widths, depth = json.loads(sys.argv[1]), int(sys.argv[2])
+rng, times = random.Random(0), []
+for _ in range(21):
+    drawn = [rng.choice(widths) for _ in range(depth)]
+    t = time.perf_counter()
+    model = keras.Sequential([keras.Input((784,)), *[keras.layers.Dense(w) for w in drawn], keras.layers.Dense(10)])
+    model.count_params()
+    times.append(time.perf_counter() - t)
+print(json.dumps({"seconds": statistics.median(times[1:]), "version": keras.__version__}))
+"""
+
+
+def section_sample(report: Report, pythons: list[str]) -> None:
+    report.section(
+        "13. Sampling what fits",
+        f"`sample_models` draws uniformly from the fitting architectures by unranking uniform ranks through the "
+        f"search's exact counts; rejection sampling draws uniformly from the whole space and keeps what fits. The "
+        f"space: {SAMPLE_DEPTH} × `Dense(choice of 10 widths)` on 784 inputs, then `Dense(10)` (10^{SAMPLE_DEPTH} "
+        "architectures, every draw of one width per layer equally likely), under the budget that keeps about 0.1% "
+        "of them. Rejection's cost per kept model is its cost per draw over the fraction kept; archsweep's is its "
+        "whole call (search built, ranks drawn, models unranked and decoded) over k. Median of 3 after a warm-up.",
+    )
+    dense = asw.layers.Dense
+    space = asw.Model((784,), [dense(asw.choice(*SAMPLE_WIDTHS)) for _ in range(SAMPLE_DEPTH)] + [dense(10)])
+    lo, hi = 0, 10**9  # the smallest budget that keeps 0.1%
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if asw.count_models(space, mid) >= space.size // 1000 else (mid + 1, hi)
+    budget, fits = lo, asw.count_models(space, lo)
+    fraction = fits / space.size
+
+    def draws(count):  # rejection with archsweep's own single-model count
+        import random
+
+        rng, kept = random.Random(0), 0
+        for _ in range(count):
+            model = asw.Model((784,), [dense(rng.choice(SAMPLE_WIDTHS)) for _ in range(SAMPLE_DEPTH)] + [dense(10)])
+            kept += model.count_params() <= budget
+        return kept
+
+    def closed_form(count):  # rejection with the closed form typed out: the fastest a rejection loop gets
+        import random
+
+        rng, kept = random.Random(0), 0
+        for _ in range(count):
+            widths = [784, *(rng.choice(SAMPLE_WIDTHS) for _ in range(SAMPLE_DEPTH)), 10]
+            kept += sum(a * b + b for a, b in zip(widths, widths[1:])) <= budget
+        return kept
+
+    ours = {k: timed(lambda: asw.sample_models(space, budget, k, seed=0), 3) / k * 1e6 for k in (100, 10_000)}
+    base = ours[10_000]
+    rows = [[f"archsweep sample_models(space, {budget:,}, {k:,})", f"{t:,.1f}", f"{t / base:,.1f}"]
+            for k, t in ours.items()]  # fmt: skip
+    for name, fn, n in (("rejection: asw.Model(...).count_params() per draw", draws, 20_000),
+                        ("rejection: the closed form in plain Python per draw", closed_form, 200_000)):  # fmt: skip
+        t = timed(lambda: fn(n), 3) / n / fraction
+        rows.append([name, f"{t * 1e6:,.1f}", f"{t * 1e6 / base:,.0f}"])
+    for python in pythons:
+        out = subprocess.run([python, "-c", REJECTION_IN_KERAS, json.dumps(SAMPLE_WIDTHS), str(SAMPLE_DEPTH)],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+        found = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout.strip() else {}
+        if found:
+            t = found["seconds"] / fraction
+            rows.append([f"rejection: Keras {found['version']} (jax) builds the Sequential, count_params()",
+                         f"{t * 1e6:,.0f}", f"{t * 1e6 / base:,.0f}"])  # fmt: skip
+    report.note(f"{fits:,} of {space.size:,} architectures fit {budget:,} parameters ({fraction:.3%}).")
+    report.table(["how", "µs per model that fits", "÷ archsweep (k = 10,000)"], rows)
+    big = asw.Model((32, 32, 3), [
+        asw.repeat(asw.layers.Conv2D(asw.choice(16, 32, 64, 128, 256), asw.choice(1, 3, 5), padding="same"), 2, 12),
+        asw.layers.GlobalAveragePooling2D(), dense(asw.choice(64, 128, 256, 512)), dense(10)])  # fmt: skip
+    t = timed(lambda: asw.sample_models(big, 5_000_000, 20, band=(4_500_000, 5_000_000), seed=0), 3)
+    report.note(f"The README's example, a space of {big.size:.2e} conv nets (2 to 12 Conv2D of 15 options, a Dense "
+                f"of 4): `sample_models(space, 5_000_000, 20, band=(4.5e6, 5e6), seed=0)` takes {t:.2f} s, almost "
+                "all of it building the search's tables.")  # fmt: skip
+
+
 STARTUP_CALL = ["count", "lstm", "--n-features", "32", "--n-units", "64"]
 
 
@@ -970,7 +1056,7 @@ def versions() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grids, a smoke run; README left alone")
-    parser.add_argument("--only", choices=["startup", "compute", "search", "lm"],
+    parser.add_argument("--only", choices=["startup", "compute", "search", "lm", "sample"],
                         help="run only this section; prints it, writes nothing")  # fmt: skip
     parser.add_argument("--framework-python", action="append", metavar="PYTHON",
                         help="an interpreter with Keras and/or PyTorch for sections 8 and 11 (repeatable; default: this one)")  # fmt: skip
@@ -982,7 +1068,8 @@ def main() -> int:
         {"startup": lambda: section_startup(report),
          "compute": lambda: section_compute(report, sizes, pythons),
          "search": lambda: section_search(report),
-         "lm": lambda: section_lm(report, pythons)}[args.only]()  # fmt: skip
+         "lm": lambda: section_lm(report, pythons),
+         "sample": lambda: section_sample(report, pythons)}[args.only]()  # fmt: skip
         print("\n".join(report.lines))
         return 0
     sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
@@ -1000,6 +1087,7 @@ def main() -> int:
     section_startup(report)
     section_compute(report, sizes, pythons)
     section_lm(report, pythons)
+    section_sample(report, pythons)
     body = "\n".join(report.lines)
     print(body)
     if not args.quick:
