@@ -40,6 +40,8 @@ _LAZY = {
     "memory": "_memory",
     "Memory": "_memory",
     "from_hf_config": "_hf",
+    "from_keras": "_frameworks",
+    "from_torch": "_frameworks",
     "Input": "_graph",
     "LanguageModel": "_hf",
     "MODEL_TYPES": "_hf",
@@ -47,6 +49,7 @@ _LAZY = {
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers
     from . import layers, optuna
+    from ._frameworks import from_keras, from_torch
     from ._graph import Input
     from ._hf import MODEL_TYPES, LanguageModel, from_hf_config
     from ._memory import Memory, memory
@@ -80,6 +83,8 @@ __all__ = [
     "count_models",
     "count_params",
     "from_hf_config",
+    "from_keras",
+    "from_torch",
     "layers",
     "memory",
     "optuna",

@@ -889,6 +889,44 @@ class Model:
             ways = [sum(ways[t] for t in nxt[s * n : (s + 1) * n] if t >= 0) for s in range(count)]
         return ways[0]
 
+    def to_keras(self) -> Any:
+        """This single model built in Keras 3 (``pip install 'archsweep[keras]'``): a
+        ``keras.Sequential``, or a functional ``keras.Model`` for a graph (and for attention in a
+        chain, called on its input as query and value). Its ``count_params()`` is archsweep's
+        under ``convention="keras"``."""
+        from ._frameworks import to_keras
+
+        return to_keras(self)
+
+    def to_torch(self) -> Any:
+        """This single model as a ``torch.nn.Module`` (``pip install 'archsweep[torch]'``; build it
+        under ``with torch.device("meta"):`` for shapes only). Its forward takes a batch of this
+        model's input shape, channels last; convolutions, pools and batch norms run channels first
+        inside, as PyTorch's are. Its parameters are archsweep's under ``convention="torch"``."""
+        from ._frameworks import to_torch
+
+        return to_torch(self)
+
+    def replace(self, index: Any, **changes: Any) -> Model:
+        """This Sequential model with layer ``index``'s arguments changed (``layer.replace``), as a
+        new Model; a change may be a choice, which makes the result a space to search around the
+        model: ``model.replace(3, units=asw.choice(64, 128, 256))``."""
+        if self._nodes is not None and self._given is None or self._graph is not None:
+            raise InvalidArgumentError("replace() takes a Sequential model; in a functional one, call the graph's "
+                                       "layers again")  # fmt: skip
+        layers = list(self._given if self._given is not None else self.layers)
+        if isinstance(index, bool) or not isinstance(index, int) or not -len(layers) <= index < len(layers):
+            raise InvalidArgumentError(f"index must be a layer's position, 0 to {len(layers) - 1}, got {index!r}")
+        layer = layers[index]
+        if not isinstance(layer, Layer):
+            raise InvalidArgumentError(f"layer {index} is {layer!r}, not a layer whose arguments can change")
+        unknown = sorted(set(changes) - set(layer._args))
+        if unknown:
+            raise InvalidArgumentError(f"{type(layer).__name__} has no argument {', '.join(map(repr, unknown))}; its "
+                                       f"arguments are {', '.join(layer._args)}")  # fmt: skip
+        layers[index] = layer.replace(**changes)
+        return Model(self.input_shape, layers, convention=self.convention, backend=self.backend)
+
     def select(self, choices: Mapping[str, Any]) -> Model:
         """The architecture of this space that ``choices`` names (a choice
         name, see ``choices``, to its value: a row of ``search_models`` or
