@@ -327,9 +327,10 @@ def test_count_takes_one_value_in_any_spelling(main):
 
 
 FLAG_ARGS = {"max_bytes": ["--max-bytes", "1G"], "no_progress": ["--no-progress"], "count": ["--count"],
-             "limit": ["--limit", "3"], "output": ["-o", "OUT"]}  # fmt: skip
+             "limit": ["--limit", "3"], "output": ["-o", "OUT"], "sample": ["--sample", "3"], "seed": ["--seed", "1"],
+             "band": ["--band", "0,400k"], "replace": ["--replace"]}  # fmt: skip
 BASE_ARGS = {"sweep": ["sweep", "--n-units", "1..10"],
-             "models": ["models", str(EXAMPLES / "text_space.toml"), "--budget", "100k"]}  # fmt: skip
+             "models": ["models", str(EXAMPLES / "text_space.toml"), "--budget", "400k"]}  # fmt: skip
 
 
 def _argv(command, dests, tmp_path):

@@ -67,6 +67,27 @@ def test_models_lists_counts_and_writes(run, tmp_path):
     assert f"{table.height:,} of 2,106 architectures fit budget flops 20,000,000, params 1,000,000" in r.stderr
 
 
+def test_models_samples_uniformly_and_reproducibly(run, tmp_path):
+    space = read_model(EXAMPLES / "text_space.toml")
+    out = tmp_path / "drawn.parquet"
+    r = run("models", EXAMPLES / "text_space.toml", "--budget", "1M", "--sample", "20", "--seed", "7",
+            "--band", "500k,1M", "-o", out)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "20 drawn uniformly" in r.stderr
+    expected = asw.sample_models(space, 1_000_000, 20, seed=7, band=(500_000, 1_000_000))
+    assert pl.read_parquet(out).equals(expected) and expected["params"].is_between(500_000, 10**6).all()
+    r = run("models", EXAMPLES / "text_space.toml", "--budget", "1M", "--sample", "5000")
+    assert r.returncode == 2 and "only 1,404 fit budget=1,000,000; lower k or pass replace=True" in r.stderr
+    r = run("models", EXAMPLES / "text_space.toml", "--budget", "1M", "--sample", "5000", "--replace", "-o", out)
+    assert r.returncode == 0 and pl.read_parquet(out).height == 5000
+    for extra, message in ((["--seed", "1"], "--seed seeds the draw of --sample"),
+                           (["--sample", "3", "--limit", "2"], "--sample draws from every fitting model"),
+                           (["--band", "5,1", "--sample", "2"], "band must have lo <= hi"),
+                           (["--band", "5", "--sample", "2"], "'5' is not LO,HI")):  # fmt: skip
+        r = run("models", EXAMPLES / "text_space.toml", "--budget", "1M", *extra)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
 def test_command_line_refusals(run, tmp_path):
     r = run("models", tmp_path / "missing.toml", "--budget", "1M")
     assert r.returncode == 2 and r.stderr == f"archsweep: error: {tmp_path / 'missing.toml'}: No such file or directory\n"

@@ -166,3 +166,24 @@ def test_from_torch_reads_a_sequential_and_refuses_other_modules():
         asw.from_torch(nn.Sequential(nn.Linear(4, 4), Custom()), (4,))
     with pytest.raises(asw.InvalidArgumentError, match="explicit padding"):
         asw.from_torch(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1)), (3, 8, 8))
+    for layer, why in ((L.Conv2D(4, 3, strides=2, padding="same"), "or 'same' at stride 1"),
+                       (L.Conv1D(4, 3, padding="causal"), "padding='causal'"),
+                       (L.GRU(4, reset_after=False), "reset_after=True"),
+                       (L.Bidirectional(L.LSTM(4), merge="sum"), "merge='concat'")):  # fmt: skip
+        shape = (8, 8, 3) if isinstance(layer, L.Conv2D) else (8, 3)
+        with pytest.raises(asw.InvalidArgumentError, match=why):
+            asw.Model(shape, [layer]).to_torch()
+
+
+def test_the_keras_tuner_example_never_builds_over_budget():
+    """examples/keras_tuner_budget.py, where Keras Tuner is installed (the fixture venv)."""
+    pytest.importorskip("keras_tuner")
+    sys.path.insert(0, str(Path(__file__).parent.parent / "examples"))
+    try:
+        import keras_tuner_budget as example
+    finally:
+        sys.path.pop(0)
+    sampled, checked = example.main(trials=4)
+    assert len(sampled) >= 4 and all(p <= example.BUDGET for p in sampled + checked)
+    fitting = set(asw.search_models(example.SPACE, example.BUDGET)["params"].to_list())
+    assert set(sampled) <= fitting

@@ -258,7 +258,8 @@ def _torch_module(parts: Any, layer: Layer, shape: Any) -> Any:
     if kind in ("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D", "Conv1DTranspose",
                 "Conv2DTranspose", "Conv3DTranspose", "SeparableConv1D", "SeparableConv2D"):  # fmt: skip
         padding = a["padding"]
-        if padding not in ("valid", "same") or (padding == "same" and "Transpose" in kind):
+        strided = any(x != 1 for x in (a["strides"] if isinstance(a["strides"], tuple) else (a["strides"],)))
+        if padding not in ("valid", "same") or (padding == "same" and ("Transpose" in kind or strided)):
             raise _refuse(layer, f"padding={padding!r} (PyTorch pads 'valid', or 'same' at stride 1)")
         pad = 0 if padding == "valid" else "same"
         n = int(kind[-2]) if kind[-2].isdigit() else int(kind[kind.index("D") - 1])

@@ -946,7 +946,16 @@ class Model:
                                            f"there: {offered}")  # fmt: skip
             return value if depth else _label(value)
 
-        return self._pick(self._options(given))
+        return self.choose(given)
+
+    def choose(self, ask: Any) -> Model:
+        """The architecture that ``ask`` chooses, as a single model: ``ask(name, allowed, depth)``
+        is called for each choice that is live, in order (a repeat's depth first, ``depth`` true and
+        ``allowed`` its lengths low to high; then the choices of the repetitions that are there,
+        ``allowed`` the option labels as result columns show them) and returns one of ``allowed``.
+        This is how a tuner's define-by-run suggestions become a model (``archsweep.optuna``,
+        ``examples/keras_tuner_budget.py``)."""
+        return self._pick(self._options(ask))
 
     def _options(self, ask: Any) -> list[int]:
         """Each position's option, asked choice by choice: ``ask(name, allowed, depth)`` gives a

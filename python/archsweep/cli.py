@@ -121,6 +121,15 @@ def parse_kernel(text: str) -> list[int | tuple[int, ...]]:
     return kernels
 
 
+def parse_band(text: str) -> tuple[int, int]:
+    """``4.5M,5M`` -> (4500000, 5000000)."""
+    items = [item.strip() for item in text.split(",")]
+    if len(items) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LO,HI (example: 4.5M,5M)")
+    lo, hi = (parse_number(item) for item in items)
+    return lo, hi
+
+
 def parse_budget(text: str) -> Any:
     """``5M`` (a budget on the first quantity) or ``params=5M,flops=300M`` (one per quantity named)."""
     if "=" not in text:
@@ -323,6 +332,11 @@ NO_EFFECT = (
     ("models", "output", "with", "count", "--count prints only the number of fitting models"),
     ("models", "limit", "with", "count", "--count counts every fitting model"),
     ("models", "no_progress", "with", "count", "--count shows no progress bar"),
+    ("models", "sample", "with", "count", "--count prints only the number of fitting models"),
+    ("models", "sample", "with", "limit", "--sample draws from every fitting model, not the largest"),
+    ("models", "seed", "without", "sample", "--seed seeds the draw of --sample"),
+    ("models", "band", "without", "sample", "--band narrows the draw of --sample"),
+    ("models", "replace", "without", "sample", "--replace applies to the draw of --sample"),
 )
 
 
@@ -467,6 +481,12 @@ def _models_arguments(p: argparse.ArgumentParser) -> None:
                         "params=5M,flops=300M (ranked by the first)")
     p.add_argument("--limit", type=parse_number, help="only the K largest fitting models (not with --count)")
     p.add_argument("--count", action="store_true", help="print only how many models fit")
+    p.add_argument("--sample", type=parse_number, metavar="K",
+                   help="K models drawn uniformly from those that fit (distinct, unless --replace)")  # fmt: skip
+    p.add_argument("--seed", type=parse_number, help="seed of --sample's draw, for a reproducible one")
+    p.add_argument("--band", type=parse_band, metavar="LO,HI",
+                   help="--sample only models whose first budgeted quantity is in LO..HI (4.5M,5M)")  # fmt: skip
+    p.add_argument("--replace", action="store_true", help="--sample with replacement")
     p.add_argument("--max-bytes", type=parse_number,
                    help="bound the space's tables, its search and results (default half the RAM)")  # fmt: skip
     p.add_argument("-o", "--output", type=table_path, help="write the table to a .csv or .parquet file")
@@ -588,7 +608,7 @@ def _search_command(args: argparse.Namespace) -> int:
 
 def _model_command(args: argparse.Namespace) -> int:
     """``archsweep summary`` and ``archsweep models``."""
-    from ._model import _search_models, count_models, summary_table
+    from ._model import _search_models, count_models, sample_models, summary_table
     from ._spec import read_model
 
     model = read_model(args.model if args.command == "summary" else args.space, backend=args.backend,
@@ -600,6 +620,11 @@ def _model_command(args: argparse.Namespace) -> int:
         print(count_models(model, args.budget, max_bytes=args.max_bytes))
         return 0
     progress = False if args.no_progress else None
+    if args.sample is not None:
+        df = sample_models(model, args.budget, args.sample, seed=args.seed, band=args.band, replace=args.replace,
+                           max_bytes=args.max_bytes, progress=progress)  # fmt: skip
+        print(f"{df.height:,} drawn uniformly from the architectures that fit", file=sys.stderr)
+        return _show(df, args.output)
     fitting, df = _search_models(model, args.budget, args.limit, args.max_bytes, progress)
     budget = ", ".join(f"{q} {b:,}" for q, b in args.budget.items()) if isinstance(args.budget, dict) else \
         f"{args.budget:,}"  # fmt: skip
