@@ -33,6 +33,8 @@ _LAZY = {
     "plot": "_plot",
     "search": "_search",
     "sweep_to_file": "_sink",
+    "sweep_to_dataset": "_dataset",
+    "dask": "dask",  # a submodule; Dask itself is imported when one of its functions is called
     "count_fitting": "_sweep",
     "sweep": "_sweep",
     "layers": "layers",  # a submodule; `import inspect` there costs a few ms
@@ -48,7 +50,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers
-    from . import layers, optuna
+    from . import dask, layers, optuna
     from ._frameworks import from_keras, from_torch
     from ._graph import Input
     from ._hf import MODEL_TYPES, LanguageModel, from_hf_config
@@ -56,6 +58,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers
     from ._model import Model, count_models, sample_models, search_models
     from ._plot import plot
     from ._search import search
+    from ._dataset import sweep_to_dataset
     from ._sink import sweep_to_file
     from ._sweep import count_fitting, sweep
 
@@ -82,6 +85,7 @@ __all__ = [
     "count_flops",
     "count_models",
     "count_params",
+    "dask",
     "from_hf_config",
     "from_keras",
     "from_torch",
@@ -94,6 +98,7 @@ __all__ = [
     "search",
     "search_models",
     "sweep",
+    "sweep_to_dataset",
     "sweep_to_file",
 ]
 
