@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._errors import ArgumentTypeError, InvalidArgumentError
+from ._errors import ArgumentTypeError, InvalidArgumentError, optional
 from ._names import CONVENTIONS
 
 SWEEP, MANIFEST, FORMAT = "_sweep.json", "_manifest.json", 1
@@ -160,11 +160,7 @@ def verified_rows(call: Call, shard: Shard, root: Path, tag: str) -> int | None:
 
 
 def _dask() -> Any:
-    try:
-        import dask
-    except ImportError:
-        raise ImportError("sweep_to_dataset needs Dask: pip install 'archsweep[dask]'") from None
-    return dask
+    return optional("dask", "dask", "sweep_to_dataset")
 
 
 def _client(client: Any) -> Any:

@@ -20,3 +20,14 @@ class ParamOverflowError(ArchsweepError, OverflowError):
 
 class SweepTooLargeError(InvalidArgumentError):
     """A sweep's table would exceed ``max_bytes``."""
+
+
+def optional(module: str, extra: str, what: str) -> object:
+    """The optional dependency ``module``, or an ImportError saying how to install it
+    (``pip install 'archsweep[<extra>]'``); ``what`` names what needs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"{what} needs {module}: pip install 'archsweep[{extra}]'") from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ._errors import InvalidArgumentError
+from ._errors import InvalidArgumentError, optional
 from .layers import Layer, _Merge
 
 # archsweep argument names -> Keras keyword names (the rest are the same).
@@ -21,19 +21,11 @@ FROM_KERAS = {v: k for k, v in KERAS_ARG.items()}
 
 
 def _keras() -> Any:
-    try:
-        import keras
-    except ImportError:
-        raise ImportError("this needs Keras 3 and a backend: pip install 'archsweep[keras]'") from None
-    return keras
+    return optional("keras", "keras", "converting to and from Keras")
 
 
 def _torch() -> Any:
-    try:
-        import torch
-    except ImportError:
-        raise ImportError("this needs PyTorch: pip install 'archsweep[torch]'") from None
-    return torch
+    return optional("torch", "torch", "converting to and from PyTorch")
 
 
 def _layers_and_wiring(model: Any) -> tuple[list[tuple[Layer | None, Any, tuple[int, ...]]], list[int]]:

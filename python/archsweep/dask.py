@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._dataset import Call, shard_table, shards_of
+from ._errors import optional
 
 
 def _partition(shard: Any, call: Call) -> Any:
@@ -18,11 +19,9 @@ def sweep(layer: Any, n_features: Any = None, n_units: Any = None, *, convention
     """The rows ``asw.sweep`` would return, as a lazy ``dask.dataframe.DataFrame`` with one
     partition per ``shard_rows`` grid points, in the sweep's order (pandas partitions: Dask's
     DataFrame is pandas-backed)."""
-    try:
-        import dask.dataframe as dd
-    except ImportError:
-        raise ImportError("archsweep.dask needs Dask's DataFrame: pip install 'archsweep[dask]'") from None
     import polars as pl
+
+    dd: Any = optional("dask.dataframe", "dask", "archsweep.dask")
 
     from . import _args
     from ._count import sizes_given

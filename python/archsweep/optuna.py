@@ -41,17 +41,14 @@ from typing import Any
 
 import numpy as np
 
+from ._errors import optional
 from ._model import Model, _label, _model_arg, _space_budget, sample_models
 
 ATTR = "archsweep"  # the user attribute a suggested trial records: its costs and budget excess
 
 
 def _optuna() -> Any:
-    try:
-        import optuna
-    except ImportError:
-        raise ImportError("archsweep.optuna needs Optuna: pip install 'archsweep[optuna]'") from None
-    return optuna
+    return optional("optuna", "optuna", "archsweep.optuna")
 
 
 class _Walk:
