@@ -714,6 +714,63 @@ def section_sample(report: Report, pythons: list[str]) -> None:
                 "all of it building the search's tables.")  # fmt: skip
 
 
+def _peak_rss() -> int:
+    """This process's peak resident memory, in bytes (Linux: VmHWM)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
+
+
+def section_dataset(report: Report, full: bool) -> None:
+    n = 10**9 if full else 10**7
+    nf = n // WIDTH
+    shard = 50_000_000 if full else 500_000
+    report.section(
+        "14. Sweeps to a sharded dataset on Dask",
+        f"{n:.0e} rows (LSTM, {nf:,} n_features × {WIDTH:,} n_units) written as Parquet: one file by "
+        f"`sweep_to_file` in a fresh process, against `sweep_to_dataset` on a `distributed.LocalCluster` of 2 "
+        f"worker processes (1 thread each, `RAYON_NUM_THREADS=1`), {n // shard} shards of {shard:,} rows. One run "
+        "each; peak memory is each worker's peak resident set (VmHWM).",
+    )
+    import shutil
+
+    from distributed import Client, LocalCluster
+
+    path = HERE / "_huge.parquet"
+    try:
+        r = child(f"asw.sweep_to_file({str(path)!r}, 'lstm', range(1, {nf} + 1), range(1, WIDTH + 1), progress=False)",
+                  setup="REPEATS = 1")  # fmt: skip
+        single, file_bytes = r["seconds"], path.stat().st_size
+    finally:
+        path.unlink(missing_ok=True)
+    folder = HERE / "_dataset"
+    shutil.rmtree(folder, ignore_errors=True)
+    os.environ["RAYON_NUM_THREADS"] = "1"  # inherited by the workers: one core each
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None, silence_logs=40) as cluster, Client(cluster) as client:  # fmt: skip
+            client.run(lambda: asw.sweep("lstm", range(1, 10), range(1, 10)))  # imports done before timing
+            t = time.perf_counter()
+            rows = asw.sweep_to_dataset(folder, "lstm", range(1, nf + 1), range(1, WIDTH + 1), shard_rows=shard,
+                                        client=client, progress=False)  # fmt: skip
+            sharded = time.perf_counter() - t
+            peaks = sorted(client.run(_peak_rss).values())
+        data_bytes = sum(f.stat().st_size for f in folder.glob("*.parquet"))
+    finally:
+        os.environ.pop("RAYON_NUM_THREADS", None)
+        shutil.rmtree(folder, ignore_errors=True)
+    assert rows == n
+    report.table(["run", "seconds", "rows/s", "rows/s per worker", "bytes per row", "peak memory"], [
+        [f"sweep_to_file, one process, {file_bytes / 2**20:,.0f} MiB", f"{single:.1f}", rate(n, single), "",
+         f"{file_bytes / n:.2f}", f"{r['peak_growth'] / 2**20:,.0f} MiB growth"],
+        [f"sweep_to_dataset, 2 workers, {data_bytes / 2**20:,.0f} MiB", f"{sharded:.1f}", rate(n, sharded),
+         rate(n / 2, sharded), f"{data_bytes / n:.2f}", " / ".join(f"{p / 2**20:,.0f}" for p in peaks) + " MiB"],
+    ])  # fmt: skip
+    per_worker = n / 2 / sharded
+    report.note(f"Speed-up {single / sharded:.2f}x on 2 workers. On paper, 10^12 rows at {per_worker:.2e} rows/s "
+                f"per worker take {1e12 / per_worker / 3600:,.0f} worker-hours ({1e12 / per_worker / 3600 / 100:,.1f} h "
+                f"on 100 workers) and {1e12 * data_bytes / n / 2**40:,.1f} TiB of Parquet at these bytes per row.")
+
+
 STARTUP_CALL = ["count", "lstm", "--n-features", "32", "--n-units", "64"]
 
 
@@ -1056,7 +1113,7 @@ def versions() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grids, a smoke run; README left alone")
-    parser.add_argument("--only", choices=["startup", "compute", "search", "lm", "sample"],
+    parser.add_argument("--only", choices=["startup", "compute", "search", "lm", "sample", "dataset"],
                         help="run only this section; prints it, writes nothing")  # fmt: skip
     parser.add_argument("--framework-python", action="append", metavar="PYTHON",
                         help="an interpreter with Keras and/or PyTorch for sections 8 and 11 (repeatable; default: this one)")  # fmt: skip
@@ -1069,7 +1126,8 @@ def main() -> int:
          "compute": lambda: section_compute(report, sizes, pythons),
          "search": lambda: section_search(report),
          "lm": lambda: section_lm(report, pythons),
-         "sample": lambda: section_sample(report, pythons)}[args.only]()  # fmt: skip
+         "sample": lambda: section_sample(report, pythons),
+         "dataset": lambda: section_dataset(report, not args.quick)}[args.only]()  # fmt: skip
         print("\n".join(report.lines))
         return 0
     sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
@@ -1088,6 +1146,7 @@ def main() -> int:
     section_compute(report, sizes, pythons)
     section_lm(report, pythons)
     section_sample(report, pythons)
+    section_dataset(report, full=not args.quick)
     body = "\n".join(report.lines)
     print(body)
     if not args.quick:

@@ -345,8 +345,8 @@ def to_torch(model: Any) -> Any:
         raise InvalidArgumentError("to_torch needs a model's inputs before its layers")
     for layer, _, inbound in nodes[n_inputs:]:
         shape = nodes[inbound[0]][1]
-        if None in shape[1:] or (len(shape) > 1 and None in shape[:-1] and layer.keras_type.startswith("Flatten")):
-            raise InvalidArgumentError(f"to_torch needs every size known; {layer.keras_type} takes {shape}")
+        if shape[-1] is None:  # a module is made for its input's width; lengths may stay unknown
+            raise InvalidArgumentError(f"to_torch needs each layer's input width; {layer.keras_type} takes {shape}")
         steps.append((_torch_module(parts, layer, shape), inbound, layer.keras_type if isinstance(layer, _Merge)
                       else None))  # fmt: skip
     return parts[-1](steps, n_inputs, outputs)
