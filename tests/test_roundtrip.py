@@ -148,6 +148,21 @@ def test_to_torch_counts_and_runs_as_archsweep_says(shape, layers):
     assert tuple(out.shape) == (2, *model.output_shape[1:])
 
 
+def test_to_torch_runs_a_graph_with_merges():
+    torch = pytest.importorskip("torch")
+    x = asw.Input((16, 16, 8))
+    y = L.Conv2D(8, 3, padding="same")(x)
+    z = L.Concatenate()([L.Add()([x, y]), L.Multiply()([x, y]), L.Maximum()([x, y]), L.Average()([x, y]),
+                         L.Subtract()([x, y])])  # fmt: skip
+    model = asw.Model(x, L.Dense(3)(L.Flatten()(z)), convention="torch")
+    module = model.to_torch()
+    out = module(torch.ones((2, 16, 16, 8)))
+    assert sum(p.numel() for p in module.parameters()) == model.count_params()
+    assert tuple(out.shape) == (2, 3)
+    block = L.Residual([L.Dense(8), L.Dense(8)])
+    assert asw.Model((8,), [block, L.Dense(2)], convention="torch").to_torch()(torch.ones((3, 8))).shape == (3, 2)
+
+
 def test_from_torch_reads_a_sequential_and_refuses_other_modules():
     torch = pytest.importorskip("torch")
     nn = torch.nn

@@ -155,81 +155,11 @@ def from_keras(keras_model: Any, *, convention: str = "keras") -> Any:
 
 
 def _torch_modules() -> Any:
-    """The small modules a converted model is made of (defined once torch is imported)."""
-    torch = _torch()
-    nn = torch.nn
+    """The small modules a converted model is made of (``_torch_nn``, which imports torch)."""
+    _torch()
+    from . import _torch_nn
 
-    class ChannelsFirst(nn.Module):
-        """Runs ``body`` (a conv, pool or norm, channels-first as PyTorch is) on a channels-last tensor."""
-
-        def __init__(self, body: Any) -> None:
-            super().__init__()
-            self.body = body
-
-        def forward(self, x: Any) -> Any:
-            y = self.body(torch.movedim(x, -1, 1))
-            return torch.movedim(y, 1, -1)
-
-    class Recurrent(nn.Module):
-        """nn.RNN/LSTM/GRU (batch_first): every step's output, or the last."""
-
-        def __init__(self, body: Any, sequences: bool) -> None:
-            super().__init__()
-            self.body, self.sequences = body, sequences
-
-        def forward(self, x: Any) -> Any:
-            out = self.body(x)[0]
-            return out if self.sequences else out[:, -1]
-
-    class SelfAttention(nn.Module):
-        def __init__(self, body: Any) -> None:
-            super().__init__()
-            self.body = body
-
-        def forward(self, x: Any) -> Any:
-            return self.body(x, x, x, need_weights=False)[0]
-
-    class Reduce(nn.Module):
-        """Global pooling over the spatial axes of a channels-last tensor."""
-
-        def __init__(self, how: str, rank: int, keepdims: bool) -> None:
-            super().__init__()
-            self.how, self.dims, self.keepdims = how, tuple(range(1, rank + 1)), keepdims
-
-        def forward(self, x: Any) -> Any:
-            if self.how == "mean":
-                return x.mean(dim=self.dims, keepdim=self.keepdims)
-            return x.amax(dim=self.dims, keepdim=self.keepdims)
-
-    class Graph(nn.Module):
-        """A model's nodes in order: each a module on its inbound nodes' outputs (a merge combines them)."""
-
-        def __init__(self, steps: list[tuple[Any, tuple[int, ...], str | None]], n_inputs: int,
-                     outputs: list[int]) -> None:  # fmt: skip
-            super().__init__()
-            self.layers = nn.ModuleList([m for m, _, _ in steps])
-            self.wiring = [(inbound, merge) for _, inbound, merge in steps]
-            self.n_inputs, self.outputs = n_inputs, outputs
-
-        def forward(self, *inputs: Any) -> Any:
-            values = list(inputs)
-            for module, (inbound, merge) in zip(self.layers, self.wiring):
-                given = [values[i] for i in inbound]
-                values.append(module(given[0]) if merge is None else _combine(torch, merge, given, module))
-            out = [values[i] for i in self.outputs]
-            return out[0] if len(out) == 1 else tuple(out)
-
-    return torch, ChannelsFirst, Recurrent, SelfAttention, Reduce, Graph
-
-
-def _combine(torch: Any, merge: str, given: list[Any], module: Any) -> Any:
-    if merge == "Concatenate":
-        return torch.cat(given, dim=module.axis)
-    total = given[0]
-    for x in given[1:]:
-        total = {"Add": torch.add, "Subtract": torch.sub, "Multiply": torch.mul, "Average": torch.add,
-                 "Maximum": torch.maximum}[merge](total, x)  # fmt: skip
-    return total / len(given) if merge == "Average" else total
+    return _torch_nn
 
 
 def _refuse(layer: Layer, why: str) -> InvalidArgumentError:
@@ -239,8 +169,9 @@ def _refuse(layer: Layer, why: str) -> InvalidArgumentError:
 
 def _torch_module(parts: Any, layer: Layer, shape: Any) -> Any:
     """The PyTorch module of one archsweep layer on an input of ``shape`` (channels last)."""
-    torch, channels_first, recurrent, self_attention, reduce, _ = parts
-    nn = torch.nn
+    nn = parts.torch.nn
+    channels_first, recurrent, self_attention, reduce = parts.ChannelsFirst, parts.Recurrent, parts.SelfAttention, \
+        parts.Reduce  # fmt: skip
     a, kind, f = layer._args, layer.keras_type, shape[-1]
     rank = len(shape) - 1
     if kind == "Dense":
@@ -326,9 +257,7 @@ def _torch_module(parts: Any, layer: Layer, shape: Any) -> Any:
             raise _refuse(layer, f"activation {a['activation']!r} is not one of {', '.join(named)}")
         return named[a["activation"]]()
     if isinstance(layer, _Merge):
-        module = nn.Identity()
-        module.axis = a.get("axis", -1)
-        return module
+        return parts.Merge(kind, a.get("axis", -1))
     raise _refuse(layer, "not a layer PyTorch has")
 
 
@@ -347,9 +276,8 @@ def to_torch(model: Any) -> Any:
         shape = nodes[inbound[0]][1]
         if shape[-1] is None:  # a module is made for its input's width; lengths may stay unknown
             raise InvalidArgumentError(f"to_torch needs each layer's input width; {layer.keras_type} takes {shape}")
-        steps.append((_torch_module(parts, layer, shape), inbound, layer.keras_type if isinstance(layer, _Merge)
-                      else None))  # fmt: skip
-    return parts[-1](steps, n_inputs, outputs)
+        steps.append((_torch_module(parts, layer, shape), inbound))
+    return parts.Graph(steps, n_inputs, outputs)
 
 
 _TORCH_LEAVES = ("Linear", "Conv1d", "Conv2d", "Conv3d", "Flatten", "ReLU", "GELU", "Tanh", "Sigmoid", "SiLU",
