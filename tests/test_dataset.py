@@ -176,3 +176,34 @@ def test_without_dask_the_error_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "dask", None)
     with pytest.raises(ImportError, match=r"pip install 'archsweep\[dask\]'"):
         asw.sweep_to_dataset(tmp_path / "d", "dense", 3, 4)
+
+
+def test_ctrl_c_cancels_the_tasks_and_leaves_the_dataset_resumable(client, tmp_path, monkeypatch):
+    import archsweep._worker as worker
+
+    real = worker.progress_bar
+
+    def interrupting(*args, **kwargs):
+        bar, ticks = real(*args, **kwargs), []
+
+        def tick(n=1):
+            ticks.append(n)
+            if sum(ticks) >= 3:  # Ctrl-C after three shards
+                raise KeyboardInterrupt
+
+        bar.update = tick
+        return bar
+
+    case = dict(layer="lstm", n_features=range(1, 201), n_units=range(1, 201))
+    monkeypatch.setattr(worker, "progress_bar", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        asw.sweep_to_dataset(tmp_path / "d", shard_rows=500, client=client, **case)
+    deadline = time.monotonic() + 10
+    while any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(client.processing().values())  # the tasks were cancelled
+    assert not (tmp_path / "d" / "_manifest.json").exists()
+    assert len(list((tmp_path / "d").glob("*.parquet"))) < 80
+    monkeypatch.setattr(worker, "progress_bar", real)
+    assert asw.sweep_to_dataset(tmp_path / "d", shard_rows=500, client=client, **case) == 40_000
+    assert dataset(tmp_path / "d").equals(asw.sweep(**case))
