@@ -207,3 +207,34 @@ def test_ctrl_c_cancels_the_tasks_and_leaves_the_dataset_resumable(client, tmp_p
     monkeypatch.setattr(worker, "progress_bar", real)
     assert asw.sweep_to_dataset(tmp_path / "d", shard_rows=500, client=client, **case) == 40_000
     assert dataset(tmp_path / "d").equals(asw.sweep(**case))
+
+
+def test_a_full_disk_fails_the_run_visibly_and_a_rerun_completes(tmp_path, monkeypatch):
+    """Workers in this process (threads), so the disk can be filled for one shard: the error
+    reaches the caller, no file of that shard is visible, and the rerun writes it."""
+    import errno
+
+    import archsweep._sink as sink
+
+    real, failed = sink._stream, []
+
+    def full_once(path, schema, frames):
+        if "part-000002-" in path.name and not failed:
+            failed.append(path)
+
+            def filling(given=frames):  # the first frame is written, then the disk is full
+                yield next(given)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+            frames = filling()
+        return real(path, schema, frames)
+
+    monkeypatch.setattr(sink, "_stream", full_once)
+    case = dict(layer="gru", n_features=range(1, 51), n_units=range(1, 51))
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as c:
+        with pytest.raises(OSError, match="No space left on device"):
+            asw.sweep_to_dataset(tmp_path / "d", shard_rows=300, client=c, **case)
+        assert not list((tmp_path / "d").glob("part-000002-*")) and not (tmp_path / "d" / "_manifest.json").exists()
+        assert not [p for p in (tmp_path / "d").iterdir() if p.name.startswith(".")]  # no temporary file left
+        assert asw.sweep_to_dataset(tmp_path / "d", shard_rows=300, client=c, **case) == 2500
+    assert dataset(tmp_path / "d").equals(asw.sweep(**case))
