@@ -102,6 +102,15 @@ def test_a_constrained_sampler_sees_the_excess_of_each_budget(conv_space):
         asw.optuna.constraints(optuna.trial.create_trial(value=1.0))
 
 
+def test_a_single_model_is_suggested_with_its_counts():
+    model = asw.Model((8,), [L.Dense(16), L.Dense(2)])
+    study = optuna.create_study()
+    study.optimize(lambda t: asw.optuna.suggest(t, model, 1000).count_params(), n_trials=1)
+    assert study.trials[0].user_attrs["archsweep"]["quantities"] == {"params": model.count_params()}
+    study.optimize(lambda t: asw.optuna.suggest(t, model, 100).count_params(), n_trials=1)
+    assert study.trials[1].state == optuna.trial.TrialState.PRUNED
+
+
 def test_without_optuna_the_error_names_the_extra(conv_space, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)
     with pytest.raises(ImportError, match=r"pip install 'archsweep\[optuna\]'"):

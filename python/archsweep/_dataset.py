@@ -75,7 +75,10 @@ class Call(NamedTuple):
         return _describe(self._asdict())  # type: ignore[no-any-return]
 
     def checksum(self) -> str:
-        text = json.dumps({"format": FORMAT, **self.described()}, sort_keys=True)
+        """Of the arguments and archsweep's version: shards of another release are not mixed in."""
+        from . import __version__
+
+        text = json.dumps({"format": FORMAT, "archsweep": __version__, **self.described()}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -255,12 +258,13 @@ def sweep_to_dataset(
         except (OSError, ValueError) as exc:
             raise InvalidArgumentError(f"{sweep_file}: not an archsweep dataset's description ({exc})") from None
         if held.get("checksum") != tag or held.get("shard_rows") != rows_per:
-            raise InvalidArgumentError(f"{str(root)!r} holds a dataset of other arguments (checksum "
-                                       f"{str(held.get('checksum'))[:12]}, {held.get('shard_rows')} rows a shard; "
+            raise InvalidArgumentError(f"{str(root)!r} holds a dataset of other arguments or another archsweep "
+                                       f"(checksum {str(held.get('checksum'))[:12]}, {held.get('shard_rows')} rows a "
+                                       "shard; "
                                        f"this call: {tag[:12]}, {rows_per}); write it to another folder, or remove "
                                        "that one")  # fmt: skip
     else:
-        if any(p.name.endswith(".parquet") for p in root.rglob("*.parquet")):
+        if any(root.rglob("*.parquet")):
             raise InvalidArgumentError(f"{str(root)!r} holds Parquet files of no archsweep dataset; give an empty or "
                                        "new folder")  # fmt: skip
         _write_json(sweep_file, described)

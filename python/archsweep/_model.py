@@ -962,7 +962,7 @@ class Model:
         repeat's depth (``allowed``: low to high) before the repetitions' choices, then for each
         repetition that is there each choice's label among ``allowed``."""
         if self._is_concrete:
-            return []
+            return [0] * len(self._positions)  # one option a position
         options, depth = [], {}
         for pos in self._positions:
             slot = pos.slot
