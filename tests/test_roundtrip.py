@@ -108,6 +108,17 @@ def test_from_keras_refuses_what_it_cannot_count_by_name(monkeypatch):
         asw.Model((8,), [L.Dense(2)]).to_keras()
 
 
+def test_kerashubs_encoder_goes_to_keras_and_back():
+    """Where keras-hub is installed (the fixture venv)."""
+    keras()
+    pytest.importorskip("keras_hub")
+    model = asw.Model((16, 32), [L.TransformerEncoder(64, 4, normalize_first=True), L.GlobalAveragePooling1D(),
+                                 L.Dense(3)])  # fmt: skip
+    built = model.to_keras()
+    assert built.count_params() == model.count_params()
+    assert asw.from_keras(built).summary()["params"].to_list() == model.summary()["params"].to_list()
+
+
 def test_replace_sweeps_around_a_model_read_from_keras():
     k = keras()
     built = k.Sequential([k.Input((32,)), k.layers.Dense(64), k.layers.Dense(64), k.layers.Dense(10)])
