@@ -13,7 +13,6 @@ import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 import polars as pl
 import pytest

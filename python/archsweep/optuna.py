@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import optional
-from ._model import Model, _label, _model_arg, _space_budget, sample_models
+from ._model import Model, _model_arg, _space_budget, sample_models
 
 ATTR = "archsweep"  # the user attribute a suggested trial records: its costs and budget excess
 
