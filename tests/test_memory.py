@@ -119,6 +119,18 @@ def test_lazy_pieces_and_trimming_match_the_listed_sweep(f, u, budget, layer, da
     assert fitting == expected.height
 
 
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_a_descending_axis_keeps_its_least_valid_value_under_groups(backend):
+    """Found by the property test below: n_features descending (12, 10, ..., 4) with groups 3, whose
+    least multiple is 6, not the first one met (12); trimming n_units at 12 dropped (6, 6, g=3)."""
+    kw = dict(kernel=[1, 2], groups=[1, 3], budget=18, backend=backend)
+    expected = asw.sweep("conv1d", list(range(12, 3, -2)), [1, 6], **kw)
+    assert expected.filter(n_units=6).height == 1
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_sweep, "AXIS_PIECE", 1)
+        assert asw.sweep("conv1d", Chain([range(12, 3, -2)]), Chain([range(1, 11, 5)]), **kw).equals(expected)
+
+
 @given(f=chains, u=chains, budget=st.integers(0, 5000), g=st.sampled_from([1, 2, 3]), data=st.data())
 def test_lazy_groups_and_search_match_the_listed_axes(f, u, budget, g, data):
     backend = data.draw(st.sampled_from(["rust", "python"]))

@@ -179,6 +179,23 @@ def count_at_most(values: Sorted, limit: int) -> int:
     return sum(range_len(range(r.start, min(r.stop, limit + 1), r.step)) for r in values.parts)
 
 
+def smallest_above(values: Chain | np.ndarray, limit: int) -> int | None:
+    """The smallest value greater than ``limit``, in any order (None if there is none)."""
+    if isinstance(values, np.ndarray):
+        above = values[values > limit]
+        return int(above.min()) if above.size else None
+    best = None
+    for r in values.parts:
+        if not range_len(r):
+            continue
+        up = r if r.step > 0 else range(r[-1], r.start + 1, -r.step)  # the same values, ascending
+        k = 0 if up.start > limit else (limit - up.start) // up.step + 1
+        if k < range_len(up):
+            value = up.start + k * up.step
+            best = value if best is None else min(best, value)
+    return best
+
+
 def size(values: Chain | np.ndarray) -> int:
     return values.size if isinstance(values, Chain) else len(values)
 

@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from . import _algebra, _args, _bisect, _kinds, _window
-from ._axis import Chain, count_at_most, extremes, multiples, size, take
+from ._axis import Chain, count_at_most, extremes, multiples, size, smallest_above, take
 from ._backend import KERNEL_ERRORS, core
 from ._count import SEED_DEFAULTS, _kind_error, _same, kernel_dims, kind_of, sizes_given
 from ._errors import ArchsweepError, ArgumentTypeError, InvalidArgumentError, ParamOverflowError, SweepTooLargeError
@@ -747,10 +747,14 @@ def _least(block: Block, operand: str) -> list[int] | None:
         if size(small) > LISTED_SMALL_SIDE:
             return None
         for s in {int(x) for x in np.asarray(take(small, 0, size(small))).reshape(-1)}:
-            seq = multiples(values, s) if rule.test == "divides" else values
-            start = 0 if rule.test == "divides" else count_at_most(values, s)
-            if start < size(seq):
-                least.add(int(extremes(take(seq, start, start + 1))[0]))
+            # The least valid value in any order: a descending axis's first multiple is its largest.
+            if rule.test == "divides":
+                multiple = multiples(values, s)
+                valid = int(extremes(multiple)[0]) if size(multiple) else None
+            else:
+                valid = smallest_above(values, s)
+            if valid is not None:
+                least.add(valid)
     return sorted(least)
 
 
