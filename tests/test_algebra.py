@@ -89,11 +89,20 @@ def test_compiled_kind_equals_its_formula(name, data):
     expected = [_kinds.evaluate(kind, convention, v) for v in configs]
     quantities = tuple(q for q in quantities if defined(kind, expected[0], q))
     compiled = _algebra.compile(kind, arrays(kind, convention, configs), quantities)
+    exact = {q: [_algebra.quantity_of(kind, e, q) for e in expected] for q in quantities}
+    # Compute at large sizes can pass int64 (an lm's attention FLOPs at 4096 heads, layers and
+    # tokens): both cores must then refuse, never wrap.
+    overflows = any(v > 2**63 - 1 for values in exact.values() for v in values)
     for module in (_core, _polycore):
         outs = [np.empty(len(configs), dtype=np.int64) for _ in quantities]
+        if overflows:
+            with pytest.raises(Exception) as refusal:
+                module.poly_count([len(configs)], compiled.operands, compiled.factors, compiled.polynomials, outs)
+            assert refusal.value.args[0] == "overflow", (module.__name__, refusal.value)
+            continue
         module.poly_count([len(configs)], compiled.operands, compiled.factors, compiled.polynomials, outs)
         for q, out in zip(quantities, outs):
-            assert out.tolist() == [_algebra.quantity_of(kind, e, q) for e in expected], (module.__name__, q, configs)
+            assert out.tolist() == exact[q], (module.__name__, q, configs)
 
 
 def test_rules_are_constraint_factors_in_the_kernel():
