@@ -1355,17 +1355,16 @@ def sample_models(
         strata = [(0, 2**63 - 1) if band is None else _band("band", band)]
     space, search, run, quantities, cap = _search(space, budget, max_bytes, "sample_models")
     run(lambda: run_in_worker(search.build, stop=search.stop))
-    rng = random.Random(seed)
+    rng, shown = random.Random(seed), _shown(_space_budget(space, budget))
     draws = []
-    for i, (lo, hi) in enumerate(strata):
+    for lo, hi in strata:
         fitting = int(search.count_range(lo, hi))
         where = "" if band is None and bins is None else f" with {quantities[0]} in [{lo:,}, {hi:,}]"
         if n and not fitting:
-            raise InvalidArgumentError(f"no model of the space fits {_shown(_space_budget(space, budget))}{where}")
+            raise InvalidArgumentError(f"no model of the space fits {shown}{where}")
         if n > fitting and not replace:
-            raise InvalidArgumentError(f"k={n:,} distinct models asked for, but only {fitting:,} fit "
-                                       f"{_shown(_space_budget(space, budget))}{where}; lower k or pass "
-                                       "replace=True")  # fmt: skip
+            raise InvalidArgumentError(f"k={n:,} distinct models asked for, but only {fitting:,} fit {shown}{where}; "
+                                       "lower k or pass replace=True")  # fmt: skip
         draws.append((lo, hi, _ranks(rng, fitting, n, replace), fitting))
     columns = space._columns()
     words = max(1, max((f.bit_length() + 63) // 64 for *_, f in draws))
