@@ -32,22 +32,12 @@ fn horner_body<X: Read>(c: &Cubic, shift: i64, x: X, out: &mut [i64]) {
     }
 }
 
-/// The least and the largest of `values` (`(i64::MAX, i64::MIN)` when empty): eight lanes of each
-/// kept apart so the loop is one vector min and max a step (a fold of one pair does not vectorise).
+/// The least and the largest of `values` (`(i64::MAX, i64::MIN)` when empty), as one plain fold:
+/// LLVM turns it into one vector min and max a step. (Eight lanes kept apart by hand were
+/// vectorised across the lanes as strided gathers, 3.5x slower on AMD Zen 4 and memory-bound no more.)
 #[inline(always)]
 fn extremes_body(values: &[i64]) -> (i64, i64) {
-    let (mut lo, mut hi) = ([i64::MAX; 8], [i64::MIN; 8]);
-    let lanes = values.chunks_exact(8);
-    let rest = lanes.remainder();
-    for lane in lanes {
-        for i in 0..8 {
-            lo[i] = lo[i].min(lane[i]);
-            hi[i] = hi[i].max(lane[i]);
-        }
-    }
-    let fold = |(a, b): (i64, i64), &v: &i64| (a.min(v), b.max(v));
-    let both = rest.iter().fold((i64::MAX, i64::MIN), fold);
-    (lo.iter().fold(both.0, |a, &v| a.min(v)), hi.iter().fold(both.1, |a, &v| a.max(v)))
+    values.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
 }
 
 /// How many of `values` are at most `limit`.
