@@ -102,6 +102,20 @@ def test_out_receives_the_counts(backend):
     assert asw.count_params("dense", 3, 4, out=zero_d, backend=backend) is zero_d and zero_d == 16
 
 
+def test_a_large_out_gets_what_a_new_array_gets():
+    # Past 4M values the Rust core writes a caller's buffer with streaming stores: through a grid
+    # (one operand per axis), through a 1-D array of sizes (block by block), and into a buffer
+    # whose first value is not on a cache line's boundary.
+    f, u = np.arange(1, 2_501).reshape(-1, 1), np.arange(7, 2_007)
+    sizes = np.arange(1, 4_500_001)[::-1].copy()
+    for layer, args in [("lstm", (f, u)), ("batchnorm", (sizes,)), ("dense", (sizes, 3))]:
+        fresh = asw.count_params(layer, *args)
+        backing = np.full(fresh.size + 3, -1, dtype=np.int64)
+        out = backing[3:].reshape(fresh.shape)  # 24 bytes past the buffer's start
+        assert asw.count_params(layer, *args, out=out) is out
+        assert np.array_equal(out, fresh) and (backing[:3] == -1).all()
+
+
 def test_scalar_fast_path_agrees_with_array_path(backend):
     # Plain ints take a fast path; 0-d arrays the general one: same answers.
     for layer, kw in [("lstm", {}), ("gru", {"reset_after": False}), ("conv3d", {"kernel": (1, 2, 3), "groups": 2}),

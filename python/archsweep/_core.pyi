@@ -32,6 +32,7 @@ def poly_count(
     quantities: list[list[_Term]],
     outs: list[npt.NDArray[np.int64]],
     floors: list[int] | None = None,
+    mapped: bool = False,
 ) -> None: ...
 def poly_sweep_count(
     shape: list[int],

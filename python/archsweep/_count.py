@@ -240,7 +240,9 @@ def count(
     names = list(compiled.operand_of)  # the kind's operands, in order (the derived ones follow)
     floors = [deferred[n][1] if n in deferred else 0 for n in names] if deferred else None
     try:
-        module.poly_count(list(shape), compiled.operands, compiled.factors, compiled.polynomials, [result], floors)
+        module.poly_count(
+            list(shape), compiled.operands, compiled.factors, compiled.polynomials, [result], floors, mapped=out is not None
+        )
     except KERNEL_ERRORS as exc:
         subject = exc.args[3] if exc.args[0] in ("floor", "operand") else None
         if subject is not None and subject < len(names) and names[subject] in deferred:

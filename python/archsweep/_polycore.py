@@ -174,11 +174,13 @@ def poly_count(
     quantities: Sequence[Any],
     outs: Sequence[np.ndarray],
     floors: Sequence[int] | None = None,
+    mapped: bool = False,
 ) -> None:
     """Writes every quantity at every point into ``outs[q]``; refuses an
     operand below its ``floors[k]`` (the least value the caller allows), then
     the first point, in C order, with an invalid factor or an overflowing
-    quantity."""
+    quantity. ``mapped`` (outputs are a caller's buffers) only steers how the
+    Rust core stores."""
     factors, quantities = _spec(len(operands), factors, quantities)
     shape = tuple(shape)
     if len(outs) != len(quantities) or any(

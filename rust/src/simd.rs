@@ -136,6 +136,65 @@ multiversion! {
     select_at_most_v4, select_at_most_v3
 }
 
+/// Copies `src` into `dst` (of one length) with non-temporal stores, which write whole cache lines
+/// to memory without first reading them in, and leave the caches to the inputs: for outputs larger
+/// than the last-level cache, which would be evicted unread anyway. Such stores are weakly ordered:
+/// call [`fence`] before another thread may read `dst`.
+pub fn stream(src: &[i64], dst: &mut [i64]) {
+    assert_eq!(src.len(), dst.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { stream_v4(src, dst) };
+        }
+        // SAFETY: SSE2 is part of x86-64.
+        return unsafe { stream_v1(src, dst) };
+    }
+    #[allow(unreachable_code)]
+    dst.copy_from_slice(src)
+}
+
+/// Orders every [`stream`] store before the stores that follow it (a thread's signal that it is done).
+pub fn fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of x86-64.
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
+}
+
+/// [`stream`]'s loop: plain stores up to a `LANES`-value boundary of `dst`, then one streaming
+/// store of `LANES` values a step, then plain stores for the rest.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn stream_lanes<const LANES: usize>(src: &[i64], dst: &mut [i64], store: impl Fn(*mut i64, *const i64)) {
+    let n = dst.len();
+    let head = dst.as_ptr().align_offset(LANES * 8).min(n);
+    dst[..head].copy_from_slice(&src[..head]);
+    let mut j = head;
+    while j + LANES <= n {
+        store(dst.as_mut_ptr().add(j), src.as_ptr().add(j));
+        j += LANES;
+    }
+    dst[j..].copy_from_slice(&src[j..]);
+}
+
+/// A whole cache line a store (measured A/B on AMD Zen 4 into a touched 1e8 buffer: 0.89–1.03 of
+/// memset's rate, against 0.77–0.78 with AVX's 32-byte streaming stores).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn stream_v4(src: &[i64], dst: &mut [i64]) {
+    use std::arch::x86_64::{_mm512_loadu_si512, _mm512_stream_si512};
+    stream_lanes::<8>(src, dst, |d, s| _mm512_stream_si512(d.cast(), _mm512_loadu_si512(s.cast())));
+}
+
+#[cfg(target_arch = "x86_64")]
+unsafe fn stream_v1(src: &[i64], dst: &mut [i64]) {
+    use std::arch::x86_64::{_mm_loadu_si128, _mm_stream_si128};
+    stream_lanes::<2>(src, dst, |d, s| _mm_stream_si128(d.cast(), _mm_loadu_si128(s.cast())));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +225,27 @@ mod tests {
                 let (mut a, mut b) = (vec![0; u.len()], vec![0; u.len()]);
                 let n = unsafe { select_at_most_v4(&u, 500, 0, &mut a) };
                 assert_eq!((n, &a[..n]), (select_at_most_body(&u, 500, 0, &mut b), &b[..n]));
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_copies_every_value_at_every_alignment_and_length() {
+        let src: Vec<i64> = (0..300).map(|v| v * 7919 - 1000).collect();
+        for offset in 0..8 {
+            for n in [0, 1, 2, 7, 8, 9, 17, 64, 250] {
+                let mut dst = vec![-1; 300];
+                stream(&src[offset..offset + n], &mut dst[offset..offset + n]);
+                fence();
+                assert_eq!(&dst[offset..offset + n], &src[offset..offset + n]);
+                assert!(dst[..offset].iter().chain(&dst[offset + n..]).all(|&v| v == -1));
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let mut dst = vec![-1; 300];
+                    unsafe { stream_v1(&src[offset..offset + n], &mut dst[offset..offset + n]) };
+                    fence();
+                    assert_eq!(&dst[offset..offset + n], &src[offset..offset + n]);
+                }
             }
         }
     }

@@ -903,7 +903,7 @@ impl<C: Cost> Search<C> {
     pub fn unrank(&self, lo: u64, hi: u64, ranks: &[u64], options: &mut [u32], costs: &mut [i64]) -> Result<()> {
         let width = self.positions();
         let rows = costs.len() / C::DIMS;
-        if costs.len() != rows * C::DIMS || options.len() != rows * width || (rows > 0 && ranks.len() % rows != 0)
+        if costs.len() != rows * C::DIMS || options.len() != rows * width || (rows > 0 && !ranks.len().is_multiple_of(rows))
             || (rows > 0 && ranks.is_empty()) {
             return Err(Error::Shape(format!(
                 "unrank writes a row of {width} options and {} costs per rank; got {} ranks' words and buffers of {} \

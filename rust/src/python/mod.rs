@@ -117,8 +117,10 @@ fn points(spec: &Spec, mesh: &Mesh, budget: Budget, start: usize, end: Option<us
 
 /// Writes every quantity at every point of `shape` into `outs[q]` (C-contiguous int64 arrays of `shape`).
 /// `floors[k]`: the least value operand `k` may hold (a size's minimum the caller left to this pass).
+/// `mapped`: `outs` are a caller's buffers, already in memory (large ones are then streamed to).
 #[pyfunction]
-#[pyo3(signature = (shape, operands, factors, quantities, outs, floors=None))]
+#[pyo3(signature = (shape, operands, factors, quantities, outs, floors=None, mapped=false))]
+#[allow(clippy::too_many_arguments)]
 fn poly_count(
     py: Python<'_>,
     shape: Vec<usize>,
@@ -127,6 +129,7 @@ fn poly_count(
     quantities: Vec<Vec<TermArg>>,
     mut outs: Vec<PyReadwriteArrayDyn<'_, i64>>,
     floors: Option<Vec<i64>>,
+    mapped: bool,
 ) -> PyResult<()> {
     let spec = spec(operands.len(), factors, quantities)?;
     let bad = outs.len() != spec.quantities.len() || outs.iter().any(|o| o.shape() != shape.as_slice());
@@ -138,13 +141,14 @@ fn poly_count(
     let mut slices: Vec<&mut [i64]> = slices.into_iter().flatten().collect();
     let views = views(&operands);
     let floors = floors.unwrap_or_default();
-    if eval::by_rows(&shape, &views) && by_rows(py, &spec, &shape, &views, &floors, &mut slices)? {
+    let stream = mapped && eval::streams(shape.iter().product::<usize>() * spec.quantities.len());
+    if eval::by_rows(&shape, &views) && by_rows(py, &spec, &shape, &views, &floors, &mut slices, stream)? {
         return Ok(());
     }
     let mesh = detached(py, || Mesh::new(&shape, &views, &spec.sized, &floors))?;
     for slab in slabs(0..mesh.len()) {
         let pieces = slices.iter_mut().map(|s| &mut s[slab.clone()]).collect();
-        detached(py, || eval::evaluate(&spec, &mesh, slab, pieces))?;
+        detached(py, || eval::evaluate(&spec, &mesh, slab, pieces, stream))?;
     }
     Ok(())
 }
@@ -158,6 +162,7 @@ fn by_rows(
     views: &[ArrayViewD<'_, i64>],
     floors: &[i64],
     slices: &mut [&mut [i64]],
+    stream: bool,
 ) -> PyResult<bool> {
     let inner: usize = shape[1..].iter().product();
     let rows = (SLAB / inner.max(1)).max(1);
@@ -165,7 +170,7 @@ fn by_rows(
         let these = first..(first + rows).min(shape[0]);
         let points = these.start * inner..these.end * inner;
         let pieces = slices.iter_mut().map(|s| &mut s[points.clone()]).collect();
-        let done = detached(py, || Ok::<_, Error>(eval::evaluate_rows(spec, shape, views, floors, these, pieces)))?;
+        let done = detached(py, || Ok::<_, Error>(eval::evaluate_rows(spec, shape, views, floors, these, pieces, stream)))?;
         if done.is_none() {
             return Ok(false);
         }
