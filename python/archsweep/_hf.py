@@ -70,7 +70,33 @@ def from_hf_config(config: Any) -> LanguageModel:
     if model_type not in MODEL_TYPES:
         raise InvalidArgumentError(f"model_type {model_type!r} is not one archsweep reads; it reads "
                                    f"{', '.join(MODEL_TYPES)}")  # fmt: skip
-    return LanguageModel(model_type, MODEL_TYPES[model_type](_Fields(config, model_type)))
+    fields = _Fields(config, model_type)
+    args = MODEL_TYPES[model_type](fields)
+    _check_rotary(fields, args["head_dim"])
+    return LanguageModel(model_type, args)
+
+
+# The types with rotary position embeddings: the field naming the rotated fraction of each head, and its
+# default (None: the whole head). GPT-2 and OPT learn positions; Falcon rotates unless it uses ALiBi.
+ROTARY: dict[str, tuple[str | None, float]] = {
+    **{t: (None, 1.0) for t in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "starcoder2")},
+    "phi3": ("partial_rotary_factor", 1.0), "gpt_neox": ("rotary_pct", 0.25),
+    "stablelm": ("partial_rotary_factor", 0.25), "falcon": (None, 1.0),
+}
+
+
+def _check_rotary(f: _Fields, head_dim: int) -> None:
+    """Refuses an odd head rotated whole: transformers' cos and sin are 2·ceil(d/2) wide, so at d = 1
+    they silently widen q and k to two columns (and the scores' FLOPs with them), and above it the
+    forward fails. (Measured on every type here, transformers 5.24; a partly rotated head of odd
+    rotary width runs as written, except StableLM's: see ``_stablelm``.)"""
+    if f.model_type not in ROTARY or (f.model_type == "falcon" and f.flag("alibi", False)):
+        return
+    field, default = ROTARY[f.model_type]
+    if head_dim % 2 and int(head_dim * (f.number(field, default) if field else default)) == head_dim:
+        effect = "widens q and k by a column" if head_dim == 1 else "fails its forward"
+        raise f.refuse(f"head_dim {head_dim} is odd and rotated whole, for which transformers {effect}: "
+                       "not a model the lm kind expresses")  # fmt: skip
 
 
 class _Fields:
