@@ -11,7 +11,6 @@ tensors. No ``transformers`` is needed. A field the kind cannot express, or a co
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -76,24 +75,30 @@ def from_hf_config(config: Any) -> LanguageModel:
     return LanguageModel(model_type, args)
 
 
-# The types with rotary position embeddings: the field naming the rotated fraction of each head, and its
-# default (None: the whole head). GPT-2 and OPT learn positions; Falcon rotates unless it uses ALiBi.
-ROTARY: dict[str, tuple[str | None, float]] = {
-    **{t: (None, 1.0) for t in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "starcoder2")},
-    "phi3": ("partial_rotary_factor", 1.0), "gpt_neox": ("rotary_pct", 0.25),
-    "stablelm": ("partial_rotary_factor", 0.25), "falcon": (None, 1.0),
+# The types with rotary position embeddings: the field naming the rotated fraction of each head, its
+# default (None: the whole head), and whether a part of odd width widens q and k (StableLM's
+# cos and sin are 2·ceil(r/2) wide; GPT-NeoX's and Phi-3's are r). GPT-2 and OPT learn positions;
+# Falcon rotates unless it uses ALiBi.
+ROTARY: dict[str, tuple[str | None, float, bool]] = {
+    **{t: (None, 1.0, False) for t in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "starcoder2")},
+    "phi3": ("partial_rotary_factor", 1.0, False), "gpt_neox": ("rotary_pct", 0.25, False),
+    "stablelm": ("partial_rotary_factor", 0.25, True), "falcon": (None, 1.0, False),
 }
 
 
 def _check_rotary(f: _Fields, head_dim: int) -> None:
-    """Refuses an odd head rotated whole: transformers' cos and sin are 2·ceil(d/2) wide, so at d = 1
-    they silently widen q and k to two columns (and the scores' FLOPs with them), and above it the
-    forward fails. (Measured on every type here, transformers 5.24; a partly rotated head of odd
-    rotary width runs as written, except StableLM's: see ``_stablelm``.)"""
+    """Refuses an odd rotary width where transformers does not run the model as written: a head
+    rotated whole (its cos and sin are 2·ceil(d/2) wide, so at d = 1 they silently widen q and k to
+    two columns, and the scores' FLOPs with them, and above it the forward fails), and StableLM's
+    odd part (q and k grow a column). Measured on every type here, transformers 5.24."""
     if f.model_type not in ROTARY or (f.model_type == "falcon" and f.flag("alibi", False)):
         return
-    field, default = ROTARY[f.model_type]
-    if head_dim % 2 and int(head_dim * (f.number(field, default) if field else default)) == head_dim:
+    field, default, odd_part_widens = ROTARY[f.model_type]
+    width = int(head_dim * (f.number(field, default) if field else default))
+    if width % 2 and odd_part_widens:
+        raise f.refuse(f"{field} gives an odd rotary width {width} (head_dim {head_dim}), for which "
+                       "transformers widens q and k by a column: not a model the lm kind expresses")  # fmt: skip
+    if width % 2 and width == head_dim:
         effect = "widens q and k by a column" if head_dim == 1 else "fails its forward"
         raise f.refuse(f"head_dim {head_dim} is odd and rotated whole, for which transformers {effect}: "
                        "not a model the lm kind expresses")  # fmt: skip
@@ -294,12 +299,7 @@ def _starcoder2(f: _Fields) -> dict[str, Any]:
 def _stablelm(f: _Fields) -> dict[str, Any]:
     args = _common(f, {"vocab_size": 50304, "hidden_size": 2560, "intermediate_size": 6912, "num_hidden_layers": 32,
                        "num_attention_heads": 32, "num_key_value_heads": 32}, "none")  # fmt: skip
-    f.divisible(args["d_model"], args["n_heads"])
-    rotary = int(args["head_dim"] * f.number("partial_rotary_factor", 0.25))
-    if rotary % 2:
-        # transformers' cos/sin are 2·ceil(r/2) wide: q and k grow a column, and so do the scores' FLOPs.
-        raise f.refuse(f"partial_rotary_factor gives an odd rotary width {rotary} (head_dim {args['head_dim']}), "
-                       "for which transformers widens q and k by a column: not a model the lm kind expresses")  # fmt: skip
+    f.divisible(args["d_model"], args["n_heads"])  # its odd rotary widths: _check_rotary
     return {**args, **LAYERNORM, "norms_per_layer": 1 if f.flag("use_parallel_residual", False) else 2,
             "qkv_bias": f.flag("use_qkv_bias", False), "qk_norm_per_head": f.flag("qk_layernorm", False),
             **_tied(f, False)}  # fmt: skip
