@@ -344,9 +344,18 @@ fn keeps(cubics: &[Cubic], budget: Budget, row: &MeshRow, x: Option<(usize, i64)
         Keep::All => true,
         Keep::Nothing => false,
         Keep::Prefix(n) => j < n,
-        Keep::AtMost(v) => x.is_some_and(|(k, _)| row.get(k, j) <= v),
+        Keep::AtMost(v) | Keep::Ranked(v, _) => x.is_some_and(|(k, _)| row.get(k, j) <= v),
         Keep::Compare => budget.single().is_some_and(|(b, limit)| cubics[b].eval(x_at(row, x, j)) <= limit),
     }
+}
+
+/// The points of `row` that `Keep::Ranked(_, n)` keeps (`x` is operand `k`):
+/// positions along the row, in no order.
+fn ranked_points<'r>(along: &'r Mesh, k: usize, row: &'r MeshRow, n: usize) -> impl Iterator<Item = u32> + 'r {
+    let ranks = along.ranks(k).expect("a ranked row's operand has ranks");
+    let start = row.start(k);
+    // Positions past the row's end wrap to large values and are dropped too.
+    ranks.smallest(n).iter().map(move |&p| (p as usize).wrapping_sub(start)).filter(|&j| j < row.len).map(|j| j as u32)
 }
 
 /// One chunk's planner and scratch space, reused by its rows.
@@ -358,6 +367,9 @@ struct Worker<'s> {
     values: Vec<u64>,
     block: Vec<i64>,
     kept_at: Vec<u32>,
+    /// A ranked row's kept points (`Keep::Ranked`), and its bitmap of them.
+    ranked: Vec<u32>,
+    marks: Vec<u64>,
     /// Interleaved rows' values: row `q`, quantity `i` at `(q·nq + i)·width`; a streamed row's strip.
     strip: Vec<i64>,
     /// Whether folded rows go to the output through `strip` with streaming stores.
@@ -375,6 +387,8 @@ impl<'s> Worker<'s> {
             values: vec![0; nq],
             block: Vec::new(),
             kept_at: Vec::new(),
+            ranked: Vec::new(),
+            marks: Vec::new(),
             strip: Vec::new(),
             stream: false,
         }
@@ -495,7 +509,7 @@ impl<'s> Worker<'s> {
         let mut n = 0;
         for (q, row) in rows.iter().enumerate() {
             if let Plan::Fold { x, keep, checks } = self.plans[q] {
-                n += self.count_folded(row, x, keep, checks, q);
+                n += self.count_folded(row, along, x, keep, checks, q);
             }
         }
         if self.plans.iter().all(|p| *p != Plan::General) {
@@ -512,7 +526,15 @@ impl<'s> Worker<'s> {
         Ok(n)
     }
 
-    fn count_folded(&mut self, row: &MeshRow, x: Option<(usize, i64)>, keep: Keep, checks: u64, slot: usize) -> usize {
+    fn count_folded(
+        &mut self,
+        row: &MeshRow,
+        along: &Mesh,
+        x: Option<(usize, i64)>,
+        keep: Keep,
+        checks: u64,
+        slot: usize,
+    ) -> usize {
         let budget = self.budget();
         if checks != 0 {
             let cubics = self.planner.cubics(slot);
@@ -524,6 +546,8 @@ impl<'s> Worker<'s> {
             (Keep::All, _) => row.len,
             (Keep::Nothing, _) => 0,
             (Keep::Prefix(n), _) => n,
+            (Keep::Ranked(_, n), Some((k, _))) if along.ranks(k).is_some_and(|r| r.len() == row.len) => n,
+            (Keep::Ranked(_, n), Some((k, _))) => ranked_points(along, k, row, n).count(),
             (Keep::AtMost(v), Some((k, _))) => match row.lane(k) {
                 Lane::Const(c) => (c <= v) as usize * row.len,
                 // SAFETY: a contiguous lane holds `row.len` values from its pointer.
@@ -564,6 +588,9 @@ impl<'s> Worker<'s> {
             Plan::Fold { keep: Keep::Nothing, .. } => {}
             Plan::Fold { x, keep: Keep::All, checks: 0 } => self.emit_prefix(row, x, row.len, outs, cols, at),
             Plan::Fold { x, keep: Keep::Prefix(n), checks: 0 } => self.emit_prefix(row, x, n, outs, cols, at),
+            Plan::Fold { x: Some((k, c)), keep: Keep::Ranked(_, n), checks: 0 } => {
+                self.emit_ranked(row, along, (k, c), n, outs, cols, at)
+            }
             Plan::Fold { x, keep, checks } => self.emit_selected(row, x, keep, checks, outs, cols, at),
             Plan::General => {
                 for j in 0..row.len {
@@ -635,17 +662,58 @@ impl<'s> Worker<'s> {
                     kept
                 }
             };
-            let kept_at = &self.kept_at[..kept];
-            for (c, out) in cubics.iter().zip(outs.iter_mut()) {
-                for (o, &j) in out[*at..*at + kept].iter_mut().zip(kept_at) {
-                    *o = c.eval(x_at(row, x, j as usize));
-                }
-            }
-            for col in cols.iter_mut() {
-                col.write_at(*at, row, kept_at);
-            }
-            *at += kept;
+            self.emit_at(row, x, &self.kept_at[..kept], outs, cols, at);
         }
+    }
+
+    /// The points of a row that `Keep::Ranked(_, n)` keeps, in order without
+    /// a sort: marked in a bitmap of the row, then read off it.
+    #[allow(clippy::too_many_arguments)]
+    fn emit_ranked(
+        &mut self,
+        row: &MeshRow,
+        along: &Mesh,
+        x: (usize, i64),
+        n: usize,
+        outs: &mut [&mut [i64]],
+        cols: &mut [Column],
+        at: &mut usize,
+    ) {
+        self.marks.clear();
+        self.marks.resize(row.len.div_ceil(64), 0);
+        for j in ranked_points(along, x.0, row, n) {
+            self.marks[j as usize / 64] |= 1 << (j % 64);
+        }
+        self.ranked.clear();
+        for (w, &word) in self.marks.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                self.ranked.push((w * 64) as u32 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
+        self.emit_at(row, Some(x), &self.ranked, outs, cols, at);
+    }
+
+    /// The points `kept` (ascending positions) of a folded row, from output row `*at` on.
+    fn emit_at(
+        &self,
+        row: &MeshRow,
+        x: Option<(usize, i64)>,
+        kept: &[u32],
+        outs: &mut [&mut [i64]],
+        cols: &mut [Column],
+        at: &mut usize,
+    ) {
+        for (c, out) in self.planner.cubics(0).iter().zip(outs.iter_mut()) {
+            for (o, &j) in out[*at..*at + kept.len()].iter_mut().zip(kept) {
+                *o = c.eval(x_at(row, x, j as usize));
+            }
+        }
+        for col in cols.iter_mut() {
+            col.write_at(*at, row, kept);
+        }
+        *at += kept.len();
     }
 
     /// One kept point of the point-by-point path (its values in `self.values`).
@@ -1173,9 +1241,10 @@ mod tests {
     }
 
     /// An LSTM-like quantity `4·f·u + 4·u² + b·u` over f × u, big enough for
-    /// several chunks and both threads, optionally with u shuffled.
-    fn lstm(nf: usize, nu: usize, shuffle: bool) -> Case {
-        let shape = vec![nf, nu];
+    /// several chunks and both threads, optionally with u shuffled, and with
+    /// `b` on a trailing axis of `options` values (walked transposed) if given.
+    fn lstm(nf: usize, nu: usize, shuffle: bool, options: Option<usize>) -> Case {
+        let shape = [vec![nf, nu], options.into_iter().collect()].concat();
         let mut u: Vec<i64> = (1..=nu as i64).collect();
         if shuffle {
             let mut rng = Rng(7);
@@ -1183,7 +1252,8 @@ mod tests {
                 u.swap(i, rng.below(i + 1));
             }
         }
-        let operands = vec![along(&shape, 0, (1..=nf as i64).collect()), along(&shape, 1, u), scalar(4), scalar(8)];
+        let b = options.map_or(scalar(8), |m| along(&shape, 2, (8..8 + m as i64).collect()));
+        let operands = vec![along(&shape, 0, (1..=nf as i64).collect()), along(&shape, 1, u), scalar(4), b];
         let t = |coef, powers: &[(usize, u32)]| Term { coef, powers: powers.to_vec() };
         let params = vec![t(2, &[(0, 1), (1, 1)]), t(2, &[(1, 2)]), t(3, &[(1, 1)])];
         let spec =
@@ -1194,9 +1264,9 @@ mod tests {
     #[test]
     fn large_sweeps_by_prefix_and_threshold_across_chunks_and_threads() {
         let mut rng = Rng(3);
-        for shuffle in [false, true] {
-            let case = lstm(700, 400, shuffle);
-            assert_eq!(case.mesh().sorted()[1], !shuffle);
+        for (shuffle, options) in [(false, None), (true, None), (true, Some(3))] {
+            let case = lstm(700, 400, shuffle, options);
+            assert_eq!(case.mesh().sorted()[1], !shuffle || options.is_some());
             let want = case.expected_count().unwrap();
             assert_eq!(case.run_count().unwrap(), want);
             for limit in [0, 50_000, 700_000, i64::MAX] {
@@ -1210,6 +1280,15 @@ mod tests {
                 }
             }
             let _ = rng.next();
+            // Shuffled u is read by its ranks where a row keeps few points, by a compare where it keeps many.
+            let mut seen = std::collections::BTreeMap::new();
+            for limit in [50_000, 700_000] {
+                tally(&case, Mode::Sweep(Some((0, limit)).into()), &mut seen);
+            }
+            let interleaved = if options.is_some() { ", interleaved" } else { "" };
+            for kind in ["Ranked", "AtMost"] {
+                assert_eq!(shuffle, seen.contains_key(&format!("{kind}{interleaved}")), "{kind}: {seen:?}");
+            }
         }
     }
 
@@ -1251,7 +1330,7 @@ mod tests {
             Mesh::new(&[3], &views, &[true, false], &[2]),
             Err(Error::BelowFloor { operand: 0, value: 1, floor: 2 })
         ));
-        let case = lstm(3, 4, false);
+        let case = lstm(3, 4, false, None);
         let mesh = case.mesh();
         assert!(matches!(sweep_count(&case.spec, &mesh, Some((2, 5)).into(), 0..12), Err(Error::Spec(_))));
         assert!(matches!(sweep_count(&case.spec, &mesh, Budget::NONE, 0..13), Err(Error::Shape(_))));

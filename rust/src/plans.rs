@@ -7,8 +7,10 @@
 //! a tight SIMD loop. Under a budget the cubic grows with `x`, so the kept
 //! points are those with `x ≤ x0`, `x0` found once per row
 //! (`Cubic::largest_at_most`): when `x` is sorted along the row they are a
-//! prefix (a search of compares from the previous row's answer), and when it
-//! is not, a compare, with no arithmetic, selects them. Overflow is settled
+//! prefix (a search of compares from the previous row's answer); when it is
+//! not, and `x` is the same in every row (an axis of sizes in any order), its
+//! ranks give them (`Ranks`: a binary search, then only the kept points);
+//! otherwise a compare, with no arithmetic, selects them. Overflow is settled
 //! here too: a folded row is only planned where every value it will produce
 //! is proved to fit (at the bound of `x`, or of the kept `x`). A constraint that may
 //! fail along the row (`n_units / groups` for groups > 1: a factor used in
@@ -24,6 +26,11 @@ use crate::poly::{Bounds, Cubic, Factor, Spec, Specialized, INT64_MAX};
 /// Rows shorter than this under a budget compare their computed values
 /// instead of selecting by a threshold on `x`.
 pub(crate) const THRESHOLD_MIN_ROW: usize = 64;
+
+/// A row selects by its operand's ranks when it keeps at most this fraction
+/// of its points (one in RANK_SPARSE): past it, reading the kept positions
+/// one by one costs more than a vector compare of every point.
+const RANK_SPARSE: usize = 8;
 
 /// What a kernel is asked: every point's quantities (an invalid point or an
 /// overflow is an error), or a sweep's rows (invalid points are dropped, and
@@ -43,6 +50,10 @@ pub(crate) enum Keep {
     Prefix(usize),
     /// Those whose `x` operand is at most this.
     AtMost(i64),
+    /// As `AtMost(.0)`, read from `x`'s ranks (`Mesh::ranks`): the kept points
+    /// are the positions of its `.1` smallest values that fall in this row
+    /// (a whole row, or the part of one a chunk holds).
+    Ranked(i64, usize),
     /// Those whose budget quantity, computed, is at most the limit (one budget only).
     Compare,
 }
@@ -223,7 +234,11 @@ impl<'s> Planner<'s> {
                     {
                         (Keep::Compare, x_max)
                     }
-                    Some(v) => (Keep::AtMost(v), x0.unwrap_or(0)),
+                    Some(v) => {
+                        let ranks = if checks == 0 { along.ranks(k) } else { None };
+                        let ranked = ranks.map(|r| r.at_most(v)).filter(|&n| n <= row.len / RANK_SPARSE);
+                        (ranked.map_or(Keep::AtMost(v), |n| Keep::Ranked(v, n)), x0.unwrap_or(0))
+                    }
                 }
             }
         };
