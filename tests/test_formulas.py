@@ -3,8 +3,11 @@ where frameworks differ (each checked on both cores)."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archsweep as asw
+from archsweep import _count
 
 
 @pytest.mark.parametrize(
@@ -123,3 +126,47 @@ def test_scalar_fast_path_agrees_with_array_path(backend):
         fast = asw.count_params(layer, 6, 10, backend=backend, **kw)
         general = asw.count_params(layer, np.array(6), 10, backend=backend, **kw)
         assert type(fast) is int and fast == int(general)
+
+
+def _outcome(call):
+    try:
+        return ("value", np.asarray(call()).tolist())
+    except asw.ArchsweepError as e:
+        return ("error", type(e).__name__, str(e))
+
+
+_SEED_VALUES = {  # what count_params' own options are given: defaults, valid, impossible, wrong types, arrays
+    "kernel": [None, 1, 3, (1, 2), (2, 1, 3), 0, 2.0, np.array(3), [3]],
+    "bias": [True, False, None, 1, np.bool_(True), np.array([True, False])],
+    "bidirectional": [False, True, None, 0, np.array([False, False])],
+    "reset_after": [None, True, False, "yes"],
+    "groups": [1, 2, 3, None, 0, 1.0, np.int64(1), np.array([1, 1]), np.array([1, 2])],
+}
+
+
+@given(data=st.data())
+@settings(max_examples=2 * settings().max_examples)  # cheap: 300 by default
+def test_count_params_fast_path_is_the_general_path_for_every_kind(data):
+    # count_params' plain-scalar path (the formula written out with its options by position) against
+    # the general path (reached by giving n_features as a 0-d array): the same count or the same
+    # refusal, for every kind and convention of the registry and any of count_params' options.
+    from archsweep import _kinds
+
+    kind = data.draw(st.sampled_from(_kinds.KINDS))
+    convention = data.draw(st.sampled_from([None, *kind.conventions]))
+    options = {name: data.draw(st.sampled_from(values)) for name, values in _SEED_VALUES.items()
+               if data.draw(st.booleans())}  # fmt: skip
+    f = data.draw(st.sampled_from([None, 0, 1, 6, 64, 2**40, 2**62, 5.0]))
+    u = data.draw(st.sampled_from([None, 0, 1, 10, 64, 2**31, 2**62]))
+    fast = _outcome(lambda: asw.count_params(kind.name, f, u, convention=convention, **options))
+    general = _outcome(lambda: asw.count_params(kind.name, np.array(f, dtype=object) if f is None else np.array(f),
+                                                u, convention=convention, **options))  # fmt: skip
+    if f is not None:  # None as an array is no size: only the fast side is a size left out
+        assert fast == general
+    # With count_params' defaults and the sizes it has, a kind answers from the fast path.
+    fn = _count.scalar_function(kind.name, convention, "params", "auto", seed=True)
+    if fn is not None and kind.arg("n_features"):
+        sizes = [6 if kind.arg(n) else None for n in ("n_features", "n_units")]
+        kernel = 3 if kind.rank else None
+        value = fn(*sizes, kernel, True, False, None, 1)
+        assert value == asw.count_params(kind.name, np.array(6), sizes[1], kernel=kernel, convention=convention)

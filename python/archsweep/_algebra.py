@@ -220,33 +220,57 @@ INT64_MAX = 2**63 - 1
 _REQUIRED = _kinds.REQUIRED
 
 
-def scalar_function(kind: Kind, convention: str, quantity: str):
+def scalar_function(kind: Kind, convention: str, quantity: str, seed: bool = False):
     """A Python function of ``kind``'s arguments under ``convention`` giving
     ``quantity`` exactly, or None when any value is not a plain valid
     scalar, breaks a rule or overflows int64 (the general path then
     refuses it with its message). It is the formula's polynomials written
     out as Python source, one per combination of the option values, so a
     call costs about what the formula typed by hand would (the issue's
-    "a scalar call within 10x a plain function")."""
+    "a scalar call within 10x a plain function").
+
+    ``seed``: the function takes ``count_params``' own arguments by position
+    (``n_features, n_units, kernel, bias, bidirectional, reset_after,
+    groups``) and holds every other argument of the kind at its default,
+    which saves matching keywords on the call that is timed; None (no such
+    function) when the kind requires an argument outside them."""
     names = [a.name for a in kind.args]
+    signature = ["n_features", "n_units", *SEED_DEFAULTS]
+    if seed and any(a.default is _REQUIRED and a.name not in signature for a in kind.args):
+        return None
     params: list[str] = []
     body: list[str] = []
     # What picks the polynomial: (the expression in the generated code, its entry in a combination).
     key: list[tuple[str, str]] = []
+    # Arguments whose value is known when the function is written: a case reading only these is a constant.
+    fixed: dict[str, Any] = {}
     for arg in kind.args:
         n = arg.name
         default = "_R" if arg.default is _REQUIRED else repr(arg.default)
         if not arg.applies(convention):  # accepted at its default only
+            value = None if arg.default is _REQUIRED else arg.default
+            fixed[n] = value
+            if seed and n not in signature:
+                body.append(f"{n} = {value!r}")
+                continue
             params.append(f"{n}=None")
-            if arg.default not in (None, _REQUIRED):
+            if value is not None:
                 body.append(f"if not ({n} is None or ({_plain(arg, n)} and {n} == {default})): return None")
                 body.append(f"{n} = {default}")  # the formula's cases read it
             else:
                 body.append(f"if {n} is not None: return None")
             continue
+        if seed and n not in signature:  # not given: its default
+            fixed[n] = arg.default
+            body.append(f"{n} = {default}")
+            if arg.type == FLAG:
+                key.append((repr(arg.default), n))
+            elif arg.nullable:
+                key.append((repr(arg.default is not None), f"{n} given"))
+            continue
         params.append(f"{n}={'None' if n == 'kernel' else default}")
         if arg.type == FLAG:
-            body += [f"if {n} is None: {n} = {arg.default!r}", f"if type({n}) is not bool: return None"]
+            body += [f"if type({n}) is not bool:", f"    if {n} is not None: return None", f"    {n} = {arg.default!r}"]
             key.append((n, n))
         elif arg.type == KERNEL:
             r = kind.rank
@@ -263,7 +287,7 @@ def scalar_function(kind: Kind, convention: str, quantity: str):
                 key.append((f"{n} is not None", f"{n} given"))
             else:
                 body.append(check)
-    # n_features and n_units come by position, the rest by keyword.
+    # n_features and n_units come by position, the rest by keyword (by position too with ``seed``).
     positional = [p for p in params if p.split("=")[0] in ("n_features", "n_units")]
     params = [p for p in params if p not in positional]
     if "n_features" not in names:  # a language model's sizes have names of their own
@@ -272,17 +296,17 @@ def scalar_function(kind: Kind, convention: str, quantity: str):
     if "n_units" not in names:
         positional.append("n_units=None")
         body.append("if n_units is not None: return None")
-    for seed, seed_default in SEED_DEFAULTS.items():  # count_params passes these to every kind
-        if seed not in names:
-            params.append(f"{seed}={seed_default!r}")
-            body.append(f"if {seed} is not None and {seed} != {seed_default!r}: return None"
-                        if seed_default is not None else f"if {seed} is not None: return None")  # fmt: skip
+    for name, value in SEED_DEFAULTS.items():  # count_params passes these to every kind
+        if name not in names:
+            params.append(f"{name}={value!r}")
+            body.append(f"if {name} is not None: return None" if value is None else
+                        f"if not ({name} is None or (type({name}) is {type(value).__name__} and {name} == {value!r})): "
+                        "return None")  # fmt: skip
     for rule in kind.rules_under(convention):
         broken = f"{rule.large} % {rule.small}" if rule.test == "divides" else f"not {rule.small} < {rule.large}"
         body.append(f"if {broken}: return None")
-    fixed = {a.name: a.default for a in kind.args if not a.applies(convention)}
     for c, (case, case_test) in enumerate(kind.cases):
-        try:  # a case that reads only arguments fixed under the convention is a constant
+        try:  # a case that reads only arguments known above is a constant
             key.append((repr(bool(case_test(fixed))), f"case {case}"))
         except KeyError:
             key.append((f"_case{c}({{{', '.join(f'{a!r}: {a}' for a in names if a != 'kernel')}}})", f"case {case}"))
@@ -290,7 +314,8 @@ def scalar_function(kind: Kind, convention: str, quantity: str):
     arguments = [*sizes, *(f"k{i}" for i in range(kind.rank))]
     picks = ", ".join(expression for expression, _ in key)
     body.append(f"return _polys[({picks}{',' if len(key) == 1 else ''})]({', '.join(arguments)})")
-    source = f"def scalar({', '.join([*positional, '*', *params])}):\n" + "".join(f"    {line}\n" for line in body)
+    header = ", ".join(signature if seed else [*positional, "*", *params])  # seed: each of them, by position
+    source = f"def scalar({header}):\n" + "".join(f"    {line}\n" for line in body)
 
     class Polys(dict):
         def __missing__(self, values: tuple) -> Any:
