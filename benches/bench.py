@@ -1126,7 +1126,7 @@ def versions() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grids, a smoke run; README left alone")
-    parser.add_argument("--only", choices=["count", "layers", "startup", "compute", "search", "lm", "sample", "dataset"],
+    parser.add_argument("--only", choices=["count", "budget", "small", "layers", "startup", "compute", "search", "lm", "sample", "dataset"],
                         help="run only this section; prints it, writes nothing")  # fmt: skip
     parser.add_argument("--framework-python", action="append", metavar="PYTHON",
                         help="an interpreter with Keras and/or PyTorch for sections 8 and 11 (repeatable; default: this one)")  # fmt: skip
@@ -1136,6 +1136,8 @@ def main() -> int:
         report = Report()
         sizes = [10**5, 10**6] if args.quick else [10**7, 10**8]
         {"count": lambda: section_count(report, sizes),
+         "budget": lambda: section_budget(report, sizes),
+         "small": lambda: section_small(report),
          "layers": lambda: section_layers(report, sizes[0]),
          "startup": lambda: section_startup(report),
          "compute": lambda: section_compute(report, sizes, pythons),
