@@ -203,6 +203,9 @@ def size(values: Chain | np.ndarray) -> int:
 def extremes(values: Chain | np.ndarray) -> tuple[int, int]:
     if isinstance(values, Chain):
         return values.extremes()
+    if values.size == 1:  # most of a sweep's axes hold one value: no reductions (~3 µs each)
+        v = int(values.reshape(-1)[0])
+        return v, v
     return int(values.min()), int(values.max())
 
 

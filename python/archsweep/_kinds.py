@@ -141,6 +141,10 @@ class Rule(NamedTuple):
         return f"{self.small} must {verb} {self.large}"
 
 
+# id(a kind's args) -> (the args, name -> arg): Kind.arg is read for every operand of every call.
+_ARG_INDEX: dict[int, tuple[tuple[Arg, ...], dict[str, Arg]]] = {}
+
+
 class Kind(NamedTuple):
     name: str
     names: tuple[str, ...]  # other names it answers to: Keras and PyTorch class names, aliases
@@ -155,7 +159,12 @@ class Kind(NamedTuple):
     cases: tuple[tuple[str, Callable[[Mapping[str, Any]], bool]], ...] = ()
 
     def arg(self, name: str) -> Arg | None:
-        return next((a for a in self.args if a.name == name), None)
+        entry = _ARG_INDEX.get(id(self.args))
+        if entry is None or entry[0] is not self.args:  # the entry holds its tuple: an id is not reused
+            if len(_ARG_INDEX) >= 4096:
+                _ARG_INDEX.clear()
+            entry = _ARG_INDEX[id(self.args)] = (self.args, {a.name: a for a in self.args})
+        return entry[1].get(name)
 
     def defaults(self) -> dict[str, Any]:
         return {a.name: a.default for a in self.args}

@@ -15,7 +15,6 @@ it keeps.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import os
@@ -58,6 +57,10 @@ def narrowest(values: Any) -> pl.DataType:
     """The narrowest unsigned integer type holding every (non-negative) value."""
     top = max(values, default=1)
     return next(dtype for limit, dtype in _UNSIGNED if top <= limit)
+
+
+# A table no larger is never refused for memory (max_bytes' default, half the available memory, is not read).
+SMALL_TABLE = 1 << 20
 
 
 def available_memory() -> int:
@@ -485,7 +488,10 @@ def schema_of(blocks: list[Block], quantities: Sequence[str]) -> dict[str, pl.Da
                 column = column_of(block.kind, operand)
                 if column not in _FLAGS and column != "convention":
                     tops.setdefault(column, []).append(extremes(axis.column(k))[1])
-    present = {column_of(b.kind, o) for b in blocks for a in b.axes for o in a.operands if _shown(b, o)}
+    present = set()
+    for b in blocks:
+        conventions = [CONVENTIONS[c] for c in set(b.values("convention").tolist())]
+        present.update(column_of(b.kind, o) for a in b.axes for o in a.operands if _shown(b, o, conventions))
     extra = [f for f in _EXTRA_FIELDS if f in present]
     schema: dict[str, pl.DataType] = {"layer": LAYER_DTYPE}
     for field in (*BASE_FIELDS, *extra):
@@ -500,9 +506,9 @@ def schema_of(blocks: list[Block], quantities: Sequence[str]) -> dict[str, pl.Da
     return schema
 
 
-def _shown(block: Block, operand: str) -> bool:
-    """Whether an operand applies under one of the block's conventions (else its column would be all null);
-    a compute size (length, positions) only where the sweep gives it a value."""
+def _shown(block: Block, operand: str, conventions: list[str]) -> bool:
+    """Whether an operand applies under one of the block's ``conventions`` (else its column would be all
+    null); a compute size (length, positions) only where the sweep gives it a value."""
     arg = block.kind.arg(operand)
     if arg is None:
         return True
@@ -510,7 +516,7 @@ def _shown(block: Block, operand: str) -> bool:
         values = next(a.column(a.operands.index(operand)) for a in block.axes if operand in a.operands)
         if not isinstance(values, Chain) and not np.any(np.asarray(values) != _algebra.NONE):
             return False
-    return any(arg.applies(CONVENTIONS[int(c)]) for c in block.values("convention"))
+    return any(arg.applies(c) for c in conventions)
 
 
 def itemsize(dtype: pl.DataType) -> int:
@@ -575,10 +581,20 @@ def _masked(arg: _kinds.Arg | None, name: str, dtype: pl.DataType, varying_conve
     return column if where is None else pl.when(where).then(column).otherwise(None).alias(name)
 
 
-@functools.lru_cache(maxsize=4096)
+# (value, dtype or an Enum's id) -> (the dtype, the literal)
+_LITERALS: dict[tuple[Any, Any], tuple[pl.DataType, pl.Expr]] = {}
+
+
 def _literal(value: Any, dtype: pl.DataType) -> pl.Expr:
-    """A constant column (polars builds a literal in ~50 µs: a sweep's frames reuse them)."""
-    return pl.lit(value, dtype=dtype)
+    """A constant column (polars builds a literal in ~5-10 µs: a sweep's frames reuse them). An Enum
+    is keyed by identity: hashing one reads its categories (~20 µs for the layer names)."""
+    key = (value, id(dtype) if isinstance(dtype, pl.Enum) else dtype)
+    entry = _LITERALS.get(key)
+    if entry is None or entry[0] is not dtype and isinstance(dtype, pl.Enum):
+        if len(_LITERALS) >= 4096:
+            _LITERALS.clear()
+        entry = _LITERALS[key] = (dtype, pl.lit(value, dtype=dtype))
+    return entry[1]
 
 
 # -- the plan ------------------------------------------------------------------------------------------------------
@@ -798,12 +814,15 @@ def sweep(
     larger than memory, see ``sweep_to_file``.
     """
     p = plan(layer, convention, quantity, budget, backend, sizes_given(n_features, n_units, arguments))
-    limit = available_memory() // 2 if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
+    limit = None if max_bytes is None else _args.scalar_size("max_bytes", max_bytes, minimum=1)
     # The kernel counts the rows it keeps before it allocates them; a separate
     # count pass is needed only when the whole grid would not fit the limit.
     # Besides the table, a call holds one piece of each lazy axis listed.
     listed = max(b.axis_bytes for b in p.blocks)
-    if sum(b.points for b in p.blocks) * p.row_bytes + listed > limit:
+    most = sum(b.points for b in p.blocks) * p.row_bytes + listed
+    if limit is None and most > SMALL_TABLE:  # reading /proc/meminfo costs more than a small sweep
+        limit = available_memory() // 2
+    if limit is not None and most > limit:
         total = sum(p.rows(b, check=False) for b in p.blocks)
         need = total * p.row_bytes + listed
         if need > limit:
