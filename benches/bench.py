@@ -102,14 +102,16 @@ print(json.dumps({{"seconds": statistics.median(times), "peak_growth": max(peak[
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def child_together(exprs: dict, threads: int, repeats: int = 31) -> dict:
+def child_together(exprs: dict, threads: int, repeats: int = 31, setup: str = "") -> dict:
     """Median seconds of each expression, run in turns (``timed_together``) in one fresh interpreter
-    with ``threads`` rayon threads: for ratios of calls too short for separate children to compare."""
+    with ``threads`` rayon threads, after ``setup``: for calls too short for ``child``, whose memory
+    sampler holds the GIL (the main thread can wait a switch interval, 5 ms, to get it back)."""
     fns = ", ".join(f"{name!r}: lambda: {expr}" for name, expr in exprs.items())
     code = f"""
 import json, sys, numpy as np, archsweep as asw
 sys.path.insert(0, {str(HERE)!r})
 from bench import *
+{setup}
 print(json.dumps(timed_together({{{fns}}}, {repeats})))
 """
     env = {**os.environ, "RAYON_NUM_THREADS": str(threads)}
@@ -403,8 +405,8 @@ def section_small(report: Report) -> None:
     rows = []
     for n in (2**12, 2**14, 2**16, 2**17, 2**18, 2**20):
         u = f"np.arange(1, {n} + 1)"
-        one = child("asw.count_params('lstm', 128, U)", threads=1, setup=f"U = {u}")["seconds"]
-        two = child("asw.count_params('lstm', 128, U)", threads=2, setup=f"U = {u}")["seconds"]
+        one, two = (child_together({"count": "asw.count_params('lstm', 128, U)"}, threads, setup=f"U = {u}")["count"]
+                    for threads in (1, 2))  # fmt: skip
         rows.append([f"{n:,}", f"{one * 1e6:.0f}", f"{two * 1e6:.0f}", f"{one / two:.2f}"])
     report.table(["points", "1 thread µs", "2 threads µs", "speed-up"], rows)
 

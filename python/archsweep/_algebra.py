@@ -122,23 +122,25 @@ def compile(kind: Kind, arrays: Mapping[str, np.ndarray], quantities: Sequence[s
     # The option values at each point of the options' own broadcast: the
     # formula is one polynomial within each combination.
     keys, key_names = _option_keys(kind, operands, operand_of)
-    keys = np.broadcast_arrays(*keys)  # over the options' axes only: small
-    if keys[0].size == 1:  # one combination (every option a single value): no unique needed
-        combos, inverse = np.stack([k.reshape(-1) for k in keys]), np.zeros(keys[0].shape, dtype=np.intp)
+    inverse: np.ndarray | None = None  # None: one combination (every option a single value), each coefficient a scalar
+    if all(k.size == 1 for k in keys):
+        combos = [[int(k.reshape(-1)[0]) for k in keys]]
     else:
-        combos, inverse = np.unique(np.stack([k.reshape(-1) for k in keys]), axis=1, return_inverse=True)
-        inverse = inverse.reshape(keys[0].shape)
-    per_combo = [_polynomials(kind.name, tuple(zip(key_names, combo.tolist())), tuple(quantities)) for combo in combos.T]
+        keys = np.broadcast_arrays(*keys)  # over the options' axes only: small
+        unique, inverse = np.unique(np.stack([k.reshape(-1) for k in keys]), axis=1, return_inverse=True)
+        inverse, combos = inverse.reshape(keys[0].shape), unique.T.tolist()
+    per_combo = [_polynomials(kind.name, tuple(zip(key_names, combo)), tuple(quantities)) for combo in combos]
 
     polynomials = []
     for q in range(len(quantities)):
         monomials = sorted({m for polys in per_combo for m in polys[q].terms})
         terms = []
         for m in monomials:
-            table = np.array([polys[q].terms.get(m, 0) for polys in per_combo], dtype=object)
-            if any(c > 2**63 - 1 for c in table):
+            table = [polys[q].terms.get(m, 0) for polys in per_combo]
+            if any(c > INT64_MAX for c in table):
                 raise OverflowError(f"a coefficient of {kind.name} does not fit int64")  # no kind of the registry has one
-            operands.append(np.asarray(table.astype(np.int64)[inverse]))
+            operands.append(np.asarray(table[0] if inverse is None else np.asarray(table, dtype=np.int64)[inverse],
+                                       dtype=np.int64))  # fmt: skip
             terms.append((len(operands) - 1, [(symbol(name), power) for name, power in m]))
         polynomials.append(terms)
     return Compiled(operands, factors, polynomials, operand_of, rule_of)
