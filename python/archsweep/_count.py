@@ -42,7 +42,7 @@ def kernel_dims(layer: str, rank: int, kernel: Any) -> list[np.ndarray]:
 
 
 # (layer, convention, quantity, backend, seed) as the caller wrote them -> the kind's scalar function
-_SCALAR: dict[tuple[str, str, str, str, bool], Callable[..., int | None] | None] = {}
+_SCALAR: dict[tuple[Any, Any, Any, Any, bool], Callable[..., int | None] | None] = {}
 
 
 def scalar_function(layer: Any, convention: Any, quantity: Any, backend: Any,
