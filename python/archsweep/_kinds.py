@@ -141,7 +141,8 @@ class Rule(NamedTuple):
         return f"{self.small} must {verb} {self.large}"
 
 
-# id(a kind's args) -> (the args, name -> arg): Kind.arg is read for every operand of every call.
+# id(a kind's args) -> (the args, kept alive so that their id is not reused; name -> arg): Kind.arg is
+# read for every operand of every call.
 _ARG_INDEX: dict[int, tuple[tuple[Arg, ...], dict[str, Arg]]] = {}
 
 
@@ -160,7 +161,7 @@ class Kind(NamedTuple):
 
     def arg(self, name: str) -> Arg | None:
         entry = _ARG_INDEX.get(id(self.args))
-        if entry is None or entry[0] is not self.args:  # the entry holds its tuple: an id is not reused
+        if entry is None:
             if len(_ARG_INDEX) >= 4096:
                 _ARG_INDEX.clear()
             entry = _ARG_INDEX[id(self.args)] = (self.args, {a.name: a for a in self.args})

@@ -581,7 +581,7 @@ def _masked(arg: _kinds.Arg | None, name: str, dtype: pl.DataType, varying_conve
     return column if where is None else pl.when(where).then(column).otherwise(None).alias(name)
 
 
-# (value, dtype or an Enum's id) -> (the dtype, the literal)
+# (value, dtype or an Enum's id) -> (the dtype, kept alive so that its id is not reused; the literal)
 _LITERALS: dict[tuple[Any, Any], tuple[pl.DataType, pl.Expr]] = {}
 
 
@@ -590,7 +590,7 @@ def _literal(value: Any, dtype: pl.DataType) -> pl.Expr:
     is keyed by identity: hashing one reads its categories (~20 µs for the layer names)."""
     key = (value, id(dtype) if isinstance(dtype, pl.Enum) else dtype)
     entry = _LITERALS.get(key)
-    if entry is None or entry[0] is not dtype and isinstance(dtype, pl.Enum):
+    if entry is None:
         if len(_LITERALS) >= 4096:
             _LITERALS.clear()
         entry = _LITERALS[key] = (dtype, pl.lit(value, dtype=dtype))
